@@ -1,0 +1,22 @@
+# hepml: signal/background BDT analysis of ROOT ntuples.
+#   snakemake --cores all                      # the built-in demo (config/config.yaml)
+#   snakemake --cores all --configfile my.yaml # your analysis
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/demo.smk"
+include: "workflow/rules/ingest.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True

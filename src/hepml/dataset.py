@@ -1,0 +1,115 @@
+"""Load the per-sample feature tables written by ingest into one training data set.
+
+Kept separate from training so that evaluation, apply and notebooks read the tables the same
+way: features as a float32 matrix in the configured order, plus the bookkeeping columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from hepml.exceptions import DataError, did_you_mean
+
+__all__ = ["Dataset", "load_dataset"]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """All selected events of all samples, in sample order then file order."""
+
+    features: list[str]
+    X: np.ndarray  # (n_events, n_features) float32
+    weight: np.ndarray  # float64, signed, luminosity-normalised
+    label: np.ndarray  # int8, 1 = signal
+    fold: np.ndarray  # int8
+    sample: np.ndarray  # str, sample name
+    process: np.ndarray  # str, process name (for stacking)
+    event: np.ndarray  # uint64
+    file: np.ndarray  # int32
+    entry: np.ndarray  # int64
+
+    def __len__(self) -> int:
+        return len(self.weight)
+
+    def subset(self, mask: np.ndarray) -> Dataset:
+        """The events where ``mask`` is true (a copy)."""
+        return Dataset(self.features, *(getattr(self, f)[mask] for f in _ARRAYS))
+
+
+_ARRAYS = ("X", "weight", "label", "fold", "sample", "process", "event", "file", "entry")
+
+
+def load_dataset(
+    tables: Mapping[str, str | Path],
+    features: list[str],
+    processes: Mapping[str, str] | None = None,
+) -> Dataset:
+    """Read the Parquet table of each sample (name -> path) and stack them.
+
+    Raises :class:`DataError` naming the file if a table lacks a configured feature (the
+    table was written under another config).
+    """
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in _ARRAYS}
+    for sample, path in tables.items():
+        table = pq.read_table(path)
+        missing = [f for f in features if f not in table.column_names]
+        if missing:
+            hint = did_you_mean(missing[0], table.column_names)
+            msg = (
+                f"table '{path}' of sample '{sample}' has no column for feature '{missing[0]}'."
+                f"{hint} Was it ingested with another configuration? Rerun the ingest rule."
+            )
+            raise DataError(msg)
+        n = table.num_rows
+        parts["X"].append(
+            np.column_stack([table.column(f).to_numpy().astype(np.float32) for f in features])
+            if features
+            else np.empty((n, 0), dtype=np.float32)
+        )
+        for col in ("weight", "label", "fold", "event", "file", "entry"):
+            parts[col].append(table.column(f"_{col}").to_numpy())
+        parts["sample"].append(np.full(n, sample, dtype=object))
+        parts["process"].append(np.full(n, (processes or {}).get(sample, sample), dtype=object))
+    arrays = {
+        name: np.concatenate(values) if values else np.empty(0) for name, values in parts.items()
+    }
+    arrays["sample"] = arrays["sample"].astype(str)
+    arrays["process"] = arrays["process"].astype(str)
+    return Dataset(list(features), **arrays)
+
+
+def read_scores(paths: list[str | Path], *, n_folds: int) -> dict[str, np.ndarray]:
+    """Read the ``scores.parquet`` of every fold model and check that they fit together.
+
+    Raises :class:`FoldMismatch` if a model is missing or present twice, or if an event's
+    test score came from a model other than the one whose test fold holds it.
+    """
+    from hepml.exceptions import FoldMismatch
+
+    tables = [pq.read_table(p) for p in paths]
+    seen = sorted(int(t.column("model_fold")[0].as_py()) for t in tables if t.num_rows)
+    if seen != list(range(n_folds)):
+        msg = (
+            f"expected the scores of models 0..{n_folds - 1} (config has {n_folds} folds), "
+            f"got models {seen} from {len(paths)} file(s); rerun the train rule"
+        )
+        raise FoldMismatch(msg)
+    columns = tables[0].column_names
+    out = {
+        c: np.concatenate([t.column(c).to_numpy(zero_copy_only=False) for t in tables])
+        for c in columns
+    }
+    test = out["set"] == "test"
+    if np.any(out["fold"][test] != out["model_fold"][test]):
+        msg = (
+            "a test score comes from a model that trained on the event: fold bookkeeping is broken"
+        )
+        raise FoldMismatch(msg)
+    for name in ("set", "sample", "process"):
+        out[name] = out[name].astype(str)
+    return out

@@ -1,0 +1,351 @@
+"""The safe expression language for features, selection cuts and event weights.
+
+Expressions in the configuration are parsed with :func:`ast.parse` and checked against a
+whitelist (``expression_syntax.py``), then *interpreted* node by node over awkward/numpy arrays
+here. User text is never passed to ``eval``, ``exec`` or ``compile``.
+
+Language
+--------
+Names
+    Branch names of the input tree (``MET_pt``, ``Jet_pt``) and features defined earlier in the
+    configuration. Branches may be flat (one value per event) or jagged (a list of objects per
+    event). ``pi``, ``e``, ``inf`` and ``nan`` are constants (these four names
+    are reserved, so they never refer to branches).
+Numbers
+    ``30``, ``2.5``, ``1e-3``, ``True``, ``False``. Integers are 64-bit; ``a ** b`` is computed
+    in floating point, so ``2**2**100`` is ``inf`` rather than a hang.
+Operators
+    ``+ - * / // % **``, unary ``- + ~``, comparisons ``== != < <= > >=`` (chained ``0 < x < 1``
+    too), and ``& | ^`` or ``and or not`` as elementwise logic. Mind that ``&`` binds tighter
+    than ``>``: write ``(MET_pt > 50) & (num(Jet_pt) >= 2)``.
+Elementwise functions (numpy ufuncs, on flat and jagged arrays alike)
+    ``abs sqrt log log10 log1p exp sin cos tan arcsin arccos arctan arctan2(y, x) sinh cosh tanh
+    hypot(x, y) minimum(a, b) maximum(a, b) clip(x, lo, hi) where(condition, a, b) isnan isfinite
+    sign floor ceil round``.
+Objects within an event (jagged arrays, along the object axis)
+    ``num(Jet_pt)`` number of jets; ``num(Jet_btag > 0.8)`` number of jets passing;
+    ``sum max min mean any all`` per event (an empty event gives 0 for ``sum``, False for
+    ``any``, True for ``all``, and the fill value for ``max``, ``min``, ``mean``);
+    ``Jet_pt[0]`` leading (first stored) jet, ``Jet_pt[-1]`` last one, the fill value when the
+    event has too few; ``Jet_pt[Jet_pt > 30]`` keeps the jets passing a mask, e.g.
+    ``sum(Jet_pt[(Jet_pt > 30) & (abs(Jet_eta) < 2.5)])``.
+Physics (scikit-hep ``vector``)
+    ``delta_phi(phi1, phi2)`` in [-pi, pi]; ``delta_r(eta1, phi1, eta2, phi2)``;
+    ``mt(pt1, phi1, pt2, phi2)`` = sqrt(2 pt1 pt2 (1 - cos dphi)), e.g.
+    ``mt(Muon_pt[0], Muon_phi[0], MET_pt, MET_phi)``.
+Collections (the first argument is a collection *name*: ``Jet`` stands for ``Jet_pt``,
+``Jet_eta``, ``Jet_phi``, ``Jet_mass``, or ``Jet_E`` for the mass, or Cartesian ``Jet_px/Px``,
+``Jet_py``, ``Jet_pz``, ``Jet_E``; see :func:`collection_branches`)
+    ``m_lead(Jet, 2)`` invariant mass of the n highest-pT objects (default 2; fill if fewer),
+    ``pt_lead(Jet, 2)`` pT of their sum, ``m_pair(Muon, Electron)`` mass of the leading object of
+    each collection, ``m_all(Jet)`` mass of all objects (fill if none), and ``pt(Jet)``,
+    ``eta(Jet)``, ``phi(Jet)``, ``mass(Jet)`` per object, e.g. ``pt(Jet)[0]`` for a Cartesian
+    collection. Momenta and masses are in the units of the branches (GeV in NanoAOD).
+
+Not allowed: attribute access, strings, lists/tuples/dicts, slices, comprehensions, lambdas,
+keyword arguments, ``x if c else y`` (use ``where``), statements; expressions longer than
+10,000 characters or nested deeper than 100 levels.
+
+Examples::
+
+    MET_pt / 1000                               # flat feature
+    sum(Jet_pt[Jet_pt > 30])                    # scalar HT of jets above 30 GeV
+    (num(Muon_pt) == 2) & (m_lead(Muon) > 60)   # selection cut
+    where(isnan(Jet_pt[0]), -1, Jet_pt[0])      # leading jet pT, -1 when there is no jet
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import logging
+import math
+import operator
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from hepml.exceptions import ExpressionError, HepmlError, UnknownBranch, did_you_mean
+from hepml.expression_functions import (
+    CONSTANTS,
+    FUNCTIONS,
+    collection_branches,
+    collection_momenta,
+    is_jagged,
+    pick_object,
+    primitive,
+)
+from hepml.expression_syntax import check_expression
+
+__all__ = [
+    "Expression",
+    "as_flat",
+    "as_mask",
+    "collection_branches",
+    "parse_expression",
+    "required_branches",
+]
+
+log = logging.getLogger(__name__)
+
+_JAGGED_ADVICE = "reduce it with sum/max/min/mean/num or pick an object like Jet_pt[0]"
+_BINARY: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
+    ast.Pow: operator.pow, ast.BitAnd: operator.and_, ast.BitOr: operator.or_,
+    ast.BitXor: operator.xor,
+}  # fmt: skip
+_UNARY: dict[type, Callable[[Any], Any]] = {
+    ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert,
+    ast.Not: np.logical_not,
+}  # fmt: skip
+_COMPARE: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+    ast.Gt: operator.gt, ast.GtE: operator.ge,
+}  # fmt: skip
+_LOGIC_HINT = (
+    "; & | ^ ~ combine true/false values: put comparisons in parentheses, e.g. (x > 1) & (y < 2)"
+)
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A checked expression: its text, where it comes from, and the names it refers to.
+
+    ``where`` says where the expression comes from (``"feature 'ht'"``) and starts every error
+    message. ``names`` are the free names (branches or earlier features), ``collections`` the
+    collection names given to collection functions (``Jet`` in ``m_lead(Jet)``).
+    """
+
+    text: str
+    where: str
+    names: frozenset[str]
+    collections: frozenset[str]
+
+    @functools.cached_property
+    def _tree(self) -> ast.Expression:
+        return check_expression(self.text, self.where).tree
+
+    def evaluate(
+        self, namespace: Mapping[str, Any], *, fill: float = math.nan
+    ) -> ak.Array | np.ndarray:
+        """Compute the expression for every event; returns an awkward or numpy array.
+
+        ``namespace`` maps branch and feature names to arrays (awkward, flat or jagged, or
+        numpy). ``fill`` is used where a value does not exist (``Jet_pt[2]`` in a two-jet
+        event, ``max`` of an empty list). A constant expression is repeated once per event.
+        Raises :class:`UnknownBranch` for a name not in ``namespace`` and
+        :class:`ExpressionError` when numpy/awkward cannot compute a piece.
+        """
+        with np.errstate(all="ignore"):  # log(0) = -inf and 0/0 = nan are fine for features
+            result = _Interpreter(self, namespace, fill).visit(self._tree.body)
+        if isinstance(result, ak.Array | np.ndarray):
+            return result
+        lengths = (len(v) for v in namespace.values() if isinstance(v, ak.Array | np.ndarray))
+        length = next(lengths, None)
+        return np.asarray(result) if length is None else np.full(length, result)
+
+
+def parse_expression(text: str, *, where: str) -> Expression:
+    """Parse and check ``text``; raise :class:`ExpressionError` for anything not allowed.
+
+    Numbers (a YAML ``weight: 1``) are accepted and turned into their text.
+    """
+    if isinstance(text, bool | int | float):
+        text = repr(text)
+    if not isinstance(text, str):
+        msg = f"{where}: expression must be text, not {type(text).__name__} {text!r}"
+        raise ExpressionError(msg)
+    checked = check_expression(text, where)
+    expression = Expression(text, where, frozenset(checked.names), frozenset(checked.collections))
+    log.debug("%s: parsed %r, needs %s", where, text, sorted(checked.names | checked.collections))
+    return expression
+
+
+def required_branches(
+    expr: Expression, available: Iterable[str], defined: Iterable[str] = ()
+) -> set[str]:
+    """The branches to read for ``expr``: its names not in ``defined``, plus collection parts.
+
+    ``available`` are the branches of the input tree and ``defined`` the features computed
+    before this expression. A name that is neither raises :class:`UnknownBranch` with the
+    nearest names.
+    """
+    available, defined = set(available), set(defined)
+    needed = set()
+    for name in sorted(expr.names - defined):
+        if name not in available:
+            msg = (
+                f"{expr.where}: {name!r} is neither a branch of the input tree nor a feature "
+                f"defined before it." + did_you_mean(name, available | defined)
+            )
+            raise UnknownBranch(msg)
+        needed.add(name)
+    for collection in sorted(expr.collections):
+        try:
+            needed.update(collection_branches(collection, available).values())
+        except UnknownBranch as err:
+            msg = f"{expr.where}: {err}"
+            raise UnknownBranch(msg) from err
+    return needed
+
+
+def as_flat(values: Any, *, where: str) -> np.ndarray:
+    """One number per event as a 1-D numpy array; missing values (None) become NaN."""
+    flat = _flat_numpy(values, where, _JAGGED_ADVICE)
+    if isinstance(flat, np.ma.MaskedArray):
+        return flat.astype(np.float64).filled(np.nan)
+    return flat
+
+
+def as_mask(values: Any, *, where: str) -> np.ndarray:
+    """One True/False per event as a 1-D numpy bool array; missing values (None) fail."""
+    advice = "use any(...), all(...) or num(...), e.g. any(Jet_pt > 30) or num(Jet_pt > 30) >= 2"
+    flat = _flat_numpy(values, where, advice)
+    if flat.dtype != np.bool_:
+        msg = (
+            f"{where} gives {flat.dtype} values, not True/False; a cut must be a comparison "
+            f"such as 'MET_pt > 50' or 'num(Jet_pt) >= 2'"
+        )
+        raise ExpressionError(msg)
+    if isinstance(flat, np.ma.MaskedArray):
+        return flat.filled(False)
+    return flat
+
+
+def _flat_numpy(values: Any, where: str, jagged_advice: str) -> np.ndarray:
+    if is_jagged(values):
+        msg = f"{where} is jagged ({values.type.content}); {jagged_advice}"
+        raise ExpressionError(msg)
+    if isinstance(values, ak.Array):
+        if primitive(values) is None and len(values) > 0:
+            msg = f"{where} gives values of type {values.type.content}, not numbers"
+            raise ExpressionError(msg)
+        values = ak.to_numpy(values, allow_missing=True)
+    values = np.asanyarray(values)
+    if values.ndim != 1:
+        msg = f"{where} is a single value, not one value per event"
+        if values.ndim > 1:
+            msg = f"{where} has shape {values.shape}, not one value per event"
+        raise ExpressionError(msg)
+    return values
+
+
+class _Interpreter:
+    """Evaluates a checked tree bottom-up; each node's own failure names that node."""
+
+    def __init__(self, expr: Expression, namespace: Mapping[str, Any], fill: float) -> None:
+        self.expr, self.namespace, self.fill = expr, namespace, fill
+
+    def visit(self, node: ast.AST) -> Any:
+        return getattr(self, f"visit_{type(node).__name__}")(node)
+
+    def apply(self, node: ast.AST, function: Callable[..., Any], *args: Any, hint: str = "") -> Any:
+        try:
+            return function(*args)
+        except HepmlError:
+            raise
+        except Exception as err:
+            msg = f"{self.expr.where}: cannot compute {ast.unparse(node)!r}: {err}{hint}"
+            raise ExpressionError(msg) from err
+
+    def visit_Constant(self, node: ast.Constant) -> Any:
+        if isinstance(node.value, bool):
+            return np.bool_(node.value)
+        if isinstance(node.value, int):
+            return np.int64(node.value)
+        return np.float64(node.value)
+
+    def visit_Name(self, node: ast.Name) -> Any:
+        if node.id in CONSTANTS:
+            return CONSTANTS[node.id]
+        try:
+            return self.namespace[node.id]
+        except KeyError:
+            msg = f"{self.expr.where}: no branch or feature named {node.id!r}." + did_you_mean(
+                node.id, self.namespace.keys()
+            )
+            raise UnknownBranch(msg) from None
+
+    def visit_BinOp(self, node: ast.BinOp) -> Any:
+        left, right = self.visit(node.left), self.visit(node.right)
+        if isinstance(node.op, ast.Pow) and _is_integer(left) and _is_integer(right):
+            left = _as_float(left)  # int64 ** int64 overflows silently or fails for b < 0
+        hint = _LOGIC_HINT if isinstance(node.op, ast.BitAnd | ast.BitOr | ast.BitXor) else ""
+        return self.apply(node, _BINARY[type(node.op)], left, right, hint=hint)
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> Any:
+        hint = _LOGIC_HINT if isinstance(node.op, ast.Invert) else ""
+        return self.apply(node, _UNARY[type(node.op)], self.visit(node.operand), hint=hint)
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> Any:
+        combine = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
+        values = [self.visit(value) for value in node.values]
+        return self.apply(node, functools.reduce, combine, values)
+
+    def visit_Compare(self, node: ast.Compare) -> Any:
+        left, result = self.visit(node.left), None
+        for op, comparator in zip(node.ops, node.comparators, strict=True):
+            right = self.visit(comparator)
+            passed = self.apply(node, _COMPARE[type(op)], left, right)
+            result = passed if result is None else self.apply(node, np.logical_and, result, passed)
+            left = right
+        return result
+
+    def visit_Subscript(self, node: ast.Subscript) -> Any:
+        values, index = self.visit(node.value), node.slice
+        negative = isinstance(index, ast.UnaryOp) and isinstance(index.op, ast.USub)
+        literal = index.operand if negative else index
+        if isinstance(literal, ast.Constant):
+            position = -literal.value if negative else literal.value
+            return self.apply(node, pick_object, values, position, self.fill)
+        return self.apply(node, _filter_objects, values, self.visit(index))
+
+    def visit_Call(self, node: ast.Call) -> Any:
+        spec = FUNCTIONS[node.func.id]
+        args = []
+        for position, arg in enumerate(node.args):
+            if position < spec.collections:
+                args.append(self.momenta(arg.id))
+            elif position in spec.int_literals:
+                args.append(arg.value)
+            else:
+                args.append(self.visit(arg))
+        result = self.apply(node, functools.partial(spec.impl, fill=self.fill), *args)
+        if isinstance(result, bool | int | float):  # vector objects give Python floats
+            return np.asarray(result)[()]
+        return result
+
+    def momenta(self, collection: str) -> Any:
+        try:
+            return collection_momenta(collection, self.namespace)
+        except UnknownBranch as err:
+            msg = f"{self.expr.where}: {err}"
+            raise UnknownBranch(msg) from err
+
+
+def _filter_objects(values: Any, mask: Any) -> Any:
+    """``Jet_pt[Jet_pt > 30]``: keep objects within events, never drop whole events."""
+    if not (is_jagged(values) and is_jagged(mask) and primitive(mask) == "bool"):
+        msg = (
+            "a subscript must be an integer like Jet_pt[0] or a jagged True/False mask like "
+            "Jet_pt[Jet_pt > 30] (events are selected with a selection cut, not here)"
+        )
+        raise TypeError(msg)
+    return values[mask]
+
+
+def _is_integer(values: Any) -> bool:
+    kind = primitive(values)
+    return kind is not None and kind.startswith(("int", "uint"))
+
+
+def _as_float(values: Any) -> Any:
+    if isinstance(values, ak.Array):
+        return ak.values_astype(values, np.float64)
+    if isinstance(values, np.ndarray):
+        return values.astype(np.float64)
+    return np.float64(values)

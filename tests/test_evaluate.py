@@ -1,0 +1,199 @@
+"""hepml.evaluate on a synthetic K=3 fold score table, checked against sklearn and numpy."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import sklearn.metrics
+
+from hepml import metrics
+from hepml.evaluate import evaluate, write_evaluation
+from hepml.exceptions import ConfigError, DataError, FoldMismatch
+
+WORKING_POINTS = [{"signal_efficiency": 0.5}, {"background_efficiency": 0.05}, {"score": 0.7}]
+
+
+def synthetic_table(n_events=3000, k=3, seed=7, *, negative_weights=True, overtrain=0.3):
+    """A score table as the training stage writes it: one row per (event, model) pair.
+
+    Model m tests on fold m, validates on (m+1) % k and trains on the rest; its training
+    scores are sharpened by ``overtrain`` to mimic overtraining.
+    """
+    rng = np.random.default_rng(seed)
+    label = (rng.random(n_events) < 0.3).astype(np.int8)
+    fold = rng.integers(0, k, n_events)
+    sample = np.where(label == 1, "ggH", np.where(rng.random(n_events) < 0.6, "ttbar", "wjets"))
+    sign = np.where(negative_weights & (rng.random(n_events) < 0.2), -1.0, 1.0)
+    weight = np.where(label == 1, 0.01, 0.5 * sign * rng.uniform(0.5, 1.5, n_events))
+    x = rng.normal(1.2 * label, 1.0)
+    parts = []
+    for m in range(k):
+        kind = np.where(fold == m, "test", np.where(fold == (m + 1) % k, "validation", "train"))
+        sharpen = np.where(kind == "train", 1 + overtrain, 1.0)
+        z = (x - 0.6) * sharpen + rng.normal(0, 0.1, n_events)
+        parts.append(
+            {
+                "score": 1 / (1 + np.exp(-2 * z)),
+                "label": label,
+                "weight": weight,
+                "fold": fold,
+                "model_fold": np.full(n_events, m),
+                "set": kind,
+                "sample": sample,
+            }
+        )
+    return {c: np.concatenate([p[c] for p in parts]) for c in parts[0]}
+
+
+@pytest.fixture(scope="module")
+def table():
+    return synthetic_table(negative_weights=False)
+
+
+@pytest.fixture(scope="module")
+def evaluation(table):
+    return evaluate(table, working_points=WORKING_POINTS)
+
+
+def _test_rows(table, fold=None):
+    mask = table["set"] == "test"
+    if fold is not None:
+        mask &= table["model_fold"] == fold
+    return table["score"][mask], table["label"][mask], table["weight"][mask]
+
+
+def test_fold_and_merged_auc_equal_sklearn(table, evaluation):
+    for k in range(3):
+        scores, labels, weights = _test_rows(table, k)
+        expected = sklearn.metrics.roc_auc_score(labels, scores, sample_weight=weights)
+        assert evaluation.auc_folds[k] == pytest.approx(expected, abs=1e-12)
+    scores, labels, weights = _test_rows(table)
+    assert evaluation.auc == pytest.approx(
+        sklearn.metrics.roc_auc_score(labels, scores, sample_weight=weights), abs=1e-12
+    )
+    assert evaluation.auc_unweighted == pytest.approx(
+        sklearn.metrics.roc_auc_score(labels, scores), abs=1e-12
+    )
+    assert evaluation.auc_std_over_folds == pytest.approx(np.std(evaluation.auc_folds, ddof=1))
+
+
+def test_working_points_and_their_spread_over_folds(table, evaluation):
+    assert [r.point.definition for r in evaluation.working_points] == [
+        "signal_efficiency=0.5",
+        "background_efficiency=0.05",
+        "score=0.7",
+    ]
+    result = evaluation.working_points[0]
+    assert result.point.sensitivity == pytest.approx(0.5, abs=0.01)
+    sensitivities = []
+    for k in range(3):
+        scores, labels, weights = _test_rows(table, k)
+        passed = scores > result.point.threshold
+        signal = weights[labels == 1]
+        sensitivities.append(signal[passed[labels == 1]].sum() / signal.sum())
+    assert result.std_over_folds["sensitivity"] == pytest.approx(np.std(sensitivities, ddof=1))
+
+
+def test_overtraining_rows_are_weighted_ks_of_train_vs_test(table, evaluation):
+    assert [(c.fold, c.event_class) for c in evaluation.overtraining] == [
+        (k, name) for k in range(3) for name in ("signal", "background")
+    ]
+    check = evaluation.overtraining[3]  # fold 1, background
+    model = (table["model_fold"] == 1) & (table["label"] == 0)
+    train, test = model & (table["set"] == "train"), model & (table["set"] == "test")
+    expected = metrics.ks_2samp_weighted(
+        table["score"][train], table["score"][test], table["weight"][train], table["weight"][test]
+    )
+    assert check.ks == expected
+    assert check.flagged == (expected.pvalue < 0.05)
+    assert check.auc_test == evaluation.auc_folds[1]
+    assert check.auc_gap == pytest.approx(check.auc_train - check.auc_test)
+
+
+def test_sharpened_training_scores_are_flagged():
+    ev = evaluate(synthetic_table(n_events=20000, overtrain=1.0), working_points=[])
+    assert all(check.flagged for check in ev.overtraining)
+
+
+def test_histograms_sum_to_the_class_and_process_yields(table, evaluation):
+    hists = evaluation.histograms
+    assert len(hists["edges"]) == 41
+    test = table["set"] == "test"
+    for sample, data in hists["processes"].items():
+        rows = test & (table["sample"] == sample)
+        assert sum(data["sumw"]) == pytest.approx(table["weight"][rows].sum())
+        assert sum(data["sumw2"]) == pytest.approx((table["weight"][rows] ** 2).sum())
+    train_signal = (table["set"] == "train") & (table["label"] == 1)
+    total = sum(hists["overtraining"]["signal"]["train"]["sumw"])
+    assert total == pytest.approx(table["weight"][train_signal].sum())
+
+
+def test_signed_weights_give_finite_results():
+    ev = evaluate(synthetic_table(negative_weights=True), working_points=WORKING_POINTS)
+    assert 0.5 < ev.auc < 1
+    assert all(np.isfinite(c.ks.pvalue) for c in ev.overtraining)
+
+
+def test_write_evaluation_files(tmp_path, evaluation):
+    paths = write_evaluation(evaluation, tmp_path)
+    assert sorted(p.name for p in paths) == [
+        "curves.json",
+        "histograms.json",
+        "metrics.csv",
+        "metrics.md",
+        "overtraining.csv",
+        "overtraining.md",
+        "working_points.csv",
+        "working_points.md",
+    ]
+    assert all(p.is_file() for p in paths)
+    with (tmp_path / "metrics.csv").open() as stream:
+        (row,) = list(csv.DictReader(stream))
+    assert row["classifier"] == "xgboost"
+    assert float(row["auc_fold_2"]) == pytest.approx(evaluation.auc_folds[2])
+    assert "indicative" in (tmp_path / "overtraining.md").read_text()
+    assert (tmp_path / "working_points.md").read_text().count("| xgboost |") == 3
+    curves = json.loads((tmp_path / "curves.json").read_text())["classifiers"]["xgboost"]
+    merged = curves["merged"]
+    assert len(merged["signal_efficiency"]) <= 500
+    assert merged["signal_efficiency"][0] == 0 and merged["signal_efficiency"][-1] == 1
+    assert len(curves["folds"]) == 3
+
+
+def test_empty_table_is_a_data_error():
+    empty = {c: np.array([]) for c in synthetic_table(n_events=10)}
+    with pytest.raises(DataError, match="empty"):
+        evaluate(empty, working_points=[])
+
+
+def test_fold_without_signal_is_a_data_error():
+    table = synthetic_table(n_events=600)
+    drop = (table["fold"] == 2) & (table["label"] == 1)
+    table = {c: v[~drop] for c, v in table.items()}
+    with pytest.raises(DataError, match="test fold 2 has no signal events"):
+        evaluate(table, working_points=[])
+
+
+def test_missing_column_is_named():
+    table = synthetic_table(n_events=100)
+    table["wieght"] = table.pop("weight")
+    with pytest.raises(DataError, match=r"lacks column.*'weight'.*Did you mean 'wieght'"):
+        evaluate(table, working_points=[])
+
+
+def test_test_rows_from_the_wrong_model_are_a_fold_mismatch():
+    table = synthetic_table(n_events=100)
+    table["fold"] = (table["fold"] + 1) % 3
+    with pytest.raises(FoldMismatch, match="test fold is not"):
+        evaluate(table, working_points=[])
+
+
+@pytest.mark.parametrize(
+    "definition", [{}, {"score": 0.5, "signal_efficiency": 0.5}, {"sig_eff": 0.5}]
+)
+def test_bad_working_point_is_a_config_error(definition):
+    with pytest.raises(ConfigError, match=r"working_points\[0\]"):
+        evaluate(synthetic_table(n_events=100), working_points=[definition])
