@@ -37,8 +37,19 @@ def test_shipped_demo_config_is_valid():
     assert cfg.signal_samples == ["vbf_h"]
     assert set(cfg.background_samples) == {"dy", "ttbar"}
     assert cfg.folds == 5
-    assert cfg.xgboost["max_depth"] == 5
     assert cfg.demo["events"] == 200_000
+
+
+def test_demo_config_matches_demo_generator():
+    from hepml.demo import DEMO_PROCESSES, DEMO_TREE
+
+    cfg = load_config(ROOT / "config" / "config.yaml")
+    assert set(cfg.samples) == {p.name for p in DEMO_PROCESSES}
+    for process in DEMO_PROCESSES:
+        sample = cfg.samples[process.name]
+        assert sample.label == process.label
+        assert sample.cross_section == pytest.approx(process.cross_section_pb)
+        assert sample.tree == DEMO_TREE
 
 
 def test_defaults_are_filled():

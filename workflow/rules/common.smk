@@ -9,7 +9,9 @@ from snakemake.utils import validate
 from hepml.config import SCHEMA_PATH, config_from_dict
 from hepml.demo import demo_files
 
-# workflow/schemas/config.schema.yaml links to this file: one schema for Snakemake and hepml.
+# hepml's own check first: its messages name the key and suggest the near match. Then
+# Snakemake's, against the same schema (workflow/schemas/config.schema.yaml links to it).
+CFG = config_from_dict(config, source="config")
 validate(config, str(SCHEMA_PATH))
 if workflow.config_settings.config:
     raise WorkflowError(
@@ -17,11 +19,12 @@ if workflow.config_settings.config:
         f"--config ({', '.join(workflow.config_settings.config)}) into a YAML file and "
         "pass it with --configfile instead."
     )
-CFG = config_from_dict(config)
 
 # The files the CLI merges, in Snakemake's order (workflow default first, then --configfile).
 _overrides = [str(f) for f in workflow.overwrite_configfiles]
-CONFIGFILES = [str(f) for f in workflow.configfiles if str(f) not in _overrides] + _overrides
+CONFIGFILES = [
+    str(f) for f in workflow.configfiles if str(f) not in _overrides
+] + _overrides
 CONFIG_ARGS = " ".join(f"--config {shlex.quote(f)}" for f in CONFIGFILES)
 
 SAMPLES = list(CFG.samples)
@@ -39,11 +42,16 @@ def demo_outputs():
 
 def sample_files(wildcards):
     """The input files of a sample: demo outputs it matches, else what its globs match now."""
-    patterns = [p.rsplit(".root:", 1)[0] + ".root" if ".root:" in p else p for p in CFG.samples[wildcards.sample].files]
+    patterns = [
+        p.rsplit(".root:", 1)[0] + ".root" if ".root:" in p else p
+        for p in CFG.samples[wildcards.sample].files
+    ]
     demo = demo_outputs()
     files = []
     for pattern in patterns:
-        matched = [f for f in demo if _fnmatch(f, pattern)] or sorted(_glob.glob(pattern))
+        matched = [f for f in demo if _fnmatch(f, pattern)] or sorted(
+            _glob.glob(pattern)
+        )
         files.extend(matched)
     return files
 

@@ -9,13 +9,13 @@ rule evaluate:
         ),
         curves="results/evaluation/curves.json",
         histograms="results/evaluation/histograms.json",
-    params:
-        evaluation=config["evaluation"],
-        configs=CONFIG_ARGS,
     log:
         "logs/evaluate.log",
     conda:
         "../../environment.yml"
+    params:
+        evaluation=config["evaluation"],
+        configs=CONFIG_ARGS,
     shell:
         "hepml evaluate {params.configs} --scores {input} --output-dir results/evaluation"
         " > {log} 2>&1"
@@ -26,13 +26,13 @@ rule plot:
         rules.evaluate.output,
     output:
         expand("results/plots/{plot}.{ext}", plot=PLOTS, ext=["pdf", "png"]),
-    params:
-        plotting=config["plotting"],
-        configs=CONFIG_ARGS,
     log:
         "logs/plot.log",
     conda:
         "../../environment.yml"
+    params:
+        plotting=config["plotting"],
+        configs=CONFIG_ARGS,
     shell:
         "hepml plot {params.configs} --evaluation-dir results/evaluation"
         " --output-dir results/plots > {log} 2>&1"

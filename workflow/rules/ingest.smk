@@ -6,14 +6,14 @@ rule ingest:
         summary="results/ingest/{sample}.summary.json",
         cutflow="results/cutflow/{sample}.csv",
         cutflow_md="results/cutflow/{sample}.md",
+    log:
+        "logs/ingest/{sample}.log",
+    conda:
+        "../../environment.yml"
+    threads: 1
     params:
         spec=ingest_params,
         configs=CONFIG_ARGS,
-    log:
-        "logs/ingest/{sample}.log",
-    threads: 1
-    conda:
-        "../../environment.yml"
     shell:
         "hepml ingest {params.configs} --sample {wildcards.sample} --output {output.table}"
         " --summary {output.summary} --cutflow {output.cutflow} --threads {threads}"

@@ -6,6 +6,13 @@ rule train:
         metadata="results/train/fold{k}/metadata.json",
         curve="results/train/fold{k}/learning_curve.csv",
         scores="results/train/fold{k}/scores.parquet",
+    log:
+        "logs/train/fold{k}.log",
+    wildcard_constraints:
+        k=r"\d+",
+    conda:
+        "../../environment.yml"
+    threads: 4
     params:
         training=config["training"],
         features=config["features"],
@@ -14,13 +21,6 @@ rule train:
             f"{s}={p}" for s, p in zip(SAMPLES, input, strict=True)
         ),
         configs=CONFIG_ARGS,
-    wildcard_constraints:
-        k=r"\d+",
-    log:
-        "logs/train/fold{k}.log",
-    threads: 4
-    conda:
-        "../../environment.yml"
     shell:
         "hepml train {params.configs} --fold {wildcards.k} --tables {params.tables}"
         " --output-dir results/train/fold{wildcards.k} --threads {threads} > {log} 2>&1"
