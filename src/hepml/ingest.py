@@ -40,7 +40,16 @@ from hepml.expressions import Expression, as_flat, as_mask, parse_expression, re
 from hepml.folds import fold_of_entry, fold_of_event
 from hepml.inputs import InputFile, check_branches, open_tree, resolve_files
 
-__all__ = ["Cutflow", "IngestResult", "ingest_sample", "write_cutflow"]
+__all__ = [
+    "Cutflow",
+    "IngestResult",
+    "SamplePlan",
+    "evaluate_chunk",
+    "ingest_sample",
+    "plan_sample",
+    "summary_of",
+    "write_cutflow",
+]
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +84,7 @@ class IngestResult:
 
 
 @dataclass(frozen=True)
-class _Plan:
+class SamplePlan:
     """Parsed expressions and the branches to read for one sample."""
 
     features: list[tuple[str, Expression, float]]
@@ -86,7 +95,7 @@ class _Plan:
     branches: frozenset[str]
 
 
-def _plan(config: Config, sample: Sample, available: set[str], file: InputFile) -> _Plan:
+def plan_sample(config: Config, sample: Sample, available: set[str], file: InputFile) -> SamplePlan:
     """Parse every expression and work out which branches must be read."""
     features = [
         (f.name, parse_expression(f.expr, where=f"feature '{f.name}'"), f.fill)
@@ -127,7 +136,7 @@ def _plan(config: Config, sample: Sample, available: set[str], file: InputFile) 
     check_branches(
         open_tree(file), file, {b: needed.get(b, "the fold assignment") for b in branches}
     )
-    return _Plan(features, cuts, weight, gen, ids, branches)
+    return SamplePlan(features, cuts, weight, gen, ids, branches)
 
 
 def _sum_generator_weights(
@@ -165,8 +174,8 @@ def _namespace(chunk: ak.Array) -> dict[str, ak.Array]:
     return {name: chunk[name] for name in chunk.fields}
 
 
-def _evaluate_chunk(
-    plan: _Plan, chunk: ak.Array, norm: float
+def evaluate_chunk(
+    plan: SamplePlan, chunk: ak.Array, norm: float
 ) -> tuple[dict[str, np.ndarray], list[np.ndarray], np.ndarray]:
     """Features (all events), cumulative cut masks, and weights of one chunk."""
     ns = _namespace(chunk)
@@ -199,7 +208,7 @@ def ingest_sample(
     files = resolve_files(sample.name, sample.files, sample.tree)
     trees = [open_tree(f) for f in files]  # every file checked before any is read
     available = set(trees[0].keys(recursive=True))
-    plan = _plan(config, sample, available, files[0])
+    plan = plan_sample(config, sample, available, files[0])
     for tree, f in zip(trees[1:], files[1:], strict=True):
         check_branches(tree, f, dict.fromkeys(plan.branches, f"sample '{sample.name}'"))
     entries = sum(t.num_entries for t in trees)
@@ -241,7 +250,7 @@ def ingest_sample(
 
 
 def _normalisation(
-    config: Config, sample: Sample, files: list[InputFile], plan: _Plan, entries: int
+    config: Config, sample: Sample, files: list[InputFile], plan: SamplePlan, entries: int
 ) -> tuple[float, float]:
     if sample.cross_section is None:
         return 1.0, math.nan
@@ -264,7 +273,7 @@ def _normalisation(
 
 def _chunk_table(config, plan, chunk, report, file_index, norm, label, result) -> pa.Table | None:
     """Compute one chunk, update the bookkeeping in ``result``, return the selected rows."""
-    features, masks, weight = _evaluate_chunk(plan, chunk, norm)
+    features, masks, weight = evaluate_chunk(plan, chunk, norm)
     result.cutflow.add([int(m.sum()) for m in masks], [float(weight[m].sum()) for m in masks])
     keep = masks[-1]
     if not keep.any():
