@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 
 import numpy as np
 import pytest
@@ -139,16 +140,11 @@ def test_signed_weights_give_finite_results():
 
 def test_write_evaluation_files(tmp_path, evaluation):
     paths = write_evaluation(evaluation, tmp_path)
-    assert sorted(p.name for p in paths) == [
-        "curves.json",
-        "histograms.json",
-        "metrics.csv",
-        "metrics.md",
-        "overtraining.csv",
-        "overtraining.md",
-        "working_points.csv",
-        "working_points.md",
-    ]
+    tables = ["metrics", "working_points", "confusion", "overtraining", "per_process"]
+    assert sorted(p.name for p in paths) == sorted(
+        [f"{t}.{e}" for t in [*tables, "significance"] for e in ("csv", "md", "tex")]
+        + ["curves.json", "histograms.json", "significance.json"]
+    )
     assert all(p.is_file() for p in paths)
     with (tmp_path / "metrics.csv").open() as stream:
         (row,) = list(csv.DictReader(stream))
@@ -197,3 +193,49 @@ def test_test_rows_from_the_wrong_model_are_a_fold_mismatch():
 def test_bad_working_point_is_a_config_error(definition):
     with pytest.raises(ConfigError, match=r"working_points\[0\]"):
         evaluate(synthetic_table(n_events=100), working_points=[definition])
+
+
+def test_raw_confusion_counts_are_event_counts_at_the_weighted_threshold(table, evaluation):
+    scores, labels, _ = _test_rows(table)
+    for result in evaluation.working_points:
+        passed = scores > result.point.threshold
+        raw = result.raw
+        assert raw.tp == np.count_nonzero(passed & (labels == 1))
+        assert raw.fp == np.count_nonzero(passed & (labels == 0))
+        assert raw.tn == np.count_nonzero(~passed & (labels == 0))
+        assert raw.fn == np.count_nonzero(~passed & (labels == 1))
+
+
+def test_significance_optimum_has_the_yields_of_its_cut(table, evaluation):
+    summary = evaluation.significance
+    assert summary["metric"] == "asimov"
+    assert len(summary["scan"]["cut"]) == 200
+    optimum = summary["optimum"]
+    scores, labels, weights = _test_rows(table)
+    passed = scores > optimum["cut"]
+    s = weights[passed & (labels == 1)].sum()
+    b = weights[passed & (labels == 0)].sum()
+    assert optimum["signal"] == pytest.approx(s)
+    assert optimum["background"] == pytest.approx(b)
+    assert optimum["asimov"] == pytest.approx(math.sqrt(2 * ((s + b) * math.log1p(s / b) - s)))
+    assert optimum["asimov"] == pytest.approx(np.nanmax(summary["scan"]["asimov"]))
+    by_process = optimum["background_by_process"]
+    assert sorted(by_process) == ["ttbar", "wjets"]
+    assert sum(by_process.values()) == pytest.approx(b)
+
+
+def test_significance_settings_are_passed_on(table):
+    ev = evaluate(table, significance_metric="s_over_sqrt_b", min_background=1e9, n_cuts=50)
+    assert ev.significance["metric"] == "s_over_sqrt_b"
+    assert len(ev.significance["scan"]["cut"]) == 50
+    assert ev.significance["optimum"] is None  # no cut keeps 1e9 background events
+
+
+def test_process_column_groups_samples_in_the_per_process_rows(table):
+    grouped = dict(table, process=np.where(table["sample"] == "ggH", "higgs", "other_bkg"))
+    rows = evaluate(grouped, working_points=WORKING_POINTS).per_process
+    assert [(r["process"], r["class"]) for r in rows] == [
+        ("higgs", "signal"),
+        ("other_bkg", "background"),
+        ("all backgrounds", "background"),
+    ]

@@ -652,3 +652,104 @@ def test_token_soup_parses_and_evaluates_or_explains(events, text):
         expr.evaluate(events)
     except HepmlError as err:
         assert str(err).startswith(WHERE)
+
+
+# ---------------------------------------------------------------- layouts, booleans, text
+
+
+def as_list_array(values: ak.Array) -> ak.Array:
+    """The same lists as a ListArray (starts/stops), as selections and reorderings make."""
+    layout = values.layout
+    offsets = np.asarray(layout.offsets)
+    starts, stops = ak.index.Index64(offsets[:-1]), ak.index.Index64(offsets[1:])
+    return ak.Array(ak.contents.ListArray(starts, stops, layout.content))
+
+
+def with_option(values: ak.Array) -> ak.Array:
+    """The same lists behind an option type (none missing): awkward's general code path."""
+    return ak.mask(values, np.ones(len(values), dtype=bool))
+
+
+@pytest.mark.parametrize("layout", [as_list_array, with_option])
+@pytest.mark.parametrize("index", [0, 1, 2, -1, -2])
+def test_indexing_other_layouts(index, layout):
+    values = layout(ak.Array(JET_PT))
+    expected = [
+        e[index] if len(e) >= (index + 1 if index >= 0 else -index) else -7.0 for e in JET_PT
+    ]
+    result = flat(run(f"Jet_pt[{index}]", {"Jet_pt": values}, fill=-7.0))
+    assert result.tolist() == expected
+
+
+def test_indexing_integers_and_booleans():
+    counts = ak.Array([[1, 2], [], [3]])
+    result = flat(run("n[1]", {"n": counts}))
+    assert result.dtype == np.float64  # an integer object that may be missing: NaN fill
+    assert np.isnan(result[1]) and result[0] == 2.0
+    flags = ak.Array([[True, False], [], [False]])
+    assert as_mask(run("f[0]", {"f": flags}), where=WHERE).tolist() == [True, False, False]
+
+
+@pytest.mark.parametrize("layout", [as_list_array, with_option])
+def test_leading_objects_on_other_layouts(events, layout):
+    """The general (awkward sort + sum) path gives what the flat-buffer path gives."""
+    other = {k: layout(v) if k.startswith(("Jet_", "Muon_")) else v for k, v in events.items()}
+    for text in ("m_lead(Jet, 2)", "pt_lead(Jet, 3)", "m_pair(Muon, Jet)", "m_lead(Muon, 1)"):
+        np.testing.assert_allclose(
+            flat(run(text, other, fill=-1.0)), flat(run(text, events, fill=-1.0)), rtol=1e-6
+        )
+
+
+def test_leading_objects_sorted_only_when_needed():
+    """Objects stored by decreasing pT, and the same objects shuffled, give one mass."""
+    pt = [[90.0, 40.0, 10.0], [55.0, 30.0], [20.0]]
+    order = [[2, 0, 1], [1, 0], [0]]
+    shuffled = [[e[i] for i in o] for e, o in zip(pt, order, strict=True)]
+    other = {
+        "eta": [[0.1, 1.0, -2.0], [0.5, -0.5], [0.0]],
+        "phi": [[0.0, 2.0, -1.0], [1.0, 3.0], [0.0]],
+    }
+    sorted_ns = {"J_pt": ak.Array(pt), "J_mass": ak.Array([[1.0] * len(e) for e in pt])}
+    sorted_ns |= {f"J_{k}": ak.Array(v) for k, v in other.items()}
+    shuffled_ns = {"J_pt": ak.Array(shuffled), "J_mass": sorted_ns["J_mass"]}
+    shuffled_ns |= {
+        f"J_{k}": ak.Array([[e[i] for i in o] for e, o in zip(v, order, strict=True)])
+        for k, v in other.items()
+    }
+    a = flat(run("m_lead(J, 2)", sorted_ns))
+    np.testing.assert_allclose(flat(run("m_lead(J, 2)", shuffled_ns)), a, rtol=1e-12)
+    first = [four_vector(pt[0][i], other["eta"][0][i], other["phi"][0][i], 1.0) for i in (0, 1)]
+    assert a[0] == pytest.approx(invariant_mass(first), rel=1e-12)
+    assert np.isnan(a[2])
+
+
+def test_collection_with_mismatched_object_counts_is_explained():
+    namespace = {f"Jet_{c}": ak.Array([[1.0, 2.0], [3.0]]) for c in ("pt", "phi", "mass")}
+    namespace["Jet_eta"] = ak.Array([[1.0], [3.0, 4.0]])
+    with pytest.raises(ExpressionError, match=r"feature 'f': cannot combine the branches of "
+                       r"collection 'Jet' \(Jet_pt, Jet_eta, Jet_phi, Jet_mass\)"):  # fmt: skip
+        run("m_lead(Jet)", namespace)
+
+
+def test_arithmetic_on_conditions_counts_them(events):
+    assert flat(run("(x > 0.3) + (x > 0.6)", events)).tolist() == [0, 1, 2, 2]
+    assert flat(run("(x > 0.3) - (y > 0)", events)).tolist() == [-1, 1, 0, 0]
+    assert flat(run("-(x > 0.3)", events)).tolist() == [0, -1, -1, -1]
+    assert flat(run("sum(Jet_pt > 30) * 1", events)).tolist() == [2, 0, 1, 1]
+    root = flat(run("sqrt(x > 0.3)", events))
+    assert root.dtype == np.float64  # numpy alone would compute sqrt(True) in float16
+    assert as_mask(run("(x > 0.3) & (y > 0)", events), where=WHERE).tolist() == [
+        False, False, True, True,
+    ]  # fmt: skip
+
+
+def test_numbers_only_refuses_conditions():
+    with pytest.raises(ExpressionError, match=r"feature 'f' gives True/False values, not numbers"):
+        as_flat(np.array([True, False]), where=WHERE, numbers_only=True)
+    assert as_flat(np.array([True, False]), where=WHERE).tolist() == [True, False]
+
+
+def test_text_is_not_a_number():
+    names = ak.Array(["a", "bb"])
+    with pytest.raises(ExpressionError, match=r"feature 'f' gives values of type string"):
+        as_flat(names, where=WHERE)

@@ -12,9 +12,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import uproot
+from ntuple_faults import corrupt_basket, write_baskets
 
 from hepml.config import config_from_dict
-from hepml.exceptions import DataError, ExpressionError, InputFileError, UnknownBranch
+from hepml.exceptions import BadFile, DataError, ExpressionError, InputFileError, UnknownBranch
 from hepml.folds import fold_of_event
 from hepml.ingest import ingest_sample, summary_of, write_cutflow
 
@@ -236,61 +237,162 @@ def test_sample_without_cross_section_keeps_raw_weights(small_config, tmp_path):
     assert set(np.unique(w)) <= {-1.0, 1.0}
 
 
-def test_real_cms_tutorial_file_without_event_number(shared_data, tmp_path):
-    path = shared_data / "cms-hep-tutorial" / "ww.root"
-    cfg = config_from_dict(
-        {
-            "samples": {
-                "ww": {"label": "signal", "files": str(path), "weight": "EventWeight"},
-                "qcd": {
-                    "label": "background",
-                    "files": str(shared_data / "cms-hep-tutorial" / "qcd.root"),
-                },
-            },
-            "selection": [{"name": "one_jet", "expr": "NJet >= 1"}],
-            "features": [
-                {"name": "jet1_px", "expr": "Jet_Px[0]"},
-                {"name": "n_muons", "expr": "num(Muon_Px)"},
-                {"name": "met", "expr": "hypot(MET_px, MET_py)"},
-            ],
-            "training": {},
-        }
-    )
-    result = ingest_sample(cfg, "ww", tmp_path / "ww.parquet")
-    t = pq.read_table(tmp_path / "ww.parquet").to_pydict()
-    ev = uproot.open(path)["events"].arrays(
-        ["NJet", "Jet_Px", "Muon_Px", "MET_px", "MET_py", "EventWeight"]
-    )
-    sel = ev[ev.NJet >= 1]
-    assert result.cutflow.events == [len(ev), len(sel)]
-    assert result.fold_source == "(file, entry)"
-    np.testing.assert_allclose(t["jet1_px"], ak.to_numpy(sel.Jet_Px[:, 0]), rtol=1e-6)
-    np.testing.assert_array_equal(t["n_muons"], ak.to_numpy(ak.num(sel.Muon_Px)))
-    np.testing.assert_allclose(
-        t["met"], np.hypot(ak.to_numpy(sel.MET_px), ak.to_numpy(sel.MET_py)), rtol=1e-5
-    )
-    np.testing.assert_allclose(t["_weight"], ak.to_numpy(sel.EventWeight), rtol=1e-6)
+# Bad files: an error naming the file by default; with on_bad_file: skip, a warning, a record
+# in the summary and the cutflow, and the numbers of the good files alone.
+def _bad_file(kind: str, directory, good_source):
+    path = directory / f"b_{kind}.root"
+    if kind == "not_root":
+        path.write_text("this is a text file")
+    elif kind == "truncated":
+        data = good_source.read_bytes()
+        path.write_bytes(data[: len(data) * 2 // 3])
+    elif kind == "corrupt":
+        write_baskets(path, baskets=3, per_basket=200, seed=9, first_event=10_000)
+        corrupt_basket(path, "MET_pt", 1)
+    elif kind == "empty":
+        with uproot.recreate(path) as f:
+            f.mktree("events", {"event": np.zeros(0, np.uint64), "MET_pt": np.zeros(0, np.float32)})
+    elif kind == "wrong_type":
+        with uproot.recreate(path) as f:
+            f["events"] = (np.array([1.0]), np.array([0.0, 1.0]))
+    return path
 
 
-@pytest.mark.parametrize("compression", ["zlib", "lz4", "lzma", "zstd", "uncompressed"])
-def test_real_files_every_compression(shared_data, tmp_path, compression):
-    path = shared_data / "scikit-hep-testdata" / f"uproot-HZZ-{compression}.root"
-    cfg = config_from_dict(
-        {
-            "samples": {
-                "hzz": {"label": "signal", "files": f"{path}:events", "weight": "EventWeight"},
-                "other": {"label": "background", "files": str(path)},
+def _skip_config(tmp_path, files, policy=None) -> dict:
+    data = {
+        "luminosity": 10.0,
+        "reading": {"step_size": 200},
+        "samples": {
+            "s": {
+                "label": "signal",
+                "files": [str(f) for f in files],
+                "cross_section": 4.0,
+                "weight": "genWeight",
             },
-            "features": [
-                {"name": "mu1_px", "expr": "Muon_Px[0]", "fill": -999.0},
-                {"name": "njet", "expr": "NJet"},
-            ],
-            "training": {},
-        }
+            "b": {"label": "background", "files": "x.root"},
+        },
+        "selection": [{"name": "met", "expr": "MET_pt > 10"}],
+        "features": [{"name": "met", "expr": "MET_pt"}, {"name": "j1", "expr": "Jet_pt[0]"}],
+        "training": {},
+    }
+    if policy:
+        data["reading"]["on_bad_file"] = policy
+    return data
+
+
+@pytest.fixture
+def good_files(tmp_path):
+    return [
+        write_baskets(tmp_path / "a_good.root", 3, 200, seed=1) and tmp_path / "a_good.root",
+        write_baskets(tmp_path / "c_good.root", 3, 200, seed=2, first_event=5000)
+        and tmp_path / "c_good.root",
+    ]
+
+
+BAD_KINDS = ["not_root", "truncated", "corrupt", "empty", "wrong_type"]
+
+
+@pytest.mark.parametrize("kind", BAD_KINDS)
+def test_bad_file_is_an_error_by_default(tmp_path, good_files, kind):
+    bad = _bad_file(kind, tmp_path, good_files[0])
+    cfg = config_from_dict(_skip_config(tmp_path, [good_files[0], bad, good_files[1]]))
+    with pytest.raises(BadFile, match=rf"sample 's':.*{bad.name}.*on_bad_file: skip"):
+        ingest_sample(cfg, "s", tmp_path / "out.parquet")
+    assert not (tmp_path / "out.parquet").exists()
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".out")]
+
+
+def _columns(path) -> dict:
+    table = pq.read_table(path).to_pydict()
+    return {k: np.asarray(v) for k, v in table.items() if k != "_file"}
+
+
+@pytest.mark.parametrize("kind", BAD_KINDS)
+def test_bad_file_skipped_leaves_the_good_files_numbers(tmp_path, good_files, kind, caplog):
+    bad = _bad_file(kind, tmp_path, good_files[0])
+    files = [good_files[0], bad, good_files[1]]
+    skip = ingest_sample(
+        config_from_dict(_skip_config(tmp_path, files, "skip")), "s", tmp_path / "skip.parquet"
     )
-    ingest_sample(cfg, "hzz", tmp_path / "hzz.parquet")
-    t = pq.read_table(tmp_path / "hzz.parquet").to_pydict()
-    ev = uproot.open(path)["events"].arrays(["Muon_Px", "NJet"])
-    expected = ak.to_numpy(ak.fill_none(ak.firsts(ev.Muon_Px), -999.0))
-    np.testing.assert_allclose(t["mu1_px"], expected, rtol=1e-6)
-    np.testing.assert_array_equal(t["njet"], ak.to_numpy(ev.NJet))
+    alone = ingest_sample(
+        config_from_dict(_skip_config(tmp_path, good_files)), "s", tmp_path / "alone.parquet"
+    )
+    assert [s["file"] for s in skip.skipped_files] == [str(bad)]
+    assert f"skipping a bad file: {skip.skipped_files[0]['reason']}" in caplog.text
+    assert skip.cutflow.events == alone.cutflow.events
+    assert skip.cutflow.weighted == pytest.approx(alone.cutflow.weighted, rel=1e-12)
+    assert skip.sum_of_weights == alone.sum_of_weights
+    assert skip.entries == alone.entries == 1200
+    a, b = _columns(tmp_path / "skip.parquet"), _columns(tmp_path / "alone.parquet")
+    for name in a:
+        np.testing.assert_allclose(a[name], b[name], rtol=1e-12, err_msg=name)
+    assert set(pq.read_table(tmp_path / "skip.parquet").column("_file").to_numpy()) == {0, 2}
+    summary = summary_of(skip)
+    assert summary["skipped_files"] == skip.skipped_files
+    write_cutflow(skip, tmp_path / "cf.csv", tmp_path / "cf.md")
+    assert f"`{bad}`" in (tmp_path / "cf.md").read_text()
+    assert "1 file(s) skipped" in (tmp_path / "cf.md").read_text()
+
+
+def test_file_failing_half_way_is_purged_and_renormalised(tmp_path, good_files):
+    middle = tmp_path / "b_middle.root"
+    write_baskets(middle, baskets=3, per_basket=200, seed=7, first_event=2000)
+    corrupt_basket(middle, "MET_pt", 2)  # genWeight intact: the sum-of-weights pass reads it
+    files = [good_files[0], middle, good_files[1]]
+    data = _skip_config(tmp_path, files)
+    data["samples"]["s"]["on_bad_file"] = "skip"  # the sample's own policy wins
+    result = ingest_sample(config_from_dict(data), "s", tmp_path / "skip.parquet")
+    alone = ingest_sample(
+        config_from_dict(_skip_config(tmp_path, good_files)), "s", tmp_path / "alone.parquet"
+    )
+    assert "failed after entry 400" in result.skipped_files[0]["reason"]
+    assert result.sum_of_weights == alone.sum_of_weights  # the middle file's share removed
+    assert result.normalisation == pytest.approx(alone.normalisation, rel=1e-15)
+    a, b = _columns(tmp_path / "skip.parquet"), _columns(tmp_path / "alone.parquet")
+    assert len(a["met"]) == len(b["met"]) == result.cutflow.events[-1]
+    for name in a:  # rows of the middle file's first 400 entries are gone, weights rescaled
+        np.testing.assert_allclose(a[name], b[name], rtol=1e-12, err_msg=name)
+
+
+def test_every_file_bad_is_an_error_even_with_skip(tmp_path, good_files):
+    bad = [_bad_file(k, tmp_path, good_files[0]) for k in ("not_root", "empty")]
+    with pytest.raises(InputFileError, match=r"none of its 2 file\(s\) can be read.*b_empty"):
+        ingest_sample(
+            config_from_dict(_skip_config(tmp_path, bad, "skip")), "s", tmp_path / "o.parquet"
+        )
+
+
+def test_skip_with_sum_of_weights_from_config_warns(tmp_path, good_files, caplog):
+    bad = _bad_file("not_root", tmp_path, good_files[0])
+    data = _skip_config(tmp_path, [*good_files, bad], "skip")
+    data["samples"]["s"]["sum_of_weights"] = 1000.0
+    result = ingest_sample(config_from_dict(data), "s", tmp_path / "o.parquet")
+    assert result.normalisation == pytest.approx(4.0 * 10.0 * 1000.0 / 1000.0)
+    assert "yield is underestimated" in caplog.text
+
+
+def test_nan_counted_inf_refused_with_file(small_config, tmp_path):
+    small_config["features"].append({"name": "log_met", "expr": "log(MET_pt - 20)"})
+    result = ingest_sample(config_from_dict(small_config), "bkg", tmp_path / "o.parquet")
+    ev = _read_all(small_config["samples"]["bkg"]["files"][0])
+    sel = ev[(ak.num(ev.Muon_pt) >= 1) & (ev.MET_pt > 5)]
+    expected = int(np.sum(ak.to_numpy(sel.MET_pt) < 20))  # log of a negative number: NaN
+    assert result.nan_counts["log_met"] == expected > 0
+    assert result.nan_counts["jet1_eta"] == int(np.sum(ak.num(sel.Jet_eta) == 0))
+    assert summary_of(result)["nan_counts"] == result.nan_counts
+    small_config["features"][-1]["expr"] = "log(MET_pt - MET_pt)"  # -inf for every event
+    with pytest.raises(DataError, match=r"feature 'log_met' is infinite for \d+ .*bkg_0.root"):
+        ingest_sample(config_from_dict(small_config), "bkg", tmp_path / "p.parquet")
+    assert not (tmp_path / "p.parquet").exists()
+
+
+def test_only_file_failing_half_way_is_reported_as_unreadable(tmp_path):
+    path = tmp_path / "only.root"
+    write_baskets(path, baskets=3, per_basket=200, seed=3)
+    corrupt_basket(path, "MET_pt", 2)
+    cfg = config_from_dict(_skip_config(tmp_path, [path], "skip"))
+    with pytest.raises(
+        InputFileError, match=r"none of its 1 file\(s\) can be read.*after entry 400"
+    ):
+        ingest_sample(cfg, "s", tmp_path / "o.parquet")
+    assert not (tmp_path / "o.parquet").exists()

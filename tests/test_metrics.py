@@ -178,3 +178,43 @@ def test_ks_with_negative_weights_is_finite():
 def test_ks_rejects_an_empty_sample():
     with pytest.raises(DataError, match="non-empty"):
         metrics.ks_2samp_weighted([], [0.1, 0.2])
+
+
+def test_weighted_auc_of_two_gaussians_matches_analytic_value():
+    # weights that depend on the class but not on the score leave the shapes, hence the
+    # AUC, unchanged; weights that depend on the score reshape them: with w = exp(a x) a
+    # Gaussian N(mu, s^2) becomes N(mu + a s^2, s^2), so the AUC follows analytically too
+    rng = np.random.default_rng(3)
+    n, sigma, a = 40000, 1.0, 0.5
+    scores = np.r_[rng.normal(1.0, sigma, n), rng.normal(0.0, sigma, n)]
+    labels = np.r_[np.ones(n), np.zeros(n)]
+    class_weights = np.where(labels == 1, 0.01, 3.0) * rng.uniform(0.5, 1.5, 2 * n)
+    expected = stats.norm.cdf(1.0 / (sigma * math.sqrt(2)))
+    assert metrics.roc_auc(scores, labels, class_weights) == pytest.approx(expected, abs=0.006)
+    tilted = np.where(labels == 1, 1.0, np.exp(a * scores))  # background shifted by +a
+    expected = stats.norm.cdf((1.0 - a * sigma**2) / (sigma * math.sqrt(2)))
+    assert metrics.roc_auc(scores, labels, tilted) == pytest.approx(expected, abs=0.006)
+    sk = sklearn.metrics.roc_auc_score(labels, scores, sample_weight=tilted)
+    assert metrics.roc_auc(scores, labels, tilted) == pytest.approx(sk, abs=1e-12)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_confusion_matrix_equals_sklearn(weighted):
+    scores, labels, weights = _sample(n=2000)
+    weights = weights if weighted else None
+    threshold = 0.4
+    expected = sklearn.metrics.confusion_matrix(
+        labels, (scores > threshold).astype(int), sample_weight=weights
+    )
+    got = metrics.confusion_matrix(scores, labels, weights, threshold)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    if not weighted:
+        assert got.sum() == 2000
+
+
+def test_confusion_matrix_agrees_with_working_point_with_signed_weights():
+    scores, labels, weights = _sample(n=1500, negative=True)
+    point = metrics.working_point(scores, labels, weights, score=0.5)
+    (tn, fp), (fn, tp) = metrics.confusion_matrix(scores, labels, weights, 0.5)
+    assert (tp, fp, tn, fn) == pytest.approx(_counts(scores, labels, weights, 0.5))
+    assert (tp, fp, tn, fn) == pytest.approx((point.tp, point.fp, point.tn, point.fn))

@@ -23,7 +23,15 @@ from hepml.plotting import (
     style_from_config,
 )
 
-PLOTS = ("roc", "roc_tpr_fpr", "overtraining", "score", "score_log")
+PLOTS = (
+    "roc",
+    "roc_tpr_fpr",
+    "overtraining",
+    "score",
+    "score_log",
+    "significance",
+    "cut_efficiencies",
+)
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +103,16 @@ def test_roc_has_one_curve_per_classifier(tmp_path):
     assert isinstance(fig, Figure)
     labels = [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
     assert sum(label.startswith(("xgboost (AUC", "mlp (AUC")) for label in labels) == 2
+    # two classifiers: a ratio panel to the first; the same scores give a ratio of one
+    _, ratio = fig.axes
+    assert ratio.get_ylabel() == "Ratio to\nxgboost"
+    for line in ratio.get_lines()[:2]:
+        y = np.asarray(line.get_ydata(), dtype=float)
+        np.testing.assert_allclose(y[np.isfinite(y)], 1.0)
+    single = plot_roc({"classifiers": {"xgboost": curves["classifiers"]["xgboost"]}}, PlotStyle())
+    assert len(single.axes) == 1
+    with pytest.raises(ValueError, match="ratio panel"):
+        plot_roc(curves, PlotStyle(), ax=Figure().add_subplot(), ratio=True)
 
 
 def test_plots_draw_on_a_given_axes(evaluation_dir):
@@ -103,6 +121,19 @@ def test_plots_draw_on_a_given_axes(evaluation_dir):
     fig = plot_score_distribution(hists["xgboost"], PlotStyle(experiment="LHCb"), ax=ax, log=True)
     assert fig is ax.figure
     assert ax.get_yscale() == "log"
+
+
+def test_score_plots_mark_the_optimal_cut_of_significance_json(evaluation_dir, tmp_path):
+    optimum = json.loads((evaluation_dir / "significance.json").read_text())["classifiers"][
+        "xgboost"
+    ]["optimum"]
+    hists = json.loads((evaluation_dir / "histograms.json").read_text())["classifiers"]
+    fig = plot_score_distribution(hists["xgboost"], PlotStyle(), cut=optimum["cut"])
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert f"score > {optimum['cut']:g}" in labels
+    # draw_all picks the same cut by default
+    draw_all(evaluation_dir, tmp_path, PlotStyle())
+    assert (tmp_path / "score.png").stat().st_size > 1000
 
 
 def test_overtraining_legend_gives_the_minimum_ks_pvalue(evaluation_dir):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,9 +11,10 @@ import xgboost as xgb
 
 from hepml.config import config_from_dict
 from hepml.dataset import Dataset, load_dataset, read_scores
-from hepml.exceptions import DataError, FoldMismatch
+from hepml.exceptions import ConfigError, DataError, FoldMismatch
 from hepml.ingest import ingest_sample
 from hepml.train import fold_roles, train_fold, training_weights, write_fold
+from hepml.weights import annihilate
 
 
 @pytest.fixture
@@ -150,3 +152,190 @@ def test_dataset_rejects_table_from_other_config(ingested, tmp_path):
     with pytest.raises(DataError, match=r"no column for feature 'mett'.*Did you mean 'met'"):
         load_dataset({"sig": tmp_path / "sig.parquet"}, ["mett"])
     assert isinstance(load_dataset({"sig": tmp_path / "sig.parquet"}, ["met"]), Dataset)
+
+
+# --- negative weights: annihilation (TMVA's PairNegWeightsGlobal) ---------------------------
+
+
+def test_annihilation_cancels_against_the_nearest_positive_neighbours():
+    # 1-D: the negative event at x=0.1 sits next to the positive one at x=0; the one at
+    # x=10 is far away and must keep its weight.
+    X = np.array([[0.0], [0.1], [10.0], [10.2], [5.0]], dtype=np.float32)
+    w = np.array([3.0, -1.0, 2.0, 1.0, 1.0])
+    y = np.zeros(5, dtype=np.int8)
+    out = annihilate(w, X, y)
+    np.testing.assert_allclose(out, [2.0, 0.0, 2.0, 1.0, 1.0])
+    # a negative weight larger than its nearest neighbour's takes from the next nearest
+    w2 = np.array([0.5, -1.0, 2.0, 1.0, 1.0])
+    out2 = annihilate(w2, X, y)
+    np.testing.assert_allclose(out2, [0.0, 0.0, 2.0, 1.0, 0.5])
+    assert w2[1] == -1.0  # the caller's signed weights are untouched
+
+
+def test_annihilation_preserves_class_sums_and_is_deterministic():
+    rng = np.random.default_rng(3)
+    n = 4000
+    X = rng.normal(size=(n, 4)).astype(np.float32)
+    X[rng.random(n) < 0.2, 2] = np.nan  # missing objects
+    y = (rng.random(n) < 0.4).astype(np.int8)
+    w = rng.exponential(1.0, n) * np.where(rng.random(n) < 0.15, -1.0, 1.0)
+    out = annihilate(w, X, y)
+    assert np.all(out >= 0)
+    for c in (0, 1):
+        assert out[y == c].sum() == pytest.approx(w[y == c].sum(), rel=1e-12)
+    np.testing.assert_array_equal(out, annihilate(w.copy(), X.copy(), y.copy()))
+    # positive events far from every negative one keep their weight: only a few changed
+    changed = np.count_nonzero((out != w) & (w > 0))
+    assert 0 < changed < np.count_nonzero(w > 0) / 2
+
+
+def test_annihilation_of_a_net_negative_class_is_a_clear_error():
+    X = np.array([[0.0], [1.0], [2.0]])
+    with pytest.raises(DataError, match=r"the signal events: their weights sum to -1.*abs or drop"):
+        annihilate(np.array([1.0, -2.0, 5.0]), X, np.array([1, 1, 0]))
+
+
+def test_training_weights_annihilate_then_balance():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(300, 2))
+    y = np.repeat([1, 0], 150).astype(np.int8)
+    w = np.where(rng.random(300) < 0.2, -0.5, 1.0)
+    out = training_weights(w, y, policy="annihilate", balance=True, X=X)
+    assert np.all(out >= 0)
+    assert out[y == 1].sum() == pytest.approx(out[y == 0].sum())
+    assert out[out > 0].mean() == pytest.approx(1.0)
+
+
+def test_balance_backgrounds_gives_every_process_the_same_sum():
+    y = np.array([1, 1, 0, 0, 0, 0, 0], dtype=np.int8)
+    process = np.array(["h", "h", "dy", "dy", "dy", "tt", "tt"])
+    w = np.array([1.0, 1.0, 10.0, 10.0, 10.0, 0.5, 1.5])
+    out = training_weights(
+        w, y, policy="abs", balance=True, process=process, balance_backgrounds=True
+    )
+    assert out[process == "dy"].sum() == pytest.approx(out[process == "tt"].sum())
+    assert out[y == 1].sum() == pytest.approx(out[y == 0].sum())
+    # within a process the shape is kept
+    assert out[5] / out[6] == pytest.approx(0.5 / 1.5)
+    off = training_weights(w, y, policy="abs", balance=True, process=process)
+    assert off[process == "dy"].sum() == pytest.approx(off[process == "tt"].sum() * 15)
+    with pytest.raises(DataError, match="background process 'tt'"):
+        training_weights(
+            np.where(process == "tt", -1.0, w),
+            y,
+            policy="drop",
+            balance=True,
+            process=process,
+            balance_backgrounds=True,
+        )
+
+
+def test_train_fold_with_annihilation_and_process_balance(small_config):
+    small_config["training"].update(negative_weights="annihilate", balance_backgrounds=True)
+    cfg = config_from_dict(small_config)
+    data = _ingest(cfg, small_config)
+    assert np.any(data.weight < 0)  # the background ntuples have negative weights
+    model = train_fold(cfg, data, 0)
+    assert model.metadata["training_weights"]["negative_weights"] == "annihilate"
+    # the early-stopping loss is the BCE weighted with the annihilated validation weights
+    val = data.fold == model.roles["validation"]
+    w = training_weights(
+        data.weight[val], data.label[val], policy="annihilate", balance=True, X=data.X[val]
+    )
+    p = np.clip(model.booster.inplace_predict(data.X[val]), 1e-16, 1 - 1e-16)
+    y = data.label[val]
+    bce = -(w * (y * np.log(p) + (1 - y) * np.log(1 - p))).sum() / w.sum()
+    logged = model.learning_curve["validation"]["logloss"][model.best_iteration]
+    assert logged == pytest.approx(bce, rel=1e-4)
+
+
+def _ingest(cfg, raw):
+    tmp = Path(raw["samples"]["sig"]["files"]).parent
+    tables = {}
+    for name in cfg.samples:
+        tables[name] = tmp / f"{name}.parquet"
+        ingest_sample(cfg, name, tables[name])
+    return load_dataset(tables, cfg.feature_names, {n: n for n in cfg.samples})
+
+
+# --- XGBoost parameters from the config --------------------------------------------------
+
+
+def test_monotone_constraint_by_feature_name_is_obeyed(small_config):
+    small_config["training"]["xgboost"].update(monotone_constraints={"met": -1})
+    cfg = config_from_dict(small_config)
+    data = _ingest(cfg, small_config)
+    model = train_fold(cfg, data, 0)
+    assert model.metadata["parameters"]["monotone_constraints"] == "(-1,0,0,0,0)"
+    # scan met for a few events, other features fixed: the score never rises
+    grid = np.linspace(0, 300, 61, dtype=np.float32)
+    for row in data.X[:20]:
+        x = np.repeat(row[None, :], len(grid), axis=0)
+        x[:, 0] = grid
+        s = model.booster.inplace_predict(x)
+        assert np.all(np.diff(s) <= 1e-7)
+    # the unconstrained model is not monotone in met (so the check above can fail)
+    free = train_fold(config_from_dict({**small_config, "training": {"folds": 3}}), data, 0)
+    rises = 0
+    for row in data.X[:20]:
+        x = np.repeat(row[None, :], len(grid), axis=0)
+        x[:, 0] = grid
+        rises += int(np.any(np.diff(free.booster.inplace_predict(x)) > 1e-6))
+    assert rises > 0
+
+
+def test_every_configured_xgboost_parameter_reaches_the_booster(small_config):
+    small_config["training"]["xgboost"].update(
+        max_depth=0,
+        max_leaves=7,
+        grow_policy="lossguide",
+        colsample_bylevel=0.9,
+        colsample_bynode=0.8,
+        max_delta_step=2.0,
+        gamma=0.1,
+        alpha=0.2,
+        max_bin=64,
+        interaction_constraints=[["met", "ht"], ["n_jets", "jet1_eta", "mu1_pt"]],
+    )
+    cfg = config_from_dict(small_config)
+    data = _ingest(cfg, small_config)
+    model = train_fold(cfg, data, 0)
+    conf = json.loads(model.booster.save_config())
+    tree = conf["learner"]["gradient_booster"]["tree_train_param"]
+    assert tree["max_leaves"] == "7"
+    assert tree["grow_policy"] == "lossguide"
+    assert float(tree["colsample_bylevel"]) == pytest.approx(0.9)
+    assert float(tree["colsample_bynode"]) == pytest.approx(0.8)
+    assert float(tree["max_delta_step"]) == pytest.approx(2.0)
+    assert tree["interaction_constraints"] == "[[0, 4], [1, 2, 3]]"
+    assert float(tree["reg_alpha"]) == pytest.approx(0.2)
+    # no tree splits on features from two groups along a branch: check leaf-to-root paths
+    for dump in model.booster.get_dump(dump_format="json"):
+        for path in _paths(json.loads(dump)):
+            groups = {0 if f in ("met", "ht") else 1 for f in path}
+            assert len(groups) <= 1
+
+
+def _paths(node, above=()):
+    if "leaf" in node:
+        yield above
+        return
+    for child in node["children"]:
+        yield from _paths(child, (*above, node["split"]))
+
+
+def test_constraint_on_unknown_feature_is_a_config_error(small_config):
+    small_config["training"]["xgboost"]["monotone_constraints"] = {"mett": 1}
+    with pytest.raises(ConfigError, match=r"monotone_constraints: no feature 'mett'.*'met'"):
+        config_from_dict(small_config)
+
+
+def test_tuned_parameters_override_the_config(ingested):
+    cfg, data = ingested
+    model = train_fold(cfg, data, 1, params={"max_depth": 1, "n_estimators": 7, "eta": 0.3})
+    conf = json.loads(model.booster.save_config())
+    assert conf["learner"]["gradient_booster"]["tree_train_param"]["max_depth"] == "1"
+    assert len(model.learning_curve["train"]["logloss"]) <= 7
+    assert model.metadata["tuned_parameters"] == {"max_depth": 1, "n_estimators": 7, "eta": 0.3}
+    for dump in model.booster.get_dump(dump_format="json"):
+        assert all(len(p) <= 1 for p in _paths(json.loads(dump)))

@@ -3,51 +3,17 @@
 from __future__ import annotations
 
 import csv
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-import yaml
 from sklearn.metrics import roc_auc_score
-
-ROOT = Path(__file__).resolve().parents[1]
+from workflow_helpers import run_snakemake, write_tiny_config
 
 pytestmark = pytest.mark.e2e
-
-
-def _tiny_config(workdir: Path) -> Path:
-    """The shipped demo config, shrunk: fewer events, 3 folds, few trees."""
-    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    cfg["demo"].update(events=12_000, files_per_process=2)
-    cfg["training"].update(folds=3, early_stopping_rounds=10)
-    cfg["training"]["xgboost"].update(n_estimators=60)
-    path = workdir / "tiny.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
-
-
-def _snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(workdir / "tiny.yaml"),
-        *args,
-    ]
-    env = {**os.environ, "MPLBACKEND": "Agg"}
-    bindir = str(Path(sys.executable).parent)
-    env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +24,8 @@ def workflow_run(tmp_path_factory):
     ):
         pytest.skip("the hepml command is not installed (pip install -e .)")
     workdir = tmp_path_factory.mktemp("e2e")
-    _tiny_config(workdir)
-    run = _snakemake(workdir, "--cores", "2")
+    write_tiny_config(workdir)
+    run = run_snakemake(workdir, "--cores", "2")
     assert run.returncode == 0, run.stderr[-4000:]
     return workdir
 
@@ -145,11 +111,11 @@ def test_cutflow_is_consistent_with_tables(workflow_run):
 
 
 def test_rerun_has_nothing_to_do(workflow_run):
-    dry = _snakemake(workflow_run, "-n", "--cores", "2")
+    dry = run_snakemake(workflow_run, "-n", "--cores", "2")
     assert dry.returncode == 0, dry.stderr[-2000:]
     assert "Nothing to be done" in dry.stdout + dry.stderr
 
 
 def test_lint_is_clean(workflow_run):
-    lint = _snakemake(workflow_run, "--lint")
+    lint = run_snakemake(workflow_run, "--lint")
     assert lint.returncode == 0, lint.stdout[-3000:] + lint.stderr[-3000:]

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hepml import __version__
+from hepml.cli_evaluation import COMMANDS as EVALUATION_COMMANDS
+from hepml.cli_evaluation import add_parsers as add_evaluation_parsers
 from hepml.exceptions import HepmlError
 
 log = logging.getLogger("hepml")
@@ -55,23 +57,109 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--summary", help="summary JSON (sum of weights, negative weights, NaNs)")
     p.add_argument("--threads", type=int, default=1)
 
-    p = sub.add_parser("train", help="train the BDT of one fold")
+    p = sub.add_parser("train", help="train one fold model: the BDT or a baseline")
     _add_config(p)
     p.add_argument("--fold", type=int, required=True, help="model index k (its test fold)")
     p.add_argument("--tables", nargs="+", required=True, help="SAMPLE=PATH feature tables")
     p.add_argument("--output-dir", required=True)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument(
+        "--classifier", default="xgboost", help="xgboost (default) or a training.baselines name"
+    )
+    p.add_argument("--params", help="best_params.json of the tune stage (xgboost only)")
 
     p = sub.add_parser("evaluate", help="metrics, working points and overtraining tables")
     _add_config(p)
     p.add_argument("--scores", nargs="+", required=True, help="scores.parquet of every fold")
+    p.add_argument(
+        "--baseline",
+        nargs="+",
+        action="append",
+        default=[],
+        metavar="NAME PATH",
+        help="a baseline's name, then the scores.parquet of each of its folds; repeatable",
+    )
     p.add_argument("--output-dir", required=True)
 
     p = sub.add_parser("plot", help="draw the evaluation plots (PDF + PNG)")
     _add_config(p)
     p.add_argument("--evaluation-dir", required=True)
     p.add_argument("--output-dir", required=True)
+    _add_apply_parsers(sub)
+    _add_tune_parsers(sub)
+    _add_review_parsers(sub)
+    add_evaluation_parsers(sub, _add_config)
     return parser
+
+
+def _add_tune_parsers(sub) -> None:
+    """The hyperparameter search: one trial of one fold model, then the selection."""
+    p = sub.add_parser("tune-trial", help="one hyperparameter trial of one fold model")
+    _add_config(p)
+    p.add_argument("--fold", type=int, required=True, help="model index k (its test fold)")
+    p.add_argument("--trial", type=int, required=True, help="trial index")
+    p.add_argument("--tables", nargs="+", required=True, help="SAMPLE=PATH feature tables")
+    p.add_argument("--history", nargs="*", default=[], help="earlier trial JSONs (tpe)")
+    p.add_argument("--output", required=True, help="trial record (.json)")
+    p.add_argument("--threads", type=int, default=1)
+
+    p = sub.add_parser("tune-select", help="choose each fold model's parameters from its trials")
+    _add_config(p)
+    p.add_argument("--trials", nargs="+", required=True, help="every trial JSON")
+    p.add_argument("--output-dir", required=True, help="best_params.json, trials.csv/.md")
+    p.add_argument("--plot-dir", required=True, help="tune_trials.pdf/.png")
+
+
+def _add_review_parsers(sub) -> None:
+    """What a reviewer needs: the provenance record of a run, and two runs compared."""
+    p = sub.add_parser("provenance", help="versions, config, input hashes, git, folds -> JSON")
+    _add_config(p)
+    p.add_argument("--output", required=True, help="provenance record (.json)")
+    p.add_argument("--merged-config", help="also write the merged config (defaults filled) here")
+    p.add_argument("--models", nargs="*", default=[], help="model files to hash")
+    p.add_argument("--train-threads", type=int, help="threads each training job used")
+    p.add_argument(
+        "--repository",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="record the git state of DIR (repeatable; default: the working directory)",
+    )
+
+    p = sub.add_parser("compare", help="metric differences between two runs (Markdown table)")
+    p.add_argument("run_a", metavar="RESULTS_A", help="results directory of run A")
+    p.add_argument("run_b", metavar="RESULTS_B", help="results directory of run B")
+    p.add_argument("--csv", help="also write every compared quantity to this CSV")
+    p.add_argument("--tolerance", type=float, default=0.0, help="ignore |B - A| up to this")
+    p.add_argument("--only-changed", action="store_true", help="list only what differs")
+
+
+def _add_apply_parsers(sub) -> None:
+    """The apply, export and score subcommands (scores into ntuples, models out to C++)."""
+    p = sub.add_parser("apply", help="score one sample's ntuples: friend trees + Parquet")
+    _add_config(p)
+    p.add_argument("--sample", required=True, help="a training sample or one of apply.samples")
+    p.add_argument("--models", nargs="+", required=True, help="model.json of every fold")
+    p.add_argument("--output-dir", required=True, help="writes SAMPLE/, SAMPLE.parquet, .json")
+    p.add_argument("--threads", type=int, default=1)
+
+    p = sub.add_parser("export", help="fold models as XGBoost JSON + ONNX, with a manifest")
+    _add_config(p)
+    p.add_argument("--models", nargs="+", required=True, help="model.json of every fold")
+    p.add_argument("--scores", nargs="+", required=True, help="scores.parquet of every fold")
+    p.add_argument("--tables", nargs="+", required=True, help="SAMPLE=PATH ingest tables")
+    p.add_argument("--output-dir", required=True)
+    p.add_argument("--onnx", choices=["auto", "yes", "no"], default="auto")
+    p.add_argument("--closure-events", type=int, default=2000, help="test events per fold")
+
+    p = sub.add_parser("score", help="score ROOT files with an exported model (no config)")
+    p.add_argument("files", nargs="+", metavar="FILE", help="ROOT files (globs, file.root:tree)")
+    p.add_argument("--export-dir", required=True, help="the directory hepml export wrote")
+    p.add_argument("--output-dir", required=True, help="one friend file per input goes here")
+    p.add_argument("--tree", default="events", help="TTree name (default: events)")
+    p.add_argument("--mode", choices=["fold", "mean"], default="fold")
+    p.add_argument("--parquet", action="store_true", help="also write scores.parquet")
+    p.add_argument("--threads", type=int, default=1)
 
 
 def _cmd_validate(args: argparse.Namespace) -> None:
@@ -132,14 +220,62 @@ def _parse_tables(specs: Sequence[str]) -> dict[str, str]:
 
 def _cmd_train(args: argparse.Namespace) -> None:
     from hepml.config import load_config
-    from hepml.dataset import load_dataset
+    from hepml.exceptions import ConfigError, did_you_mean
     from hepml.train import train_fold, write_fold
+    from hepml.tune import tuned_parameters
 
     cfg = load_config(args.configs)
-    tables = _parse_tables(args.tables)
+    baselines = {b.name: b for b in cfg.baselines}
+    if args.classifier != "xgboost" and args.classifier not in baselines:
+        hint = did_you_mean(args.classifier, ["xgboost", *baselines])
+        msg = f"no classifier '{args.classifier}': not xgboost nor in training.baselines.{hint}"
+        raise ConfigError(msg)
+    data = _load_tables(cfg, args.tables)
+    if args.classifier != "xgboost":
+        from hepml.baselines import train_baseline, write_baseline
+
+        baseline = baselines[args.classifier]
+        write_baseline(
+            train_baseline(cfg, data, baseline, args.fold, threads=args.threads), args.output_dir
+        )
+        return
+    params = tuned_parameters(args.params, args.fold) if args.params else None
+    model = train_fold(cfg, data, args.fold, threads=args.threads, params=params)
+    write_fold(model, args.output_dir)
+
+
+def _load_tables(cfg, specs: Sequence[str]):
+    """The training data set from SAMPLE=PATH ingest tables."""
+    from hepml.dataset import load_dataset
+
+    tables = _parse_tables(specs)
     processes = {name: cfg.samples[name].process for name in tables if name in cfg.samples}
-    data = load_dataset(tables, cfg.feature_names, processes)
-    write_fold(train_fold(cfg, data, args.fold, threads=args.threads), args.output_dir)
+    return load_dataset(tables, cfg.feature_names, processes)
+
+
+def _cmd_tune_trial(args: argparse.Namespace) -> None:
+    import json
+
+    from hepml.atomic import write_json
+    from hepml.config import load_config
+    from hepml.tune import run_trial
+
+    cfg = load_config(args.configs)
+    history = [json.loads(Path(p).read_text(encoding="utf-8")) for p in args.history]
+    data = _load_tables(cfg, args.tables)
+    record = run_trial(cfg, data, args.fold, args.trial, history=history, threads=args.threads)
+    write_json(args.output, record)
+
+
+def _cmd_tune_select(args: argparse.Namespace) -> None:
+    import json
+
+    from hepml.config import load_config
+    from hepml.tune import write_selection
+
+    cfg = load_config(args.configs)
+    trials = [json.loads(Path(p).read_text(encoding="utf-8")) for p in args.trials]
+    write_selection(cfg, trials, args.output_dir, args.plot_dir)
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
@@ -148,15 +284,27 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     from hepml.evaluate import evaluate, write_evaluation
 
     cfg = load_config(args.configs)
-    table = read_scores(args.scores, n_folds=cfg.folds)
-    table["sample"] = table["process"]  # the score plot stacks by process
-    ev = evaluate(
-        table,
-        working_points=[wp.as_dict() for wp in cfg.working_points],
-        ks_threshold=cfg.ks_threshold,
-        n_bins=cfg.bins,
-    )
-    write_evaluation(ev, args.output_dir)
+    evaluations = []
+    # the BDT first: the overtraining and score plots show the first classifier
+    for name, *paths in [["xgboost", *args.scores], *args.baseline]:
+        if not paths:
+            msg = f"--baseline {name}: give the scores.parquet of each fold after the name"
+            raise HepmlError(msg)
+        table = read_scores(paths, n_folds=cfg.folds)
+        table["sample"] = table["process"]  # the score plot stacks by process
+        evaluations.append(
+            evaluate(
+                table,
+                classifier=name,
+                working_points=[wp.as_dict() for wp in cfg.working_points],
+                ks_threshold=cfg.ks_threshold,
+                n_bins=cfg.bins,
+                significance_metric=cfg.significance_metric,
+                min_background=cfg.min_background,
+                n_cuts=cfg.significance_cuts,
+            )
+        )
+    write_evaluation(evaluations, args.output_dir)
 
 
 def _cmd_plot(args: argparse.Namespace) -> None:
@@ -167,6 +315,73 @@ def _cmd_plot(args: argparse.Namespace) -> None:
     draw_all(args.evaluation_dir, args.output_dir, style_from_config(cfg))
 
 
+def _cmd_apply(args: argparse.Namespace) -> None:
+    from hepml.apply import apply_sample, sample_to_apply
+    from hepml.config import load_config
+    from hepml.fold_models import check_models, read_training_models
+
+    cfg = load_config(args.configs)
+    sample_to_apply(cfg, args.sample)  # an unknown sample fails before the models load
+    models = check_models(cfg, read_training_models(args.models), threads=args.threads)
+    apply_sample(cfg, args.sample, models, args.output_dir)
+
+
+def _cmd_export(args: argparse.Namespace) -> None:
+    from hepml.config import load_config
+    from hepml.export import closure_sample, export_models
+    from hepml.fold_models import check_models, read_training_models
+
+    cfg = load_config(args.configs)
+    models = check_models(cfg, read_training_models(args.models))
+    tables = _parse_tables(args.tables)
+    closure = closure_sample(cfg, tables, args.scores, max_events=args.closure_events)
+    export_models(cfg, models, closure, args.output_dir, onnx=args.onnx)
+
+
+def _cmd_score(args: argparse.Namespace) -> None:
+    from hepml.export import score_with_export
+
+    score_with_export(
+        args.export_dir,
+        args.files,
+        args.output_dir,
+        tree=args.tree,
+        mode=args.mode,
+        parquet=args.parquet,
+        threads=args.threads,
+    )
+
+
+def _cmd_provenance(args: argparse.Namespace) -> None:
+    from hepml.config import load_config
+    from hepml.provenance import collect_provenance, write_merged_config, write_provenance
+
+    cfg = load_config(args.configs)
+    record = collect_provenance(
+        cfg,
+        args.configs,
+        train_threads=args.train_threads,
+        models=args.models,
+        repositories=[*args.repository, "."],
+    )
+    write_provenance(record, args.output)
+    if args.merged_config:
+        write_merged_config(cfg, args.merged_config)
+
+
+def _cmd_compare(args: argparse.Namespace) -> None:
+    from hepml.compare import compare_runs, comparison_markdown, write_comparison_csv
+
+    comparison = compare_runs(args.run_a, args.run_b)
+    sys.stdout.write(
+        comparison_markdown(
+            comparison, tolerance=args.tolerance, only_changed=args.only_changed
+        )
+    )
+    if args.csv:
+        write_comparison_csv(comparison, args.csv)
+
+
 _COMMANDS = {
     "validate": _cmd_validate,
     "make-demo": _cmd_make_demo,
@@ -174,6 +389,14 @@ _COMMANDS = {
     "train": _cmd_train,
     "evaluate": _cmd_evaluate,
     "plot": _cmd_plot,
+    "apply": _cmd_apply,
+    "export": _cmd_export,
+    "score": _cmd_score,
+    "tune-trial": _cmd_tune_trial,
+    "tune-select": _cmd_tune_select,
+    "provenance": _cmd_provenance,
+    "compare": _cmd_compare,
+    **EVALUATION_COMMANDS,
 }
 
 

@@ -28,10 +28,16 @@ from hepml.exceptions import ConfigError, did_you_mean
 
 __all__ = [
     "SCHEMA_PATH",
+    "ApplySettings",
+    "Baseline",
     "Config",
     "Cut",
+    "Dimension",
     "Feature",
     "Sample",
+    "StageResources",
+    "Tuning",
+    "WeightSumSource",
     "config_from_dict",
     "load_config",
     "schema",
@@ -62,10 +68,35 @@ class Sample:
     cross_section: float | None = None  # pb
     sum_of_weights: float | None = None
     process: str = ""
+    sum_of_weights_from: WeightSumSource | None = None  # read from the files instead
+    aliases: dict[str, str] = field(default_factory=dict)  # common name -> branch/expression
+    on_bad_file: str | None = None  # "error" | "skip"; None: reading.on_bad_file
 
     @property
     def is_signal(self) -> bool:
         return self.label == "signal"
+
+
+@dataclass(frozen=True)
+class WeightSumSource:
+    """Where each file of a sample stores its sum of generator weights (summed over files).
+
+    Either a histogram (``histogram``: path of a TH1 in the file; ``bin``: the ROOT bin number
+    whose content is the sum, 0 = underflow, or None for the sum of all in-range bins), or a
+    branch of another tree summed over all its entries (``tree`` = ``Runs``, ``branch`` =
+    ``genEventSumw`` in CMS NanoAOD).
+    """
+
+    histogram: str | None = None
+    bin: int | None = None
+    tree: str | None = None
+    branch: str | None = None
+
+    def __str__(self) -> str:
+        if self.histogram is not None:
+            where = "all in-range bins" if self.bin is None else f"bin {self.bin}"
+            return f"histogram '{self.histogram}' ({where})"
+        return f"branch '{self.branch}' of tree '{self.tree}'"
 
 
 @dataclass(frozen=True)
@@ -98,6 +129,68 @@ class WorkingPoint:
 
 
 @dataclass(frozen=True)
+class Baseline:
+    """A classic classifier trained beside the BDT (``training.baselines``)."""
+
+    name: str  # in tables, plots and paths
+    method: str  # fisher | logistic | knn | decision_tree | random_forest | adaboost | hist_gbdt
+    transforms: tuple[str, ...] | None = None  # None: the method's default
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One searched XGBoost parameter: ``values`` to pick from, or a range [low, high]."""
+
+    name: str
+    values: tuple[Any, ...] = ()
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    steps: int | None = None  # grid points of a range
+    integer: bool = False  # an integer parameter (max_depth, n_estimators, ...)
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """The hyperparameter search (``training.tune``), when enabled."""
+
+    method: str  # grid | random | tpe
+    trials: int  # budget per fold model
+    batch: int  # tpe: trials suggested together
+    objective: str  # logloss | auc, on the validation fold
+    space: tuple[Dimension, ...]
+
+
+@dataclass(frozen=True)
+class ApplySettings:
+    """The ``apply`` section: extra ntuples to score and how the scores are written."""
+
+    samples: dict[str, Sample] = field(default_factory=dict)  # label "data", weight "1"
+    data_model: str = "fold"  # extra samples: "fold" (the event's fold model) | "mean"
+    fill: float = -1.0  # score of events that fail the selection
+    branch: str = "bdt_score"
+    friend_tree: str = "hepml"
+    root: bool = True  # one friend ROOT file per input file
+    parquet: bool = True  # one Parquet table per sample
+
+
+@dataclass(frozen=True)
+class StageResources:
+    """Batch resources of the jobs of one workflow stage (``resources.<stage>``).
+
+    Memory in MB and runtime in minutes, before scaling by input size (``*_per_gb``: extra MB
+    or minutes per GB of the job's input files); see :mod:`hepml.batch`.
+    """
+
+    threads: int
+    mem_mb: int
+    mem_mb_per_gb: float
+    runtime: int  # minutes
+    runtime_per_gb: float
+
+
+@dataclass(frozen=True)
 class Config:
     """The validated analysis configuration."""
 
@@ -119,6 +212,19 @@ class Config:
     plotting: dict[str, Any]
     demo: dict[str, Any] | None
     raw: dict[str, Any] = field(repr=False, compare=False)
+    apply: ApplySettings = field(default_factory=ApplySettings)
+    on_bad_file: str = "error"  # reading.on_bad_file: "error" | "skip"
+    resources: dict[str, StageResources] = field(default_factory=dict)  # per workflow stage
+    balance_backgrounds: bool = False  # equal weight sums for the background processes
+    baselines: tuple[Baseline, ...] = ()
+    tune: Tuning | None = None  # None: no hyperparameter search
+    significance_metric: str = "asimov"  # evaluation.significance.metric
+    min_background: float = 1.0  # expected background events the optimal cut must keep
+    significance_cuts: int = 200  # equidistant score cuts scanned
+    shap_events: int = 500  # test events per fold model explained with SHAP
+    input_bins: int = 40  # bins of the input-variable and data/MC histograms
+    blind_above: float = 0.5  # data hidden above this score unless unblind
+    unblind: bool = False
 
     @property
     def feature_names(self) -> list[str]:
@@ -130,7 +236,12 @@ class Config:
 
     @property
     def background_samples(self) -> list[str]:
-        return [n for n, s in self.samples.items() if not s.is_signal]
+        return [n for n, s in self.samples.items() if s.label == "background"]
+
+    @property
+    def data_samples(self) -> list[str]:
+        """Collision data (label ``data``): never trained on, compared with the MC only."""
+        return [n for n, s in self.samples.items() if s.label == "data"]
 
     def training_hash(self) -> str:
         """A short hash of every setting that changes the trained models.
@@ -141,6 +252,9 @@ class Config:
         relevant = {
             k: self.raw.get(k)
             for k in ("samples", "features", "selection", "event_number", "training", "seed")
+        }
+        relevant["training"] = {  # the baselines do not change the BDTs
+            k: v for k, v in (relevant["training"] or {}).items() if k != "baselines"
         }
         relevant["luminosity"] = self.luminosity
         blob = json.dumps(relevant, sort_keys=True, default=str).encode()
@@ -191,6 +305,7 @@ def _deep_update(base: dict[str, Any], new: dict[str, Any]) -> None:
 
 def validate(data: dict[str, Any], *, source: str = "config") -> dict[str, Any]:
     """Validate ``data`` against the schema; return a copy with schema defaults filled in."""
+    _check_values(data, source, ())
     data = copy.deepcopy(data)
     validator_cls = jsonschema.validators.validator_for(schema())
     errors = sorted(validator_cls(schema()).iter_errors(data), key=_error_sort_key)
@@ -198,6 +313,32 @@ def validate(data: dict[str, Any], *, source: str = "config") -> dict[str, Any]:
         raise ConfigError(_describe(errors[0], source))
     _fill_defaults(data, schema())
     return data
+
+
+_MAX_DEPTH = 32  # deeper than any valid config; also stops self-referencing YAML anchors
+
+
+def _check_values(node: Any, source: str, path: tuple) -> None:
+    """Reject what no setting can hold: structures nested deeper than any valid config (or
+    self-referencing through YAML anchors), inf and NaN (except a feature's fill), and
+    integers beyond 64 bits (YAML reads arbitrarily large integers)."""
+    if len(path) > _MAX_DEPTH:
+        msg = f"{source}: {_key_path(path[:4])}... is nested too deeply (or refers to itself)"
+        raise ConfigError(msg)
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _check_values(value, source, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            _check_values(value, source, (*path, i))
+    elif isinstance(node, bool):
+        return
+    elif isinstance(node, int) and not -(2**63) <= node < 2**63:
+        msg = f"{source}: {_key_path(path)} = {node} is out of range (beyond 64-bit integers)"
+        raise ConfigError(msg)
+    elif isinstance(node, float) and not math.isfinite(node) and path[-1:] != ("fill",):
+        msg = f"{source}: {_key_path(path)} = {node} is not a finite number"
+        raise ConfigError(msg)
 
 
 def _error_sort_key(err: jsonschema.ValidationError) -> tuple[int, str]:
@@ -267,11 +408,11 @@ def _fill_defaults(data: Any, node: dict[str, Any]) -> None:
 def config_from_dict(data: dict[str, Any], *, source: str = "config") -> Config:
     """Validate a configuration mapping and build the typed :class:`Config`."""
     data = validate(data, source=source)
-    samples = {name: _sample(name, spec) for name, spec in data["samples"].items()}
+    samples = {name: _sample(name, spec, source) for name, spec in data["samples"].items()}
     if not any(s.is_signal for s in samples.values()):
         msg = f"{source}: samples: no sample has label 'signal'; a classifier needs both classes"
         raise ConfigError(msg)
-    if all(s.is_signal for s in samples.values()):
+    if not any(s.label == "background" for s in samples.values()):
         msg = f"{source}: samples: no sample has label 'background'"
         raise ConfigError(msg)
     features = tuple(
@@ -282,6 +423,7 @@ def config_from_dict(data: dict[str, Any], *, source: str = "config") -> Config:
     selection = tuple(Cut(c["name"], c["expr"]) for c in data.get("selection", []))
     _check_unique([c.name for c in selection], f"{source}: selection")
     training = data.get("training", {})
+    _check_feature_names(training.get("xgboost", {}), [f.name for f in features], source)
     evaluation = data.get("evaluation", {})
     event_number = data["event_number"]
     return Config(
@@ -292,6 +434,7 @@ def config_from_dict(data: dict[str, Any], *, source: str = "config") -> Config:
         seed=int(data["seed"]),
         event_number=(event_number,) if isinstance(event_number, str) else tuple(event_number),
         step_size=data.get("reading", {}).get("step_size", "100 MB"),
+        on_bad_file=data.get("reading", {}).get("on_bad_file", "error"),
         folds=int(training["folds"]),
         balance_classes=bool(training["balance_classes"]),
         negative_weights=training["negative_weights"],
@@ -304,13 +447,35 @@ def config_from_dict(data: dict[str, Any], *, source: str = "config") -> Config:
         bins=int(evaluation["bins"]),
         plotting=dict(data.get("plotting", {})),
         demo=data.get("demo"),
+        apply=_apply_settings(data.get("apply", {}), samples, source),
         raw=data,
+        resources=_stage_resources(data.get("resources", {})),
+        balance_backgrounds=bool(training.get("balance_backgrounds", False)),
+        baselines=_baselines(training.get("baselines", []), source),
+        tune=_tuning(training.get("tune", {}), source),
+        significance_metric=evaluation["significance"]["metric"],
+        min_background=float(evaluation["significance"]["min_background"]),
+        significance_cuts=int(evaluation["significance"]["cuts"]),
+        shap_events=int(evaluation["shap_events"]),
+        input_bins=int(evaluation["input_bins"]),
+        blind_above=float(evaluation["blind_above"]),
+        unblind=bool(evaluation["unblind"]),
     )
 
 
-def _sample(name: str, spec: dict[str, Any]) -> Sample:
+def _stage_resources(section: dict[str, Any]) -> dict[str, StageResources]:
+    """Every stage's resources: the keys given, the rest from the stage's schema default."""
+    stages = schema()["properties"]["resources"]["properties"]
+    return {
+        stage: StageResources(**{**spec["default"], **section.get(stage, {})})
+        for stage, spec in stages.items()
+    }
+
+
+def _sample(name: str, spec: dict[str, Any], source: str = "config") -> Sample:
     files = spec["files"]
     weight = spec["weight"]
+    sumw = spec.get("sum_of_weights")
     return Sample(
         name=name,
         label=spec["label"],
@@ -319,9 +484,113 @@ def _sample(name: str, spec: dict[str, Any]) -> Sample:
         weight=weight,
         generator_weight=spec.get("generator_weight", weight),
         cross_section=spec.get("cross_section"),
-        sum_of_weights=spec.get("sum_of_weights"),
+        sum_of_weights=None if isinstance(sumw, dict) else sumw,
         process=spec.get("process", name),
+        sum_of_weights_from=_weight_sum_source(sumw, f"{source}: samples.{name}.sum_of_weights")
+        if isinstance(sumw, dict)
+        else None,
+        aliases={k: str(v) for k, v in spec.get("aliases", {}).items()},
+        on_bad_file=spec.get("on_bad_file"),
     )
+
+
+def _weight_sum_source(spec: dict[str, Any], where: str) -> WeightSumSource:
+    """Check the {histogram, bin} or {tree, branch} form of ``sum_of_weights``."""
+    if "histogram" in spec and not {"tree", "branch"} & set(spec):
+        return WeightSumSource(histogram=spec["histogram"], bin=spec.get("bin"))
+    if {"tree", "branch"} <= set(spec) and not {"histogram", "bin"} & set(spec):
+        return WeightSumSource(tree=spec["tree"], branch=spec["branch"])
+    msg = (
+        f"{where} = {spec!r}: give either {{histogram: NAME}} (optionally with bin: N) or "
+        "{tree: NAME, branch: NAME}, e.g. {tree: Runs, branch: genEventSumw}"
+    )
+    raise ConfigError(msg)
+
+
+def _check_feature_names(xgboost: dict[str, Any], features: list[str], source: str) -> None:
+    """Monotone and interaction constraints must name configured features."""
+    where = f"{source}: training.xgboost"
+    named = [(f"{where}.monotone_constraints", n) for n in xgboost.get("monotone_constraints", {})]
+    named += [
+        (f"{where}.interaction_constraints[{i}]", n)
+        for i, group in enumerate(xgboost.get("interaction_constraints", []))
+        for n in group
+    ]
+    for key, name in named:
+        if name not in features:
+            msg = f"{key}: no feature '{name}'.{did_you_mean(name, features)}"
+            raise ConfigError(msg)
+
+
+def _baselines(specs: list[Any], source: str) -> tuple[Baseline, ...]:
+    """``training.baselines`` entries (a method name or a mapping) as :class:`Baseline`."""
+    baselines = tuple(
+        Baseline(spec, spec)
+        if isinstance(spec, str)
+        else Baseline(
+            spec.get("name", spec["method"]),
+            spec["method"],
+            tuple(spec["transforms"]) if "transforms" in spec else None,
+            dict(spec.get("params", {})),
+        )
+        for spec in specs
+    )
+    _check_unique([b.name for b in baselines], f"{source}: training.baselines")
+    if any(b.name == "xgboost" for b in baselines):
+        msg = f"{source}: training.baselines: the name 'xgboost' is the BDT's; choose another"
+        raise ConfigError(msg)
+    if baselines:
+        from hepml.baselines import check_baseline  # scikit-learn only when needed
+
+        for i, b in enumerate(baselines):
+            check_baseline(b, f"{source}: training.baselines[{i}]")
+    return baselines
+
+
+def _tuning(spec: dict[str, Any], source: str) -> Tuning | None:
+    """``training.tune`` as :class:`Tuning` (None when not enabled), every range checked."""
+    if not spec.get("enabled", False):
+        return None
+    where = f"{source}: training.tune"
+    if not spec.get("space"):
+        msg = f"{where}.space is empty: name at least one XGBoost parameter to search"
+        raise ConfigError(msg)
+    xgb_schema = schema()["properties"]["training"]["properties"]["xgboost"]["properties"]
+    dims = []
+    for name, d in spec["space"].items():
+        key = f"{where}.space.{name}"
+        ranged = "low" in d or "high" in d
+        if ranged == ("values" in d) or (ranged and not {"low", "high"} <= set(d)):
+            msg = f"{key} = {d!r}: give either values: [...] or both low and high"
+            raise ConfigError(msg)
+        if ranged and not d["low"] < d["high"]:
+            msg = f"{key}: low ({d['low']}) must be below high ({d['high']})"
+            raise ConfigError(msg)
+        if ranged and d.get("log") and d["low"] <= 0:
+            msg = f"{key}: a log range needs low > 0, got {d['low']}"
+            raise ConfigError(msg)
+        if ranged and spec["method"] == "grid" and "steps" not in d:
+            msg = f"{key}: a grid search needs values: [...] or steps: N for the range"
+            raise ConfigError(msg)
+        for value in d.get("values", [d.get("low"), d.get("high")]):
+            try:
+                jsonschema.validate(value, xgb_schema[name])
+            except jsonschema.ValidationError as err:
+                msg = f"{key}: {value!r} is not a valid {name}: {err.message}"
+                raise ConfigError(msg) from err
+        integer = xgb_schema[name].get("type") == "integer"
+        dims.append(
+            Dimension(
+                name,
+                tuple(d.get("values", ())),
+                d.get("low"),
+                d.get("high"),
+                bool(d.get("log", False)),
+                d.get("steps"),
+                integer,
+            )
+        )
+    return Tuning(spec["method"], spec["trials"], spec["batch"], spec["objective"], tuple(dims))
 
 
 def _check_unique(names: list[str], where: str) -> None:
@@ -331,3 +600,35 @@ def _check_unique(names: list[str], where: str) -> None:
             msg = f"{where}: the name '{n}' is used twice; names must be unique"
             raise ConfigError(msg)
         seen.add(n)
+
+
+def _apply_settings(spec: dict[str, Any], samples: dict[str, Sample], source: str) -> ApplySettings:
+    """The ``apply`` section; its extra samples are read like training samples, weight 1."""
+    extra = {}
+    for name, sample in spec.get("samples", {}).items():
+        if name in samples:
+            msg = (
+                f"{source}: apply.samples.{name}: the name is already used under samples, "
+                "whose samples are all scored anyway; give the extra sample another name"
+            )
+            raise ConfigError(msg)
+        files = sample["files"]
+        extra[name] = Sample(
+            name=name,
+            label="data",
+            files=(files,) if isinstance(files, str) else tuple(files),
+            tree=sample["tree"],
+            weight="1",
+            generator_weight="1",
+            process=name,
+            aliases={k: str(v) for k, v in sample.get("aliases", {}).items()},
+        )
+    return ApplySettings(
+        samples=extra,
+        data_model=spec["data_model"],
+        fill=float(spec["fill"]),
+        branch=spec["branch"],
+        friend_tree=spec["friend_tree"],
+        root=bool(spec["root"]),
+        parquet=bool(spec["parquet"]),
+    )

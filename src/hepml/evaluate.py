@@ -3,9 +3,11 @@
 Input is the training stage's score table, one row per (event, model) pair: model ``k`` has
 test fold ``k``, validation fold ``(k+1) % K`` and trains on the rest, so every event has
 exactly one out-of-fold (``set == "test"``) score. ``evaluate`` computes the numbers
-(AUC per fold and merged, working points, KS train-vs-test) plus the ROC curves and score
-histograms as plain data; ``write_evaluation`` writes tables (CSV + Markdown) and JSON that
-``hepml.plotting`` draws from without recomputing anything.
+(AUC per fold and merged, working points with their confusion matrices, KS train-vs-test,
+performance per process, the significance scan of a cut on the score) plus the ROC curves
+and score histograms as plain data; ``write_evaluation`` (in :mod:`hepml.evaluation_tables`)
+writes tables (CSV, Markdown, LaTeX) and JSON that ``hepml.plotting`` draws from without
+recomputing anything.
 """
 
 from __future__ import annotations
@@ -13,17 +15,15 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hepml import metrics
-from hepml.atomic import write_json
+from hepml import metrics, significance
+from hepml.evaluation_tables import write_evaluation
 from hepml.exceptions import ConfigError, DataError, FoldMismatch, did_you_mean
-from hepml.tables import write_table
+from hepml.per_process import per_process_performance
 
 __all__ = [
     "Evaluation",
@@ -49,11 +49,12 @@ class WorkingPointResult:
 
     ``std_over_folds`` maps sensitivity/specificity/precision/accuracy to the sample standard
     deviation (ddof=1) over folds when the merged threshold is applied to each fold's test
-    events.
+    events. ``raw`` is the same cut counted in Monte Carlo events (unit weights).
     """
 
     point: metrics.WorkingPoint
     std_over_folds: dict[str, float]
+    raw: metrics.WorkingPoint | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +85,10 @@ class Evaluation:
 
     AUCs are weighted with the signed physics weights unless named ``unweighted``;
     ``auc_folds[k]`` is model k on its test fold. ``curves`` and ``histograms`` are
-    JSON-ready data for ``hepml.plotting``.
+    JSON-ready data for ``hepml.plotting``. ``per_process`` holds the rows of
+    :func:`hepml.per_process.per_process_performance`; ``significance`` the cut scan and its
+    optimum (:func:`hepml.significance.scan_summary`, plus the background yield per process
+    at the optimum), None when not computed.
     """
 
     classifier: str
@@ -96,6 +100,8 @@ class Evaluation:
     curves: dict[str, Any]
     histograms: dict[str, Any]
     ks_threshold: float
+    per_process: tuple[dict[str, Any], ...] = ()
+    significance: dict[str, Any] | None = None
 
     @property
     def n_folds(self) -> int:
@@ -126,6 +132,8 @@ def _validated_table(table: Mapping[str, Any]) -> dict[str, np.ndarray]:
         msg = f"score table lacks column(s) {missing}; it has {sorted(table)}.{hint}"
         raise DataError(msg)
     columns = {c: np.asarray(table[c]) for c in COLUMNS}
+    # the process groups samples for the per-process tables; without it, each sample is one
+    columns["process"] = np.asarray(table["process"] if "process" in table else table["sample"])
     lengths = {c: a.shape[0] if a.ndim else 0 for c, a in columns.items()}
     if len(set(lengths.values())) != 1:
         msg = f"score table columns differ in length: {lengths}"
@@ -210,7 +218,9 @@ def _working_points(
             for k in folds
         ]
         spread = {m: _std([getattr(p, m) for p in per_fold]) for m in FOLD_SPREAD_METRICS}
-        results.append(WorkingPointResult(point=point, std_over_folds=spread))
+        scores, labels, _ = _rows(t, test)
+        raw = metrics.working_point(scores, labels, None, score=point.threshold)
+        results.append(WorkingPointResult(point=point, std_over_folds=spread, raw=raw))
     return tuple(results)
 
 
@@ -291,6 +301,34 @@ def _histograms(t: dict[str, np.ndarray], n_bins: int) -> dict[str, Any]:
     return {"edges": edges.tolist(), "overtraining": per_class, "processes": processes}
 
 
+def _significance(
+    t: dict[str, np.ndarray], *, metric: str, min_background: float, n_cuts: int
+) -> dict[str, Any]:
+    """Scan ``score > cut`` on ``n_cuts`` equidistant cuts over the score range of the test rows.
+
+    The optimum also gets the background yield of each process after its cut.
+    """
+    test = t["set"] == "test"
+    low, high = min(0.0, float(t["score"].min())), max(1.0, float(t["score"].max()))
+    cuts = np.linspace(low, high, n_cuts + 1)[:-1]
+    scan = significance.significance_scan(*_rows(t, test), cuts)
+    summary = significance.scan_summary(scan, metric=metric, min_background=min_background)
+    if summary["optimum"] is not None:
+        background = test & (t["label"] == 0)
+        cut = [summary["optimum"]["cut"]]
+        summary["optimum"]["background_by_process"] = {
+            str(p): float(
+                significance.yields_above(
+                    t["score"][background & (t["process"] == p)],
+                    t["weight"][background & (t["process"] == p)],
+                    cut,
+                )[0]
+            )
+            for p in np.unique(t["process"][background])
+        }
+    return summary
+
+
 def evaluate(
     table: Mapping[str, Any],
     *,
@@ -298,11 +336,18 @@ def evaluate(
     working_points: Sequence[Mapping[str, float]] = (),
     ks_threshold: float = 0.05,
     n_bins: int = 40,
+    significance_metric: str = "asimov",
+    min_background: float = 1.0,
+    n_cuts: int = 200,
 ) -> Evaluation:
     """Evaluate one classifier's k-fold scores (see the module docstring for the table).
 
     ``working_points`` are dicts with exactly one of ``signal_efficiency``,
     ``background_efficiency`` or ``score``. ``n_bins`` bins the score histograms on [0, 1].
+    The significance scan tries ``n_cuts`` equidistant cuts and picks the one maximising
+    ``significance_metric`` (``asimov``, ``s_over_sqrt_b``, ``s_over_sqrt_s_plus_b``) with at
+    least ``min_background`` expected background events. An optional ``process`` column
+    groups samples in the per-process table (default: the ``sample`` column).
     Raises DataError for an empty table or a fold without signal or background test events.
     """
     _check_working_points(working_points)
@@ -316,6 +361,8 @@ def evaluate(
         fold_rocs.append({"fold": k, **_roc_data(scores, labels, weights)})
     merged = _roc_data(*_rows(t, test))
     auc_folds = tuple(roc["auc"] for roc in fold_rocs)
+    points = _working_points(t, folds, working_points)
+    thresholds = {r.point.definition: r.point.threshold for r in points}
     log.info(
         "%s: AUC %.4f, per fold %s", classifier, merged["auc"], [f"{a:.4f}" for a in auc_folds]
     )
@@ -324,7 +371,7 @@ def evaluate(
         auc=merged["auc"],
         auc_unweighted=metrics.roc_auc(t["score"][test], t["label"][test]),
         auc_folds=auc_folds,
-        working_points=_working_points(t, folds, working_points),
+        working_points=points,
         overtraining=_overtraining(t, folds, ks_threshold),
         curves={
             "auc": merged["auc"],
@@ -334,109 +381,8 @@ def evaluate(
         },
         histograms=_histograms(t, n_bins),
         ks_threshold=ks_threshold,
+        per_process=tuple(per_process_performance({c: v[test] for c, v in t.items()}, thresholds)),
+        significance=_significance(
+            t, metric=significance_metric, min_background=min_background, n_cuts=n_cuts
+        ),
     )
-
-
-# --- writing -------------------------------------------------------------------------------
-
-
-def _rectangular(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Give every row every column (classifiers with other K lack some auc_fold_k)."""
-    columns = dict.fromkeys(c for row in rows for c in row)
-    return [{c: row.get(c, "") for c in columns} for row in rows]
-
-
-def _metrics_row(ev: Evaluation) -> dict[str, Any]:
-    """One row of metrics.csv."""
-    row = {
-        "classifier": ev.classifier,
-        "auc": ev.auc,
-        "auc_std_over_folds": ev.auc_std_over_folds,
-        "auc_fold_mean": ev.auc_fold_mean,
-        "auc_unweighted": ev.auc_unweighted,
-    }
-    return row | {f"auc_fold_{k}": auc for k, auc in enumerate(ev.auc_folds)}
-
-
-def _working_point_rows(ev: Evaluation) -> list[dict[str, Any]]:
-    """Rows of working_points.csv: one per working point of this classifier."""
-    rows = []
-    for result in ev.working_points:
-        point = result.point.as_dict()
-        row = {"classifier": ev.classifier, "working_point": point.pop("definition"), **point}
-        rows.append(row | {f"{m}_std_over_folds": v for m, v in result.std_over_folds.items()})
-    return rows
-
-
-def _overtraining_rows(ev: Evaluation) -> list[dict[str, Any]]:
-    """Rows of overtraining.csv: one per fold and class of this classifier."""
-    return [
-        {
-            "classifier": ev.classifier,
-            "fold": check.fold,
-            "class": check.event_class,
-            "ks_statistic": check.ks.statistic,
-            "ks_pvalue": check.ks.pvalue,
-            "n_eff_train": check.ks.n_eff_a,
-            "n_eff_test": check.ks.n_eff_b,
-            "auc_train": check.auc_train,
-            "auc_test": check.auc_test,
-            "auc_gap": check.auc_gap,
-            "flagged": check.flagged,
-        }
-        for check in ev.overtraining
-    ]
-
-
-_METRICS_NOTE = (
-    "AUC of the merged out-of-fold (test) scores, weighted with the signed physics weights; "
-    "`auc_unweighted` ignores the weights. `auc_fold_k` is model k on its test fold; the "
-    "std over folds is the sample standard deviation (ddof=1)."
-)
-_WORKING_POINT_NOTE = (
-    "Events with score > threshold are selected; tp/fp/tn/fn are weighted yields (expected "
-    "events). Metrics use the merged out-of-fold scores; `*_std_over_folds` applies the same "
-    "threshold to each fold's test events (sample std, ddof=1)."
-)
-_OVERTRAINING_NOTE = (
-    "Weighted two-sample KS test of each model's training-set scores against its test-set "
-    "scores, per class, and the AUC on both. `flagged` (KS p-value < {threshold:g}) is "
-    "indicative, not a verdict: with large samples or physics weights a harmless difference "
-    "can be significant, so look at the overtraining plot and the AUC gap."
-)
-
-
-def write_evaluation(
-    ev: Evaluation | Sequence[Evaluation], output_dir: str | os.PathLike[str]
-) -> list[Path]:
-    """Write the tables and plot data of one or more classifiers into ``output_dir``.
-
-    Files: ``metrics.csv/.md`` (one row per classifier), ``working_points.csv/.md`` (per
-    classifier x working point), ``overtraining.csv/.md`` (per classifier x fold x class),
-    ``curves.json`` (ROC curves) and ``histograms.json`` (score histograms), both keyed by
-    classifier. Returns the paths written.
-    """
-    evaluations = [ev] if isinstance(ev, Evaluation) else list(ev)
-    if not evaluations:
-        msg = "write_evaluation needs at least one Evaluation"
-        raise DataError(msg)
-    output_dir = Path(output_dir)
-    overtraining_note = _OVERTRAINING_NOTE.format(threshold=evaluations[0].ks_threshold)
-    tables = (
-        ("metrics", "Classifier performance", _METRICS_NOTE, lambda e: [_metrics_row(e)]),
-        ("working_points", "Working points", _WORKING_POINT_NOTE, _working_point_rows),
-        ("overtraining", "Overtraining check", overtraining_note, _overtraining_rows),
-    )
-    written = []
-    for stem, title, note, rows_of in tables:
-        rows = _rectangular([row for e in evaluations for row in rows_of(e)])
-        paths = [output_dir / f"{stem}.csv", output_dir / f"{stem}.md"]
-        write_table(rows, *paths, title=title, note=note)
-        written += paths
-    curves = {e.classifier: e.curves for e in evaluations}
-    histograms = {e.classifier: e.histograms for e in evaluations}
-    write_json(output_dir / "curves.json", {"version": 1, "classifiers": curves})
-    write_json(output_dir / "histograms.json", {"version": 1, "classifiers": histograms})
-    written += [output_dir / "curves.json", output_dir / "histograms.json"]
-    log.info("wrote %d evaluation files to %s", len(written), output_dir)
-    return written

@@ -12,6 +12,7 @@ import difflib
 from collections.abc import Iterable
 
 __all__ = [
+    "BadFile",
     "ConfigError",
     "DataError",
     "ExpressionError",
@@ -46,6 +47,14 @@ class ExpressionError(HepmlError):
 
 class InputFileError(HepmlError):
     """Raised when an input ROOT file is missing, unreadable, corrupt, or lacks the tree."""
+
+
+class BadFile(InputFileError):
+    """Raised when one input file is unusable: not ROOT, truncated, corrupt, empty, wrong type.
+
+    Unlike a missing branch (the config and the production disagree), this is a fault of the
+    one file, so ``on_bad_file: skip`` may skip it.
+    """
 
 
 class UnknownBranch(InputFileError):

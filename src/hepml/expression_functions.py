@@ -1,9 +1,10 @@
-"""The functions and constants of the hepml expression language, and how collections are found.
+"""The functions and constants of the hepml expression language.
 
 ``expressions.py`` parses and interprets expressions; this module holds what a call *does*:
 one :class:`FunctionSpec` per allowed function name (its signature, for error messages, and its
-implementation), the named constants, per-event reductions along the object axis (``axis=1``),
-object picking (``Jet_pt[0]``), and the four-momentum helpers built on scikit-hep ``vector``.
+implementation), the named constants, per-event reductions along the object axis (``axis=1``)
+and object picking (``Jet_pt[0]``). The four-momentum helpers, built on scikit-hep ``vector``,
+are in ``expression_physics.py``.
 
 Implementations are called as ``impl(*args, fill=fill)``. Arguments are numpy scalars, numpy
 arrays (flat, one value per event) or awkward arrays (flat or jagged); a collection argument
@@ -15,20 +16,30 @@ Implementations raise plain exceptions; the interpreter adds which expression an
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import awkward as ak
 import numpy as np
-import vector
 
-from hepml.exceptions import UnknownBranch, did_you_mean
+from hepml.expression_physics import (
+    collection_branches,
+    collection_momenta,
+    delta_phi,
+    delta_r,
+    lead,
+    m_all,
+    m_pair,
+    momentum_component,
+    transverse_mass,
+)
 
 __all__ = [
     "CONSTANTS",
     "FUNCTIONS",
     "FunctionSpec",
+    "bool_as_int",
     "collection_branches",
     "collection_momenta",
     "is_jagged",
@@ -36,71 +47,12 @@ __all__ = [
     "primitive",
 ]
 
-vector.register_awkward()
-
 CONSTANTS: dict[str, np.float64] = {
     "pi": np.float64(math.pi),
     "e": np.float64(math.e),
     "inf": np.float64(math.inf),
     "nan": np.float64(math.nan),
 }
-
-# Four-momentum components: the key is what vector.zip understands, the values the spellings
-# accepted after "<collection>_" in branch names (NanoAOD Jet_pt, ATLAS open data lep_E, CMS
-# tutorial Jet_Px ...).
-_SPELLINGS: dict[str, tuple[str, ...]] = {
-    "pt": ("pt", "Pt", "PT", "pT"),
-    "eta": ("eta", "Eta", "ETA"),
-    "phi": ("phi", "Phi", "PHI"),
-    "mass": ("mass", "Mass", "m", "M"),
-    "E": ("E", "e", "energy", "Energy"),
-    "px": ("px", "Px", "PX"),
-    "py": ("py", "Py", "PY"),
-    "pz": ("pz", "Pz", "PZ"),
-}
-# Coordinate systems tried in this order; the first complete one wins.
-_SYSTEMS = (
-    ("pt", "eta", "phi", "mass"),
-    ("pt", "eta", "phi", "E"),
-    ("px", "py", "pz", "E"),
-    ("px", "py", "pz", "mass"),
-)
-
-
-def collection_branches(collection: str, available: Iterable[str]) -> dict[str, str]:
-    """Map the four-momentum components of ``collection`` to its branch names.
-
-    ``"Jet"`` with NanoAOD branches gives ``{"pt": "Jet_pt", "eta": "Jet_eta", "phi":
-    "Jet_phi", "mass": "Jet_mass"}``; a Cartesian collection gives ``{"px": "Jet_Px", "py":
-    "Jet_Py", "pz": "Jet_Pz", "E": "Jet_E"}``. The keys are ``vector.zip`` component names.
-    Raises :class:`UnknownBranch` listing the collection's branches and near collection names.
-    """
-    branches = set(available)
-    found = {}
-    for component, spellings in _SPELLINGS.items():
-        for spelling in spellings:
-            if f"{collection}_{spelling}" in branches:
-                found[component] = f"{collection}_{spelling}"
-                break
-    for system in _SYSTEMS:
-        if all(component in found for component in system):
-            return {component: found[component] for component in system}
-    existing = sorted(b for b in branches if b.startswith(f"{collection}_"))
-    prefixes = {b.split("_", 1)[0] for b in branches if "_" in b} - {collection}
-    msg = (
-        f"collection {collection!r} needs four-momentum branches {collection}_pt, "
-        f"{collection}_eta, {collection}_phi and {collection}_mass (or {collection}_E), or "
-        f"{collection}_px, {collection}_py, {collection}_pz and {collection}_E; "
-        f"the tree has {existing or f'no branches starting with {collection}_'}."
-        + did_you_mean(collection, prefixes)
-    )
-    raise UnknownBranch(msg)
-
-
-def collection_momenta(collection: str, namespace: Mapping[str, Any]) -> Any:
-    """Build the jagged ``vector`` Momentum4D array of ``collection`` from ``namespace``."""
-    components = collection_branches(collection, namespace.keys())
-    return vector.zip({key: namespace[branch] for key, branch in components.items()})
 
 
 def is_jagged(values: Any) -> bool:
@@ -118,6 +70,8 @@ def primitive(values: Any) -> str | None:
         return np.asarray(values).dtype.name
     if not isinstance(values, ak.Array):
         return None
+    if values.layout.parameter("__array__") in ("string", "bytestring"):
+        return None  # text: a list of characters to awkward, not a number
     kind = values.type.content
     while hasattr(kind, "content"):
         kind = kind.content
@@ -147,9 +101,43 @@ def pick_object(values: Any, index: int, fill: float) -> Any:
             "array such as Jet_pt; this value already has one number per event"
         )
         raise TypeError(msg)
+    fast = _pick_from_lists(values, index, fill)
+    if fast is not None:
+        return fast
     stop = index + 1 if index != -1 else None
     picked = ak.firsts(values[:, index:stop], axis=1)
     return ak.fill_none(picked, False if primitive(picked) == "bool" else fill)
+
+
+def _pick_from_lists(values: ak.Array, index: int, fill: float) -> np.ndarray | None:
+    """:func:`pick_object` in plain numpy for lists of numbers (None for other layouts).
+
+    Lists of numbers straight from a branch, or filtered by a mask, are (starts, stops) into
+    one flat buffer: the object is one gather, without awkward's general slicing machinery.
+    """
+    layout = values.layout
+    if isinstance(layout, ak.contents.ListOffsetArray):
+        offsets = np.asarray(layout.offsets)
+        starts, stops = offsets[:-1], offsets[1:]
+    elif isinstance(layout, ak.contents.ListArray):
+        starts, stops = np.asarray(layout.starts), np.asarray(layout.stops)
+    else:
+        return None
+    content = layout.content
+    if not isinstance(content, ak.contents.NumpyArray) or layout.parameters or content.parameters:
+        return None
+    data = np.asarray(content.data)
+    if data.ndim != 1:
+        return None
+    position = starts + index if index >= 0 else stops + index
+    exists = position < stops if index >= 0 else position >= starts
+    if len(data) == 0:  # no objects in any event
+        values = np.zeros(len(starts), dtype=data.dtype)
+    else:  # gather every event (a harmless index where the object is missing), then choose
+        values = data[np.where(exists, position, 0)]
+    if data.dtype == np.bool_:
+        return values & exists
+    return np.where(exists, values, np.asarray(fill, dtype=np.result_type(data.dtype, np.float64)))
 
 
 def _num(values: Any, *, fill: float) -> Any:
@@ -180,6 +168,15 @@ def _total(function: str, reducer: Callable[..., Any]) -> Callable[..., Any]:
     return reduce
 
 
+def bool_as_int(values: Any) -> Any:
+    """True/False as the integers 1/0 (int64); anything else unchanged."""
+    if primitive(values) != "bool":
+        return values
+    if isinstance(values, ak.Array):
+        return ak.values_astype(values, np.int64)
+    return np.asarray(values).astype(np.int64)[()]
+
+
 def _where(condition: Any, if_true: Any, if_false: Any, *, fill: float) -> Any:
     if any(isinstance(v, ak.Array) for v in (condition, if_true, if_false)):
         return ak.where(condition, if_true, if_false)
@@ -191,63 +188,10 @@ def _clip(values: Any, low: Any, high: Any, *, fill: float) -> Any:
     return np.minimum(np.maximum(values, low), high)
 
 
-def _vectors(**components: Any) -> Any:
-    """A vector object (all scalars) or a vector awkward array (any array) of ``components``."""
-    if any(isinstance(v, ak.Array | np.ndarray) for v in components.values()):
-        return vector.zip(components)
-    return vector.obj(**{key: float(value) for key, value in components.items()})
-
-
-def _delta_phi(phi1: Any, phi2: Any, *, fill: float) -> Any:
-    return _vectors(rho=1.0, phi=phi1).deltaphi(_vectors(rho=1.0, phi=phi2))
-
-
-def _delta_r(eta1: Any, phi1: Any, eta2: Any, phi2: Any, *, fill: float) -> Any:
-    first = _vectors(pt=1.0, eta=eta1, phi=phi1)
-    return first.deltaR(_vectors(pt=1.0, eta=eta2, phi=phi2))
-
-
-def _mt(pt1: Any, phi1: Any, pt2: Any, phi2: Any, *, fill: float) -> Any:
-    # vector has no two-body transverse mass; this is the textbook massless formula
-    # mT = sqrt(2 pt1 pt2 (1 - cos dphi)), with the angle from vector
-    dphi = _delta_phi(phi1, phi2, fill=fill)
-    return np.sqrt(np.maximum(2.0 * pt1 * pt2 * (1.0 - np.cos(dphi)), 0.0))
-
-
-def _leading_sum(momenta: Any, n: int) -> Any:
-    """Four-momentum sum of the ``n`` highest-pT objects of every event."""
-    by_pt = momenta[ak.argsort(momenta.pt, axis=1, ascending=False)]
-    return ak.sum(by_pt[:, :n], axis=1)
-
-
-def _lead(quantity: str) -> Callable[..., Any]:
-    def lead(momenta: Any, n: int = 2, *, fill: float) -> Any:
-        value = getattr(_leading_sum(momenta, n), quantity)
-        return ak.where(ak.num(momenta, axis=1) >= n, value, fill)
-
-    return lead
-
-
-def _m_pair(first: Any, second: Any, *, fill: float) -> Any:
-    mass = (_leading_sum(first, 1) + _leading_sum(second, 1)).mass
-    exists = (ak.num(first, axis=1) > 0) & (ak.num(second, axis=1) > 0)
-    return ak.where(exists, mass, fill)
-
-
-def _m_all(momenta: Any, *, fill: float) -> Any:
-    return ak.where(ak.num(momenta, axis=1) > 0, ak.sum(momenta, axis=1).mass, fill)
-
-
-def _component(quantity: str) -> Callable[..., Any]:
-    def component(momenta: Any, *, fill: float) -> Any:
-        return getattr(momenta, quantity)
-
-    return component
-
-
 def _elementwise(ufunc: np.ufunc) -> Callable[..., Any]:
     def apply(*args: Any, fill: float) -> Any:
-        return ufunc(*args)
+        # numpy computes sqrt(True) in float16; take True/False as the integers 1/0 instead
+        return ufunc(*(bool_as_int(a) for a in args))
 
     return apply
 
@@ -303,15 +247,15 @@ def _specs() -> dict[str, FunctionSpec]:
         FunctionSpec("max", ("x",), _reduction("max", ak.max)),
         FunctionSpec("min", ("x",), _reduction("min", ak.min)),
         FunctionSpec("mean", ("x",), _reduction("mean", ak.mean)),
-        FunctionSpec("delta_phi", ("phi1", "phi2"), _delta_phi),
-        FunctionSpec("delta_r", ("eta1", "phi1", "eta2", "phi2"), _delta_r),
-        FunctionSpec("mt", ("pt1", "phi1", "pt2", "phi2"), _mt),
-        FunctionSpec("m_lead", ("collection", "n=2"), _lead("mass"), 1, (1,)),
-        FunctionSpec("pt_lead", ("collection", "n=2"), _lead("pt"), 1, (1,)),
-        FunctionSpec("m_pair", ("collection1", "collection2"), _m_pair, 2),
-        FunctionSpec("m_all", ("collection",), _m_all, 1),
+        FunctionSpec("delta_phi", ("phi1", "phi2"), delta_phi),
+        FunctionSpec("delta_r", ("eta1", "phi1", "eta2", "phi2"), delta_r),
+        FunctionSpec("mt", ("pt1", "phi1", "pt2", "phi2"), transverse_mass),
+        FunctionSpec("m_lead", ("collection", "n=2"), lead("mass"), 1, (1,)),
+        FunctionSpec("pt_lead", ("collection", "n=2"), lead("pt"), 1, (1,)),
+        FunctionSpec("m_pair", ("collection1", "collection2"), m_pair, 2),
+        FunctionSpec("m_all", ("collection",), m_all, 1),
     ]
-    specs += [FunctionSpec(q, ("collection",), _component(q), 1) for q in _COMPONENTS]
+    specs += [FunctionSpec(q, ("collection",), momentum_component(q), 1) for q in _COMPONENTS]
     return {spec.name: spec for spec in specs}
 
 

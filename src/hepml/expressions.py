@@ -72,6 +72,7 @@ from hepml.exceptions import ExpressionError, HepmlError, UnknownBranch, did_you
 from hepml.expression_functions import (
     CONSTANTS,
     FUNCTIONS,
+    bool_as_int,
     collection_branches,
     collection_momenta,
     is_jagged,
@@ -193,9 +194,19 @@ def required_branches(
     return needed
 
 
-def as_flat(values: Any, *, where: str) -> np.ndarray:
-    """One number per event as a 1-D numpy array; missing values (None) become NaN."""
+def as_flat(values: Any, *, where: str, numbers_only: bool = False) -> np.ndarray:
+    """One number per event as a 1-D numpy array; missing values (None) become NaN.
+
+    With ``numbers_only`` (event weights), True/False values are refused rather than read as
+    1/0, since a comparison in a weight is nearly always a slip.
+    """
     flat = _flat_numpy(values, where, _JAGGED_ADVICE)
+    if numbers_only and flat.dtype == np.bool_:
+        msg = (
+            f"{where} gives True/False values, not numbers; to weight by a condition write "
+            "e.g. genWeight * where(MET_pt > 50, 1, 0)"
+        )
+        raise ExpressionError(msg)
     if isinstance(flat, np.ma.MaskedArray):
         return flat.astype(np.float64).filled(np.nan)
     return flat
@@ -272,6 +283,8 @@ class _Interpreter:
 
     def visit_BinOp(self, node: ast.BinOp) -> Any:
         left, right = self.visit(node.left), self.visit(node.right)
+        if isinstance(node.op, _ARITHMETIC):  # True + True is 2 here, not numpy's True
+            left, right = bool_as_int(left), bool_as_int(right)
         if isinstance(node.op, ast.Pow) and _is_integer(left) and _is_integer(right):
             left = _as_float(left)  # int64 ** int64 overflows silently or fails for b < 0
         hint = _LOGIC_HINT if isinstance(node.op, ast.BitAnd | ast.BitOr | ast.BitXor) else ""
@@ -279,7 +292,10 @@ class _Interpreter:
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> Any:
         hint = _LOGIC_HINT if isinstance(node.op, ast.Invert) else ""
-        return self.apply(node, _UNARY[type(node.op)], self.visit(node.operand), hint=hint)
+        operand = self.visit(node.operand)
+        if isinstance(node.op, ast.USub | ast.UAdd):
+            operand = bool_as_int(operand)
+        return self.apply(node, _UNARY[type(node.op)], operand, hint=hint)
 
     def visit_BoolOp(self, node: ast.BoolOp) -> Any:
         combine = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
@@ -325,6 +341,14 @@ class _Interpreter:
         except UnknownBranch as err:
             msg = f"{self.expr.where}: {err}"
             raise UnknownBranch(msg) from err
+        except Exception as err:  # e.g. Jet_pt and Jet_eta with different object counts
+            names = ", ".join(collection_branches(collection, self.namespace.keys()).values())
+            msg = (
+                f"{self.expr.where}: cannot combine the branches of collection {collection!r} "
+                f"({names}) into four-vectors; do they have the same number of objects in "
+                f"every event? ({type(err).__name__}: {' '.join(str(err).split()[:12])})"
+            )
+            raise ExpressionError(msg) from err
 
 
 def _filter_objects(values: Any, mask: Any) -> Any:
@@ -336,6 +360,9 @@ def _filter_objects(values: Any, mask: Any) -> Any:
         )
         raise TypeError(msg)
     return values[mask]
+
+
+_ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)
 
 
 def _is_integer(values: Any) -> bool:

@@ -1,26 +1,29 @@
 """Ingest: ROOT ntuples of one sample -> a flat feature table (Parquet) and a cutflow.
 
-For each sample the files are checked up front (:mod:`hepml.inputs`), then read in chunks
-with ``uproot.iterate`` so memory stays bounded. In every chunk the features are computed by
-the safe expression language (:mod:`hepml.expressions`), the selection is applied cut by
-cut (counting raw and weighted events for the cutflow), and each event gets its
-luminosity-normalised weight and its fold.
+For each sample the files are checked up front (:mod:`hepml.inputs`) and the expressions
+planned (:mod:`hepml.sample_plan`); the sum of generator weights is taken from the config, the
+files' bookkeeping or a first pass over all entries (:mod:`hepml.normalisation`); then each file
+is read in chunks so memory stays bounded. In every chunk the features are computed by the
+safe expression language, the selection is applied cut by cut (counting raw and weighted
+events for the cutflow, :mod:`hepml.cutflow`), and each event gets its luminosity-normalised
+weight and its fold.
 
-Normalisation (MC): ``weight = xsec [pb] * lumi [fb^-1] * 1000 / sum(generator weights) *
-per-event weight``, where the sum runs over *all* entries before any selection. It is taken
-from ``sum_of_weights`` in the config when given, else computed in a first, cheap pass that
-reads only the generator-weight branches. A sample without a cross section keeps its
-per-event weights as they are (already normalised ntuples, or collision data).
+Bad files: a file that is not ROOT, truncated, corrupt, without entries or without the tree
+stops the run with an error naming it (``on_bad_file: error``, the default), or is skipped with
+a warning and a record in the summary and the cutflow (``on_bad_file: skip``). A file skipped
+half-way leaves no rows in the table and no counts in the cutflow; its sum of generator weights
+is taken out of the normalisation too (unless the sum was given in the config).
 
 Table columns: one per feature (float32), then the bookkeeping columns, whose names start
 with an underscore so they can never clash with a feature: ``_weight`` (float64, signed),
-``_label`` (int8, 1 = signal), ``_fold`` (int8), ``_event`` (uint64, the first event-number
-branch, or the entry number), ``_file`` (int32, index into the sorted file list), ``_entry``
-(int64, entry number within that file).
+``_label`` (int8, 1 = signal), ``_fold`` (int8), ``_event`` (uint64, the last event-number
+branch, or the entry number), ``_file`` (int32, index into the sorted list of all the sample's
+files, skipped ones included), ``_entry`` (int64, entry number within that file).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections.abc import Iterator
@@ -30,15 +33,31 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import uproot
 
 from hepml.atomic import atomic_path
-from hepml.config import PB_PER_INVERSE_FB, Config, Sample
-from hepml.exceptions import DataError, InputFileError
-from hepml.expressions import Expression, as_flat, as_mask, parse_expression, required_branches
+from hepml.config import Config, Sample
+from hepml.cutflow import Cutflow, FileTally, write_cutflow
+from hepml.exceptions import BadFile, DataError, HepmlError, InputFileError
 from hepml.folds import fold_of_entry, fold_of_event
-from hepml.inputs import InputFile, check_branches, open_tree, resolve_files
+from hepml.inputs import (
+    InputFile,
+    check_branch_types,
+    check_branches,
+    check_entries,
+    iterate_file,
+    located,
+    opened_tree,
+    resolve_files,
+)
+from hepml.normalisation import (
+    describe_source,
+    normalisation_factor,
+    sum_from_entries,
+    sum_from_file,
+)
+from hepml.sample_plan import SamplePlan, evaluate_chunk, namespace_of, plan_sample
 
 __all__ = [
     "Cutflow",
@@ -55,19 +74,6 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class Cutflow:
-    """Raw and weighted event counts after each selection step ("all" first)."""
-
-    steps: list[str]
-    events: list[int]
-    weighted: list[float]
-
-    def add(self, other_events: list[int], other_weighted: list[float]) -> None:
-        self.events = [a + b for a, b in zip(self.events, other_events, strict=True)]
-        self.weighted = [a + b for a, b in zip(self.weighted, other_weighted, strict=True)]
-
-
-@dataclass
 class IngestResult:
     """What ingesting one sample produced, for the summary and the logs."""
 
@@ -81,122 +87,35 @@ class IngestResult:
     negative_weight_fraction: float = 0.0
     negative_weight_yield: float = 0.0
     fold_source: str = ""
+    skipped_files: list[dict[str, str]] = field(default_factory=list)
+    sum_of_weights_source: str = ""
 
 
-@dataclass(frozen=True)
-class SamplePlan:
-    """Parsed expressions and the branches to read for one sample."""
+class _BadFiles:
+    """Applies the sample's ``on_bad_file`` policy and records the files skipped."""
 
-    features: list[tuple[str, Expression, float]]
-    cuts: list[tuple[str, Expression]]
-    weight: Expression
-    generator_weight: Expression
-    id_branches: tuple[str, ...]
-    branches: frozenset[str]
+    def __init__(self, sample: str, policy: str) -> None:
+        self.sample, self.policy = sample, policy
+        self.skipped: dict[str, str] = {}
 
+    @contextlib.contextmanager
+    def guard(self, file: InputFile) -> Iterator[None]:
+        try:
+            yield
+        except BadFile as err:
+            if self.policy != "skip":
+                msg = f"sample '{self.sample}': {err} (on_bad_file: skip would skip this file)"
+                raise BadFile(msg) from err
+            log.warning("sample '%s': skipping a bad file: %s", self.sample, err)
+            self.skipped[file.path] = str(err)
 
-def plan_sample(config: Config, sample: Sample, available: set[str], file: InputFile) -> SamplePlan:
-    """Parse every expression and work out which branches must be read."""
-    features = [
-        (f.name, parse_expression(f.expr, where=f"feature '{f.name}'"), f.fill)
-        for f in config.features
-    ]
-    cuts = [
-        (c.name, parse_expression(c.expr, where=f"selection cut '{c.name}'"))
-        for c in config.selection
-    ]
-    weight = parse_expression(sample.weight, where=f"weight of sample '{sample.name}'")
-    gen = parse_expression(
-        sample.generator_weight, where=f"generator_weight of sample '{sample.name}'"
-    )
-    needed: dict[str, str] = {}
-    defined: list[str] = []
-    for name, expr, _ in features:
-        for b in required_branches(expr, available | set(needed), defined):
-            needed.setdefault(b, f"feature '{name}'")
-        defined.append(name)
-    for name, expr in cuts:
-        for b in required_branches(expr, available | set(needed), defined):
-            needed.setdefault(b, f"selection cut '{name}'")
-    for expr in (weight, gen):
-        for b in required_branches(expr, available, ()):
-            needed.setdefault(b, expr.where)
-    ids = tuple(b for b in config.event_number if b in available)
-    if ids != config.event_number:
-        missing = [b for b in config.event_number if b not in available]
-        log.warning(
-            "sample '%s': event-number branch(es) %s absent in '%s'; folds are assigned from "
-            "(file, entry) instead, which is deterministic but changes if the file list does",
-            sample.name,
-            missing,
-            file.path,
-        )
-        ids = ()
-    branches = frozenset(needed) | frozenset(ids)
-    check_branches(
-        open_tree(file), file, {b: needed.get(b, "the fold assignment") for b in branches}
-    )
-    return SamplePlan(features, cuts, weight, gen, ids, branches)
-
-
-def _sum_generator_weights(
-    files: list[InputFile], expr: Expression, branches: set[str], step_size
-) -> tuple[float, int]:
-    """First pass: the sum of generator weights over all entries, and the number of entries."""
-    entries = sum(open_tree(f).num_entries for f in files)
-    if not branches:  # a constant expression such as "1": no need to read anything
-        return float(np.asarray(expr.evaluate({})).ravel()[0]) * entries, entries
-    total = 0.0
-    for chunk in _iterate(files, branches, step_size):
-        values = as_flat(expr.evaluate(_namespace(chunk)), where=expr.where)
-        total += float(np.sum(values, dtype=np.float64))
-    return total, entries
-
-
-def _iterate(
-    files: list[InputFile], branches: set[str], step_size, report: bool = False
-) -> Iterator:
-    """``uproot.iterate`` over the files, re-raising read errors with the file name."""
-    spec = {f.path: f.tree for f in files}
-    try:
-        yield from uproot.iterate(
-            spec, filter_name=sorted(branches), step_size=step_size, library="ak", report=report
-        )
-    except (OSError, ValueError, uproot.deserialization.DeserializationError) as err:
-        msg = (
-            f"reading failed ({type(err).__name__}: {err}); one of these files may be "
-            f"truncated or corrupt: {', '.join(spec)}"
-        )
-        raise InputFileError(msg) from err
-
-
-def _namespace(chunk: ak.Array) -> dict[str, ak.Array]:
-    return {name: chunk[name] for name in chunk.fields}
-
-
-def evaluate_chunk(
-    plan: SamplePlan, chunk: ak.Array, norm: float
-) -> tuple[dict[str, np.ndarray], list[np.ndarray], np.ndarray]:
-    """Features (all events), cumulative cut masks, and weights of one chunk."""
-    ns = _namespace(chunk)
-    features: dict[str, np.ndarray] = {}
-    for name, expr, fill in plan.features:
-        values = as_flat(expr.evaluate(ns, fill=fill), where=expr.where)
-        features[name] = np.asarray(values, dtype=np.float32)
-        ns[name] = features[name]
-    n = len(chunk)
-    mask = np.ones(n, dtype=bool)
-    masks = [mask]
-    for _, expr in plan.cuts:
-        mask = mask & _broadcast(as_mask(expr.evaluate(ns), where=expr.where), n)
-        masks.append(mask)
-    weight = _broadcast(as_flat(plan.weight.evaluate(ns), where=plan.weight.where), n)
-    return features, masks, norm * np.asarray(weight, dtype=np.float64)
-
-
-def _broadcast(values, n: int) -> np.ndarray:
-    arr = np.asarray(values)
-    return np.broadcast_to(arr, (n,)) if arr.ndim == 0 else arr
+    def good(self, files: list[InputFile]) -> list[InputFile]:
+        good = [f for f in files if f.path not in self.skipped]
+        if not good:
+            reasons = "; ".join(self.skipped.values())
+            msg = f"sample '{self.sample}': none of its {len(files)} file(s) can be read: {reasons}"
+            raise InputFileError(msg)
+        return good
 
 
 def ingest_sample(
@@ -206,153 +125,254 @@ def ingest_sample(
     del threads  # decompression is single-threaded; the argument keeps the CLI uniform
     sample = config.samples[sample_name]
     files = resolve_files(sample.name, sample.files, sample.tree)
-    trees = [open_tree(f) for f in files]  # every file checked before any is read
-    available = set(trees[0].keys(recursive=True))
-    plan = plan_sample(config, sample, available, files[0])
-    for tree, f in zip(trees[1:], files[1:], strict=True):
-        check_branches(tree, f, dict.fromkeys(plan.branches, f"sample '{sample.name}'"))
-    entries = sum(t.num_entries for t in trees)
-    norm, sumw = _normalisation(config, sample, files, plan, entries)
-    result = IngestResult(
-        sample.name,
-        [str(f) for f in files],
-        entries,
-        sumw,
-        norm,
-        Cutflow(
-            ["all", *[c for c, _ in plan.cuts]],
-            [0] * (len(plan.cuts) + 1),
-            [0.0] * (len(plan.cuts) + 1),
-        ),
+    run = _Run(
+        config, sample, files, _BadFiles(sample.name, sample.on_bad_file or config.on_bad_file)
     )
-    file_index = {f.path: i for i, f in enumerate(files)}
-    label = 1 if sample.is_signal else 0
+    norm = normalisation_factor(sample, config.luminosity, run.sum_of_weights(), run.entries())
+    total = FileTally.empty(len(run.plan.cuts) + 1)
     with atomic_path(output) as tmp:
-        writer = None
-        try:
-            for chunk, report in _iterate(files, set(plan.branches), config.step_size, report=True):
-                table = _chunk_table(config, plan, chunk, report, file_index, norm, label, result)
-                if table is None:
-                    continue
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
-                writer.write_table(table)
-        finally:
-            if writer is not None:
-                writer.close()
-        _check_result(sample, result)
-        if writer is None:  # unreachable: _check_result raised on zero events
-            raise DataError(sample.name)
+        written = run.main_pass(tmp, norm, total)
+        result = run.result(total)
+        if written != total.rows or result.normalisation != norm:  # a file failed half-way
+            dropped = {i for i, f in enumerate(files) if f.path in run.bad.skipped}
+            _rewrite(tmp, dropped, result.normalisation / norm)
     log.info(
-        "sample '%s': %d of %d entries selected", sample.name, result.cutflow.events[-1], entries
+        "sample '%s': %d of %d entries selected (%d file(s) skipped)",
+        sample.name,
+        result.cutflow.events[-1],
+        result.entries,
+        len(result.skipped_files),
     )
     return result
 
 
-def _normalisation(
-    config: Config, sample: Sample, files: list[InputFile], plan: SamplePlan, entries: int
-) -> tuple[float, float]:
-    if sample.cross_section is None:
-        return 1.0, math.nan
-    if sample.sum_of_weights is not None:
-        sumw = float(sample.sum_of_weights)
-    else:
-        branches = required_branches(plan.generator_weight, plan.branches | {"_"}, ())
-        sumw, _ = _sum_generator_weights(
-            files, plan.generator_weight, set(branches), config.step_size
+class _Run:
+    """One sample's ingest: files checked and planned on construction, then read."""
+
+    def __init__(
+        self, config: Config, sample: Sample, files: list[InputFile], bad: _BadFiles
+    ) -> None:
+        self.config, self.sample, self.files, self.bad = config, sample, files, bad
+        self.n_entries: dict[str, int] = {}
+        plan = None
+        for file in files:
+            with bad.guard(file), opened_tree(file) as tree:
+                n = check_entries(tree, file)
+                if plan is None:
+                    plan = plan_sample(config, sample, set(tree.keys(recursive=True)), file)
+                branches = plan.branches | plan.generator_branches
+                needed = dict.fromkeys(branches, f"sample '{sample.name}'")
+                check_branches(tree, file, needed)
+                check_branch_types(tree, file, needed)
+                self.n_entries[file.path] = n
+        bad.good(files)  # raises if every file is bad
+        self.plan: SamplePlan = plan
+        self.sums = self._sums_of_weights()
+
+    def entries(self) -> int:
+        """Entries of the files not skipped."""
+        return sum(self.n_entries[f.path] for f in self.bad.good(self.files))
+
+    def _sums_of_weights(self) -> dict[str, float]:
+        """The sum of generator weights of every good file ({} when not read from files)."""
+        sample, plan = self.sample, self.plan
+        if sample.cross_section is None or sample.sum_of_weights is not None:
+            return {}
+        sums: dict[str, float] = {}
+        for file in self.bad.good(self.files):
+            with self.bad.guard(file):
+                if sample.sum_of_weights_from is not None:
+                    sums[file.path] = sum_from_file(file, sample.sum_of_weights_from, sample.name)
+                    continue
+                sums[file.path] = sum_from_entries(
+                    file,
+                    plan.generator_weight,
+                    plan.generator_branches,
+                    self.config.step_size,
+                    self.n_entries[file.path],
+                    lambda chunk: namespace_of(chunk, plan.generator_aliases),
+                )
+        return sums
+
+    def sum_of_weights(self) -> float:
+        """The sample's sum of generator weights over the files not skipped (NaN: no xsec)."""
+        if self.sample.cross_section is None:
+            return math.nan
+        if self.sample.sum_of_weights is not None:
+            return float(self.sample.sum_of_weights)
+        return math.fsum(self.sums[f.path] for f in self.bad.good(self.files))
+
+    def main_pass(self, tmp: Path, norm: float, total: FileTally) -> int:
+        """Read every good file into the Parquet file ``tmp``; return the rows written.
+
+        Only files read to their end are added to ``total``.
+        """
+        writer, written = None, 0
+        label = 1 if self.sample.is_signal else 0
+        try:
+            for index, file in enumerate(self.files):
+                if file.path in self.bad.skipped:
+                    continue
+                tally = FileTally.empty(len(total.events))
+                with self.bad.guard(file):
+                    for chunk, start, stop in iterate_file(
+                        file, self.plan.branches, self.config.step_size
+                    ):
+                        try:
+                            table = _chunk_table(
+                                self.config, self.plan, chunk, start, index, norm, label, tally
+                            )
+                        except HepmlError as err:
+                            where = f"in '{file.path}', entries {start} to {stop}"
+                            raise located(err, where) from err
+                        if table is None:
+                            continue
+                        if writer is None:
+                            writer = _parquet_writer(tmp, table.schema)
+                        writer.write_table(table)
+                        written += table.num_rows
+                        tally.rows += table.num_rows
+                    total.merge(tally)
+        finally:
+            if writer is not None:
+                writer.close()
+        return written
+
+    def result(self, total: FileTally) -> IngestResult:
+        """The sample's result, normalised anew if files were skipped; refuses empty ones."""
+        sample, skipped = self.sample, self.bad.skipped
+        self.bad.good(self.files)  # raises if the last good file failed half-way
+        sumw = self.sum_of_weights()  # less than at the start if a file failed half-way
+        norm = normalisation_factor(sample, self.config.luminosity, sumw, self.entries())
+        selected = total.events[-1]
+        steps = ["all", *[c for c, _ in self.plan.cuts]]
+        if selected == 0:
+            counts = ", ".join(f"{s}: {n}" for s, n in zip(steps, total.events, strict=True))
+            msg = f"sample '{sample.name}': the selection keeps no events (cutflow {counts})"
+            raise DataError(msg)
+        cutflow = Cutflow(steps, total.events, [norm * w for w in total.weighted])
+        if cutflow.weighted[-1] == 0:
+            msg = f"sample '{sample.name}': the selected events' weights sum to zero"
+            raise DataError(msg)
+        if skipped and sample.sum_of_weights is not None and sample.cross_section:
+            log.warning(
+                "sample '%s': %d file(s) skipped, but sum_of_weights comes from the config "
+                "and still counts their events: the yield is underestimated by their share",
+                sample.name,
+                len(skipped),
+            )
+        return IngestResult(
+            sample.name,
+            [str(f) for f in self.files],
+            total.events[0],
+            sumw,
+            norm,
+            cutflow,
+            nan_counts=total.nan_counts,
+            negative_weight_fraction=total.negative / selected,
+            negative_weight_yield=norm * total.negative_weighted,
+            fold_source="+".join(self.plan.id_branches) or "(file, entry)",
+            skipped_files=[{"file": p, "reason": r} for p, r in skipped.items()],
+            sum_of_weights_source=describe_source(sample),
         )
-    if not sumw > 0:
-        msg = (
-            f"sample '{sample.name}': the sum of generator weights ({sample.generator_weight}) "
-            f"over {entries} entries is {sumw:g}; it must be positive to normalise the sample. "
-            "Check the weight expression, or set sum_of_weights in the config."
-        )
-        raise DataError(msg)
-    return sample.cross_section * config.luminosity * PB_PER_INVERSE_FB / sumw, sumw
 
 
-def _chunk_table(config, plan, chunk, report, file_index, norm, label, result) -> pa.Table | None:
-    """Compute one chunk, update the bookkeeping in ``result``, return the selected rows."""
-    features, masks, weight = evaluate_chunk(plan, chunk, norm)
-    result.cutflow.add([int(m.sum()) for m in masks], [float(weight[m].sum()) for m in masks])
+def _chunk_table(
+    config, plan, chunk, start: int, file_id: int, norm: float, label: int, tally: FileTally
+) -> pa.Table | None:
+    """Compute one chunk, count it in ``tally``, return its selected rows (None if none)."""
+    features, masks, raw = evaluate_chunk(plan, chunk, 1.0)
     keep = masks[-1]
-    if not keep.any():
+    rows = np.flatnonzero(keep)  # once, rather than a boolean mask per column
+    selected = {name: values[rows] for name, values in features.items()}
+    tally.add_chunk(masks, raw, selected)
+    if not len(rows):
         return None
-    entry = np.arange(report.tree_entry_start, report.tree_entry_stop, dtype=np.int64)[keep]
-    file_id = file_index[report.file_path]
-    if plan.id_branches:
-        ids = [ak.to_numpy(chunk[b])[keep] for b in plan.id_branches]
-        fold = fold_of_event(ids, config.folds, config.seed)
-        event = (
-            ids[-1].astype(np.int64).view(np.uint64)
-            if ids[-1].dtype.kind == "i"
-            else ids[-1].astype(np.uint64)
-        )
-        result.fold_source = "+".join(plan.id_branches)
-    else:
-        fold = fold_of_entry(file_id, entry, config.folds, config.seed)
-        event = entry.astype(np.uint64)
-        result.fold_source = "(file, entry)"
-    columns = {name: values[keep] for name, values in features.items()}
-    for name, values in columns.items():
-        result.nan_counts[name] = result.nan_counts.get(name, 0) + int(np.isnan(values).sum())
+    for name, values in selected.items():
         n_inf = int(np.isinf(values).sum())
         if n_inf:
             msg = (
-                f"feature '{name}' is infinite for {n_inf} selected event(s) in "
-                f"'{report.file_path}'; "
-                "XGBoost cannot use inf. Guard the expression, e.g. where(isfinite(x), x, nan), "
-                "or clip(x, lo, hi)."
+                f"feature '{name}' is infinite for {n_inf} selected event(s); XGBoost cannot "
+                "use inf. Guard the expression, e.g. where(isfinite(x), x, nan), or clip(x, lo, hi)"
             )
             raise DataError(msg)
-    w = weight[keep]
-    result.negative_weight_fraction += float((w < 0).sum())  # a count until _check_result
-    result.negative_weight_yield += float(w[w < 0].sum())
-    columns |= {
-        "_weight": w,
-        "_label": np.full(len(w), label, dtype=np.int8),
+    weight = norm * raw[rows]
+    n_bad = int(np.count_nonzero(~np.isfinite(weight)))
+    if n_bad:
+        msg = f"{plan.weight.where} is NaN or infinite for {n_bad} selected event(s)"
+        raise DataError(msg)
+    entry = start + rows.astype(np.int64)
+    fold, event = _folds(config, plan, chunk, rows, file_id, entry)
+    columns = selected | {
+        "_weight": weight,
+        "_label": np.full(len(weight), label, dtype=np.int8),
         "_fold": fold,
         "_event": event,
-        "_file": np.full(len(w), file_id, dtype=np.int32),
+        "_file": np.full(len(weight), file_id, dtype=np.int32),
         "_entry": entry,
     }
-    return pa.table(columns)
+    return _arrow_table(columns)
 
 
-def _check_result(sample: Sample, result: IngestResult) -> None:
-    selected = result.cutflow.events[-1]
-    if selected == 0:
-        steps = ", ".join(
-            f"{s}: {n}" for s, n in zip(result.cutflow.steps, result.cutflow.events, strict=True)
-        )
-        msg = f"sample '{sample.name}': the selection keeps no events (cutflow {steps})"
-        raise DataError(msg)
-    result.negative_weight_fraction /= selected
-    if result.cutflow.weighted[-1] == 0:
-        msg = f"sample '{sample.name}': the selected events' weights sum to zero"
-        raise DataError(msg)
+def _arrow_table(columns: dict[str, np.ndarray]) -> pa.Table:
+    """Numpy columns as an Arrow table, sharing their memory.
+
+    ``pa.array`` would copy, and its first call imports pandas (half a second) to look for
+    pandas types; wrapping the buffers does neither.
+    """
+    arrays = []
+    for values in columns.values():
+        values = np.ascontiguousarray(values)
+        if values.dtype.kind in "iuf":
+            kind = pa.from_numpy_dtype(values.dtype)
+            arrays.append(pa.Array.from_buffers(kind, len(values), [None, pa.py_buffer(values)]))
+        else:
+            arrays.append(pa.array(values))
+    return pa.Table.from_arrays(arrays, names=list(columns))
 
 
-def write_cutflow(result: IngestResult, csv_path: str | Path, markdown_path: str | Path) -> None:
-    """Write the cutflow as CSV (machines) and Markdown (humans), atomically."""
-    from hepml.tables import write_table
+def _folds(config, plan, chunk, rows: np.ndarray, file_id: int, entry: np.ndarray):
+    """Fold and event number of the selected events (from (file, entry) without ids)."""
+    if not plan.id_branches:
+        return fold_of_entry(file_id, entry, config.folds, config.seed), entry.astype(np.uint64)
+    ids = [ak.to_numpy(chunk[b])[rows] for b in plan.id_branches]
+    try:
+        fold = fold_of_event(ids, config.folds, config.seed)
+    except ValueError as err:
+        msg = f"event_number {list(plan.id_branches)}: {err}"
+        raise DataError(msg) from err
+    last = ids[-1]
+    event = last.astype(np.int64).view(np.uint64) if last.dtype.kind in "if" else last
+    return fold, event.astype(np.uint64, copy=False)
 
-    cf = result.cutflow
-    rows = []
-    for i, step in enumerate(cf.steps):
-        rows.append(
-            {
-                "step": step,
-                "events": cf.events[i],
-                "weighted_yield": cf.weighted[i],
-                "efficiency_step": cf.events[i] / cf.events[i - 1]
-                if i and cf.events[i - 1]
-                else 1.0,
-                "efficiency_total": cf.events[i] / cf.events[0] if cf.events[0] else math.nan,
-            }
-        )
-    title = f"Cutflow of sample `{result.sample}` ({result.entries} entries, weights normalised)"
-    write_table(rows, csv_path, markdown_path, title=title)
+
+def _parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+    # dictionary encoding only where values repeat: on float features it costs 3x the time
+    small = [name for name in ("_label", "_fold", "_file") if name in schema.names]
+    return pq.ParquetWriter(path, schema, compression="zstd", use_dictionary=small)
+
+
+def _rewrite(path: Path, drop_files: set[int], scale: float) -> None:
+    """Drop the rows of files skipped half-way and rescale ``_weight``, in bounded memory."""
+    source = pq.ParquetFile(path)
+    scratch = path.with_name(path.name + ".rewrite")
+    try:
+        with _parquet_writer(scratch, source.schema_arrow) as writer:
+            for i in range(source.num_row_groups):
+                table = source.read_row_group(i)
+                if drop_files:
+                    keep = pc.invert(
+                        pc.is_in(table["_file"], pa.array(sorted(drop_files), pa.int32()))
+                    )
+                    table = table.filter(keep)
+                if scale != 1.0:
+                    index = table.schema.get_field_index("_weight")
+                    table = table.set_column(index, "_weight", pc.multiply(table["_weight"], scale))
+                writer.write_table(table)
+        source.close()
+        scratch.replace(path)
+    finally:
+        scratch.unlink(missing_ok=True)
 
 
 def summary_of(result: IngestResult) -> dict:
@@ -360,9 +380,11 @@ def summary_of(result: IngestResult) -> dict:
     return {
         "sample": result.sample,
         "files": result.files,
+        "skipped_files": result.skipped_files,
         "entries": result.entries,
         "selected": result.cutflow.events[-1],
         "sum_of_generator_weights": result.sum_of_weights,
+        "sum_of_weights_source": result.sum_of_weights_source,
         "normalisation": result.normalisation,
         "weighted_yield": result.cutflow.weighted[-1],
         "negative_weight_fraction": result.negative_weight_fraction,

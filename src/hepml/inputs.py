@@ -1,23 +1,50 @@
-"""Find and check a sample's input ROOT files before any event is read.
+"""Find, check and read a sample's input ROOT files.
 
 Everything a user can get wrong about the files (an empty glob, a file that is not ROOT, a
-missing or misspelt tree or branch) is caught here, up front, with an error that names the
-file and suggests the near match. A typo therefore never turns into a half-read sample.
+missing or misspelt tree or branch, a branch of text rather than numbers) is caught here, up
+front, with an error that names the file and suggests the near match. A typo therefore never
+turns into a half-read sample.
+
+Faults of one file (not ROOT, truncated, corrupt, zero entries, the tree name bound to something
+other than a TTree, a basket that fails to decompress while reading) raise
+:class:`~hepml.exceptions.BadFile`, which ``on_bad_file: skip`` may turn into a skipped file;
+every other problem is an error whatever the policy.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import logging
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import awkward as ak
 import uproot
 
-from hepml.exceptions import InputFileError, UnknownBranch, did_you_mean
+from hepml.exceptions import (
+    BadFile,
+    ExpressionError,
+    HepmlError,
+    InputFileError,
+    UnknownBranch,
+    did_you_mean,
+)
 
-__all__ = ["InputFile", "check_branches", "open_tree", "resolve_files"]
+__all__ = [
+    "InputFile",
+    "check_branch_types",
+    "check_branches",
+    "check_entries",
+    "iterate_file",
+    "located",
+    "open_tree",
+    "opened_tree",
+    "reason",
+    "resolve_files",
+]
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +99,11 @@ def _no_match_message(sample: str, pattern: str) -> str:
 
 
 def open_tree(file: InputFile) -> uproot.TTree:
-    """Open ``file`` and return its tree, with clear errors for every way this can fail."""
+    """Open ``file`` and return its tree, with clear errors for every way this can fail.
+
+    A file that does not exist raises :class:`InputFileError`; one that cannot be read, lacks
+    the tree, or holds something else under the tree's name raises :class:`BadFile`.
+    """
     try:
         handle = uproot.open(file.path)
     except FileNotFoundError as err:
@@ -81,29 +112,78 @@ def open_tree(file: InputFile) -> uproot.TTree:
     except Exception as err:
         msg = (
             f"input file '{file.path}' cannot be read as a ROOT file "
-            f"({type(err).__name__}: {err}); is it truncated, corrupt, or not ROOT at all?"
+            f"({reason(err)}); is it truncated, corrupt, or not ROOT at all?"
         )
-        raise InputFileError(msg) from err
+        raise BadFile(msg) from err
     try:
-        keys = handle.keys(cycle=False)
-        if file.tree not in keys:
-            trees = [k for k, c in handle.classnames(cycle=False).items() if c.startswith("TTree")]
+        obj = _get_tree(handle, file)
+    except BaseException:
+        handle.file.close()
+        raise
+    return obj
+
+
+def _get_tree(handle: uproot.ReadOnlyDirectory, file: InputFile) -> uproot.TTree:
+    try:
+        classes = handle.classnames(cycle=False)
+        if file.tree not in classes:
+            trees = [k for k, c in classes.items() if c.startswith("TTree")]
             hint = did_you_mean(file.tree, trees)
             listing = ", ".join(sorted(trees)) or "none"
             msg = (
                 f"file '{file.path}' has no tree '{file.tree}'.{hint} Trees in the file: {listing}."
             )
-            raise InputFileError(msg)
+            raise BadFile(msg)
         obj = handle[file.tree]
-    except InputFileError:
+    except BadFile:
         raise
     except Exception as err:
-        msg = f"cannot read tree '{file.tree}' from '{file.path}' ({type(err).__name__}: {err})"
-        raise InputFileError(msg) from err
+        msg = (
+            f"cannot read tree '{file.tree}' from '{file.path}' ({reason(err)}); "
+            "the file is truncated or corrupt"
+        )
+        raise BadFile(msg) from err
     if not isinstance(obj, uproot.behaviors.TTree.TTree):
-        msg = f"'{file.tree}' in '{file.path}' is a {type(obj).__name__}, not a TTree"
-        raise InputFileError(msg)
+        msg = (
+            f"'{file.tree}' in '{file.path}' is a {type(obj).__name__}, not a TTree "
+            "(wrong file type, or the wrong tree name?)"
+        )
+        raise BadFile(msg)
     return obj
+
+
+@contextlib.contextmanager
+def opened_tree(file: InputFile) -> Iterator[uproot.TTree]:
+    """:func:`open_tree` as a context manager that closes the file afterwards."""
+    tree = open_tree(file)
+    try:
+        yield tree
+    finally:
+        tree.file.close()
+
+
+def reason(err: BaseException, limit: int = 300) -> str:
+    """A third-party error as one short line, for messages about a file."""
+    text = " ".join(f"{type(err).__name__}: {err}".split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def located(err: HepmlError, where: str) -> HepmlError:
+    """A copy of ``err`` (same class) whose message ends with ``where``, e.g. the file."""
+    msg = f"{err} ({where})"
+    return type(err)(msg)
+
+
+def check_entries(tree: uproot.TTree, file: InputFile) -> int:
+    """The number of entries of ``tree``; :class:`BadFile` when there are none."""
+    entries = int(tree.num_entries)
+    if entries <= 0:
+        msg = (
+            f"tree '{file.tree}' in '{file.path}' has no entries (an empty or failed job's "
+            "output?); remove the file, or set on_bad_file: skip"
+        )
+        raise BadFile(msg)
+    return entries
 
 
 def check_branches(tree: uproot.TTree, file: InputFile, needed: dict[str, str]) -> None:
@@ -117,3 +197,75 @@ def check_branches(tree: uproot.TTree, file: InputFile, needed: dict[str, str]) 
                 f"lacks.{hint}"
             )
             raise UnknownBranch(msg)
+
+
+def check_branch_types(tree: uproot.TTree, file: InputFile, needed: dict[str, str]) -> None:
+    """Raise :class:`ExpressionError` for a needed branch that does not hold numbers.
+
+    Expressions work on numbers and booleans, one per event or a list per event (``float``,
+    ``int[]``, ``std::vector<float>``); text (``char*``, ``std::string``), nested lists and
+    objects cannot be used.
+    """
+    for branch, who in sorted(needed.items()):
+        try:
+            interpretation = tree[branch].interpretation
+        except Exception as err:  # uproot.interpretation.identify.UnknownInterpretation etc.
+            interpretation = err
+        if _is_numeric(interpretation):
+            continue
+        typename = tree[branch].typename
+        msg = (
+            f"{who} needs branch '{branch}' of tree '{file.tree}' in '{file.path}', which "
+            f"holds {typename} values; expressions can only use numbers and booleans, one per "
+            "event or a list per event"
+        )
+        raise ExpressionError(msg)
+
+
+def _is_numeric(interpretation: object) -> bool:
+    from uproot.interpretation.jagged import AsJagged
+    from uproot.interpretation.numerical import Numerical
+
+    if isinstance(interpretation, AsJagged):
+        interpretation = interpretation.content
+    return isinstance(interpretation, Numerical)
+
+
+def iterate_file(
+    file: InputFile, branches: Iterable[str], step_size: str | int
+) -> Iterator[tuple[ak.Array, int, int]]:
+    """Yield ``(arrays, entry_start, entry_stop)`` chunks of ``branches`` of one file.
+
+    Any failure to read or decompress the file's data raises :class:`BadFile` naming the file
+    and the entries being read; errors raised by the caller's code are not touched.
+    """
+    wanted = frozenset(branches)
+    start = 0
+    with opened_tree(file) as tree:
+        chunks = tree.iterate(
+            filter_name=lambda name: name in wanted,
+            step_size=step_size,
+            library="ak",
+            report=True,
+        )
+        while True:
+            try:
+                arrays, report = next(chunks)
+                _check_valid(arrays)
+            except StopIteration:
+                return
+            except Exception as err:
+                msg = (
+                    f"reading '{file.path}' (tree '{file.tree}') failed after entry {start} "
+                    f"({reason(err)}); the file is truncated or corrupt"
+                )
+                raise BadFile(msg) from err
+            start = report.tree_entry_stop
+            yield arrays, report.tree_entry_start, report.tree_entry_stop
+
+
+def _check_valid(arrays: ak.Array) -> None:
+    """Corrupt offsets can make arrays whose lists point outside their data: refuse them."""
+    problem = ak.validity_error(arrays)
+    if problem:
+        raise ValueError(problem)

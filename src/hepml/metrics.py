@@ -21,6 +21,7 @@ from hepml.exceptions import DataError
 __all__ = [
     "KSResult",
     "WorkingPoint",
+    "confusion_matrix",
     "effective_entries",
     "ks_2samp_weighted",
     "roc_auc",
@@ -235,6 +236,25 @@ def working_point(
         accuracy=_safe_ratio(tp + tn, tp + tn + fp + fn),
         background_efficiency=eff_b,
         background_rejection=1.0 / eff_b if eff_b > 0 else math.inf,
+    )
+
+
+def confusion_matrix(
+    scores: ArrayLike, labels: ArrayLike, weights: ArrayLike | None, threshold: float
+) -> np.ndarray:
+    """The 2x2 confusion matrix ``[[tn, fp], [fn, tp]]`` for the cut ``score > threshold``.
+
+    Rows are the true class (0 background, 1 signal), columns the predicted one, as in
+    ``sklearn.metrics.confusion_matrix``; entries are summed weights (signed), or event
+    counts for ``weights=None``.
+    """
+    scores, is_signal, weights = _as_arrays(scores, labels, weights)
+    passed = scores > threshold
+    return np.array(
+        [
+            [weights[~is_signal & ~passed].sum(), weights[~is_signal & passed].sum()],
+            [weights[is_signal & ~passed].sum(), weights[is_signal & passed].sum()],
+        ]
     )
 
 

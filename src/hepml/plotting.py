@@ -1,35 +1,41 @@
 """Evaluation plots drawn from the data ``hepml.evaluate.write_evaluation`` saved.
 
 Every plot function takes plain dicts/arrays (the content of ``curves.json``,
-``histograms.json`` and ``overtraining.csv``), draws on a ``matplotlib.figure.Figure`` (no
-pyplot state, no backend choice) inside the experiment's mplhep style context, and returns
-the Figure. ``draw_all`` turns an evaluation directory into PDF and PNG files.
+``histograms.json``, ``overtraining.csv`` and ``significance.json``), draws on a
+``matplotlib.figure.Figure`` (no pyplot state, no backend choice) inside the experiment's
+mplhep style context, and returns the Figure. ``draw_all`` turns an evaluation directory into
+PDF and PNG files. The style (:class:`PlotStyle`) lives in :mod:`hepml.plot_style`; the
+significance, training and input-variable plots in :mod:`hepml.plots_performance` and
+:mod:`hepml.plots_inputs`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import dataclasses
 import json
 import logging
 import math
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import matplotlib.style
 import mplhep
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from hepml.atomic import atomic_path
-from hepml.exceptions import ConfigError, DataError, did_you_mean
-
-if TYPE_CHECKING:
-    from hepml.config import Config
+from hepml.exceptions import DataError, did_you_mean
+from hepml.plot_style import (
+    CLASS_COLOURS,
+    PlotStyle,
+    hatched_band,
+    save_figure,
+    style_from_config,
+    styled_axes,
+    styled_panels,
+)
+from hepml.plots_performance import plot_cut_efficiencies, plot_significance
 
 __all__ = [
     "PlotStyle",
@@ -43,84 +49,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# experiment -> name of its style in mplhep.style (LHCb2 is mplhep's current LHCb style)
-EXPERIMENT_STYLES = {"CMS": "CMS", "ATLAS": "ATLAS", "LHCb": "LHCb2", "ALICE": "ALICE"}
-CLASS_COLOURS = {"signal": "tab:blue", "background": "tab:red"}  # TMVA's convention
 PLOT_NAMES = ("roc", "roc_tpr_fpr", "overtraining", "score", "score_log")
-DPI = 150
-
-
-@dataclasses.dataclass(frozen=True)
-class PlotStyle:
-    """How plots are labelled: experiment, label text, luminosity (fb^-1), energy (TeV).
-
-    ``experiment=None`` draws no experiment name and uses mplhep's neutral ROOT style.
-    ``luminosity_fb`` / ``energy_tev`` set to None are left out of the label.
-    """
-
-    experiment: str | None = "CMS"
-    label: str | None = "Simulation"
-    luminosity_fb: float | None = None
-    energy_tev: float | None = 13.0
-
-    def __post_init__(self) -> None:
-        if self.experiment is not None and self.experiment not in EXPERIMENT_STYLES:
-            hint = did_you_mean(self.experiment, EXPERIMENT_STYLES)
-            msg = (
-                f"unknown experiment '{self.experiment}' for the plot style; valid: "
-                f"{', '.join(EXPERIMENT_STYLES)} or none.{hint}"
-            )
-            raise ConfigError(msg)
-        for name in ("luminosity_fb", "energy_tev"):
-            value = getattr(self, name)
-            if value is not None and not value > 0:
-                msg = f"plot style {name} must be positive or null; got {value}"
-                raise ConfigError(msg)
-
-    @contextlib.contextmanager
-    def context(self) -> Iterator[None]:
-        """Apply the experiment's mplhep rcParams for the duration of the block only."""
-        name = EXPERIMENT_STYLES.get(self.experiment, "ROOT") if self.experiment else "ROOT"
-        with matplotlib.style.context(getattr(mplhep.style, name)):
-            yield
-
-    def draw_label(self, ax: Axes) -> None:
-        """Write the experiment label (name, label text, luminosity, energy) above ``ax``."""
-        mplhep.label.exp_label(
-            exp=self.experiment or "",
-            llabel=self.label or "",
-            lumi=self.luminosity_fb,
-            lumi_format="{0:g}",
-            com=None if self.energy_tev is None else f"{self.energy_tev:g}",
-            loc=0,
-            # mplhep 1.3's offset-text adjustment calls plt.gca() (pyplot state, wrong axes)
-            scilocator_adjust=False,
-            ax=ax,
-        )
-
-
-def style_from_config(config: Config) -> PlotStyle:
-    """The PlotStyle of a validated config: its ``plotting`` block and luminosity (fb^-1)."""
-    plotting = config.plotting
-    experiment = plotting.get("experiment", "CMS")
-    return PlotStyle(
-        experiment=None if experiment in (None, "none") else experiment,
-        label=plotting.get("label", "Simulation"),
-        luminosity_fb=config.luminosity,
-        energy_tev=plotting.get("energy", 13.0),
-    )
-
-
-@contextlib.contextmanager
-def _axes(style: PlotStyle, ax: Axes | None) -> Iterator[Axes]:
-    """Yield ``ax`` (or a new Figure's axes) under ``style``; label and lay out on exit."""
-    with style.context():
-        if ax is None:
-            ax = Figure().add_subplot()
-        yield ax
-        style.draw_label(ax)
-        # create ticks and label positions now, while the style's rcParams apply
-        ax.figure.draw_without_rendering()
+SIGNIFICANCE_PLOTS = ("significance", "cut_efficiencies")
 
 
 def _signal_efficiency_grid(tpr: Sequence[float], fpr: Sequence[float], grid: np.ndarray):
@@ -143,58 +73,101 @@ def _rejection(background_efficiency: np.ndarray) -> np.ndarray:
 
 
 def _classifiers(curves_data: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The per-classifier part of curves.json (accepts the whole file or that part)."""
-    return curves_data.get("classifiers", curves_data)
+    """The per-classifier part of curves.json (accepts the whole file or that part), in the
+    evaluation's order (the file's ``order``; its keys are sorted)."""
+    classifiers = curves_data.get("classifiers", curves_data)
+    order = curves_data.get("order") or list(classifiers)
+    return {name: classifiers[name] for name in order if name in classifiers}
 
 
-def plot_roc(curves_data: Mapping[str, Any], style: PlotStyle, *, ax: Axes | None = None) -> Figure:
+def _draw_roc_curves(
+    ax: Axes, classifiers: Mapping[str, Any], grid: np.ndarray
+) -> dict[str, tuple[Any, np.ndarray]]:
+    """Draw merged curves with fold bands; return name -> (colour, merged rejection on grid)."""
+    ax.plot(grid, 1.0 / grid, ls=":", color="grey", label="Random")
+    on_grid = {}
+    for name, data in classifiers.items():
+        merged = data["merged"]
+        (line,) = ax.plot(
+            merged["signal_efficiency"],
+            _rejection(merged["background_efficiency"]),
+            label=f"{name} (AUC = {data['auc']:.3f} ± {data['auc_std_over_folds']:.3f})",
+        )
+        folds = np.array(
+            [
+                _rejection(
+                    _signal_efficiency_grid(
+                        f["signal_efficiency"], f["background_efficiency"], grid
+                    )
+                )
+                for f in data["folds"]
+            ]
+        )
+        ax.fill_between(
+            grid,
+            np.fmin.reduce(folds, axis=0),
+            np.fmax.reduce(folds, axis=0),
+            color=line.get_color(),
+            alpha=0.3,
+            label=f"{name}: fold min-max",
+        )
+        merged_on_grid = _signal_efficiency_grid(
+            merged["signal_efficiency"], merged["background_efficiency"], grid
+        )
+        on_grid[name] = (line.get_color(), _rejection(merged_on_grid))
+    ax.set_yscale("log")
+    ax.set_xlim(0, 1)
+    ax.set_ylabel("Background rejection (1 / background efficiency)")
+    ax.legend(loc="upper right")
+    return on_grid
+
+
+def plot_roc(
+    curves_data: Mapping[str, Any],
+    style: PlotStyle,
+    *,
+    ax: Axes | None = None,
+    ratio: bool | None = None,
+) -> Figure:
     """Background rejection (1/eff_B, log) against signal efficiency, one curve per classifier.
 
     The line is the merged out-of-fold curve; the band spans the minimum to the maximum over
     the per-fold curves, interpolated on a common signal-efficiency grid. The legend gives
-    the merged AUC +- the standard deviation over folds.
+    the merged AUC +- the standard deviation over folds. ``ratio`` adds a lower panel with
+    each classifier's rejection divided by the reference's (the first classifier); by
+    default it is drawn when there are several classifiers and no ``ax`` is given.
     """
+    classifiers = _classifiers(curves_data)
+    if ratio is None:
+        ratio = ax is None and len(classifiers) > 1
+    if ratio and ax is not None:
+        msg = "a ROC plot with a ratio panel makes its own Figure; do not pass ax"
+        raise ValueError(msg)
     grid = np.linspace(0.02, 1.0, 250)
-    with _axes(style, ax) as ax:
-        ax.plot(grid, 1.0 / grid, ls=":", color="grey", label="Random")
-        for name, data in _classifiers(curves_data).items():
-            merged = data["merged"]
-            (line,) = ax.plot(
-                merged["signal_efficiency"],
-                _rejection(merged["background_efficiency"]),
-                label=f"{name} (AUC = {data['auc']:.3f} ± {data['auc_std_over_folds']:.3f})",
-            )
-            folds = np.array(
-                [
-                    _rejection(
-                        _signal_efficiency_grid(
-                            f["signal_efficiency"], f["background_efficiency"], grid
-                        )
-                    )
-                    for f in data["folds"]
-                ]
-            )
-            ax.fill_between(
-                grid,
-                np.fmin.reduce(folds, axis=0),
-                np.fmax.reduce(folds, axis=0),
-                color=line.get_color(),
-                alpha=0.3,
-                label=f"{name}: fold min-max",
-            )
-        ax.set_yscale("log")
-        ax.set_xlim(0, 1)
-        ax.set_xlabel("Signal efficiency")
-        ax.set_ylabel("Background rejection (1 / background efficiency)")
-        ax.legend(loc="upper right")
-    return ax.figure
+    if not ratio:
+        with styled_axes(style, ax) as ax:
+            _draw_roc_curves(ax, classifiers, grid)
+            ax.set_xlabel("Signal efficiency")
+        return ax.figure
+    with styled_panels(style) as (main, lower):
+        on_grid = _draw_roc_curves(main, classifiers, grid)
+        reference, (_, reference_rejection) = next(iter(on_grid.items()))
+        for colour, rejection in on_grid.values():
+            with np.errstate(divide="ignore", invalid="ignore"):
+                lower.plot(grid, rejection / reference_rejection, color=colour)
+        lower.axhline(1.0, color="grey", linestyle=":")
+        lower.set_xlabel("Signal efficiency")
+        main.set_ylabel("Background rejection")  # the long label would run into the panel
+        lower.set_ylabel(f"Ratio to\n{reference}", fontsize="small")
+        main.figure.align_ylabels([main, lower])
+    return main.figure
 
 
 def plot_roc_tpr_fpr(
     curves_data: Mapping[str, Any], style: PlotStyle, *, ax: Axes | None = None
 ) -> Figure:
     """The textbook ROC: true positive rate against false positive rate, with the diagonal."""
-    with _axes(style, ax) as ax:
+    with styled_axes(style, ax) as ax:
         ax.plot([0, 1], [0, 1], ls=":", color="grey", label="Random")
         for name, data in _classifiers(curves_data).items():
             merged = data["merged"]
@@ -242,7 +215,7 @@ def plot_overtraining(
     """
     edges = np.asarray(hist_data["edges"], dtype=float)
     n_folds = len({row["fold"] for row in ks_rows})
-    with _axes(style, ax) as ax:
+    with styled_axes(style, ax) as ax:
         for event_class, colour in CLASS_COLOURS.items():
             train = hist_data["overtraining"][event_class]["train"]
             test = hist_data["overtraining"][event_class]["test"]
@@ -297,17 +270,7 @@ def _draw_backgrounds(ax: Axes, processes: Mapping[str, Any], edges: np.ndarray)
     total = np.sum(stack, axis=0)
     error = np.sqrt(np.sum([processes[n]["sumw2"] for n in names], axis=0))
     mplhep.histplot(stack, edges, stack=True, histtype="fill", label=names, flow="none", ax=ax)
-    ax.stairs(
-        total + error,
-        edges,
-        baseline=total - error,
-        fill=True,
-        hatch="///",
-        facecolor="none",
-        edgecolor="grey",
-        linewidth=0,
-        label="Background stat. unc.",
-    )
+    hatched_band(ax, total - error, total + error, edges, "Background stat. unc.")
     return np.concatenate([total + error, *stack])
 
 
@@ -349,7 +312,7 @@ def plot_score_distribution(
     edges = np.asarray(hist_data["edges"], dtype=float)
     processes = hist_data["processes"]
     background_total = sum(sum(p["sumw"]) for p in processes.values() if p["label"] == 0)
-    with _axes(style, ax) as ax:
+    with styled_axes(style, ax) as ax:
         heights = _draw_backgrounds(ax, processes, edges)
         heights = np.r_[heights, _draw_signal(ax, processes, edges, background_total)]
         if cut is not None:
@@ -388,6 +351,14 @@ def _read_evaluation(evaluation_dir: Path) -> tuple[dict, dict, list[dict[str, s
     return curves, histograms, ks_rows
 
 
+def _read_significance(evaluation_dir: Path) -> dict[str, Any]:
+    """The per-classifier entries of significance.json ({} when the file is absent)."""
+    path = evaluation_dir / "significance.json"
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8"))["classifiers"]
+
+
 def draw_all(
     evaluation_dir: str | os.PathLike[str],
     plot_dir: str | os.PathLike[str],
@@ -399,16 +370,22 @@ def draw_all(
     """Draw every evaluation plot as PDF and PNG into ``plot_dir``; return the paths.
 
     Files: roc, roc_tpr_fpr (all classifiers), overtraining, score, score_log (for
-    ``classifier``, by default the first in histograms.json) with suffix .pdf and .png.
+    ``classifier``, by default the first evaluated, e.g. the BDT) with suffix .pdf and .png; with
+    a significance.json also significance and cut_efficiencies. ``cut`` is marked on the
+    score plots; by default the optimal cut of significance.json, if any.
     """
-    curves, histograms, ks_rows = _read_evaluation(Path(evaluation_dir))
-    names = list(histograms["classifiers"])
+    evaluation_dir = Path(evaluation_dir)
+    curves, histograms, ks_rows = _read_evaluation(evaluation_dir)
+    names = list(_classifiers(histograms))
     classifier = classifier or names[0]
     if classifier not in names:
         msg = f"no histograms for classifier '{classifier}'; have {names}."
         raise DataError(msg + did_you_mean(classifier, names))
     hist_data = histograms["classifiers"][classifier]
     ks_rows = [row for row in ks_rows if row["classifier"] == classifier]
+    sig_data = _read_significance(evaluation_dir).get(classifier)
+    if cut is None and sig_data is not None and sig_data["optimum"] is not None:
+        cut = sig_data["optimum"]["cut"]
     draw = {
         "roc": lambda: plot_roc(curves, style),
         "roc_tpr_fpr": lambda: plot_roc_tpr_fpr(curves, style),
@@ -416,15 +393,11 @@ def draw_all(
         "score": lambda: plot_score_distribution(hist_data, style, cut=cut),
         "score_log": lambda: plot_score_distribution(hist_data, style, log=True, cut=cut),
     }
-    written = []
-    for name in PLOT_NAMES:
-        fig = draw[name]()
-        with style.context():
-            for fmt in ("pdf", "png"):
-                path = Path(plot_dir) / f"{name}.{fmt}"
-                with atomic_path(path) as tmp:
-                    fig.savefig(tmp, format=fmt, dpi=DPI)
-                written.append(path)
-        fig.clear()  # a bare Figure is not tracked by pyplot; clearing frees its artists now
+    if sig_data is not None:
+        draw["significance"] = lambda: plot_significance(sig_data, style)
+        draw["cut_efficiencies"] = lambda: plot_cut_efficiencies(sig_data, style)
+    written = [
+        path for name, plot in draw.items() for path in save_figure(plot(), plot_dir, name, style)
+    ]
     log.info("drew %d plots for %s into %s", len(written), classifier, plot_dir)
     return written

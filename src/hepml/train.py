@@ -7,14 +7,17 @@ out-of-fold scores are an unbiased estimate of performance on independent data.
 
 The objective is the binary cross-entropy (``binary:logistic``). Training weights are the
 physics weights with the configured negative-weight policy applied (XGBoost rejects negative
-weights) and, optionally, signal and background equalised; the validation set is weighted
-the same way, so the early-stopping metric (weighted log-loss) matches the training loss.
-Scores handed to evaluation always carry the signed physics weights.
+weights; see :mod:`hepml.weights`) and, optionally, the classes and the background processes
+balanced; the validation set is weighted the same way, so the early-stopping metric (weighted
+log-loss) matches the training loss. Scores handed to evaluation always carry the signed
+physics weights. The fold bookkeeping here (roles, masks, score tables) is shared with the
+baseline classifiers of :mod:`hepml.baselines`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,10 +32,26 @@ from hepml.config import Config
 from hepml.dataset import Dataset
 from hepml.exceptions import DataError, FoldMismatch
 from hepml.tables import write_table
+from hepml.weights import training_weights
 
-__all__ = ["FoldModel", "fold_roles", "train_fold", "training_weights", "write_fold"]
+__all__ = [
+    "FoldModel",
+    "fit_booster",
+    "fold_masks",
+    "fold_roles",
+    "fold_weights",
+    "score_table",
+    "train_fold",
+    "training_weights",
+    "write_fold",
+    "write_scores",
+    "xgboost_params",
+]
 
 log = logging.getLogger(__name__)
+
+SETS = ("train", "validation", "test")
+BATCH_ROWS = 1 << 18  # events per batch handed to XGBoost's QuantileDMatrix
 
 
 def fold_roles(k: int, n_folds: int) -> dict[str, Any]:
@@ -47,35 +66,153 @@ def fold_roles(k: int, n_folds: int) -> dict[str, Any]:
     return {"test": k, "validation": validation, "train": train}
 
 
-def training_weights(
-    weight: np.ndarray, label: np.ndarray, *, policy: str, balance: bool
-) -> np.ndarray:
-    """Non-negative training weights from signed physics weights.
+def fold_masks(data: Dataset, k: int, n_folds: int) -> dict[str, np.ndarray]:
+    """Boolean event masks of model ``k``'s train, validation and test sets.
 
-    ``policy``: ``abs`` (use |w|), ``drop``/``zero`` (negative weights become 0; rows with
-    weight 0 do not contribute to the loss). With ``balance`` the signal and background sums
-    are made equal; in all cases the weights are scaled to a mean of 1 so that
-    ``min_child_weight`` keeps its usual meaning.
+    Raises :class:`DataError` if a set lacks signal or background events.
     """
-    w = np.asarray(weight, dtype=np.float64)
-    if policy == "abs":
-        w = np.abs(w)
-    elif policy in ("drop", "zero"):
-        w = np.where(w < 0, 0.0, w)
-    else:
-        msg = f"unknown negative-weight policy '{policy}' (allowed: abs, drop, zero)"
-        raise ValueError(msg)
-    sig, bkg = label == 1, label == 0
-    sum_sig, sum_bkg = w[sig].sum(), w[bkg].sum()
-    if not (sum_sig > 0 and sum_bkg > 0):
-        msg = (
-            f"training weights sum to {sum_sig:g} (signal) and {sum_bkg:g} (background); "
-            "both must be positive"
+    roles = fold_roles(k, n_folds)
+    masks = {"test": data.fold == roles["test"], "validation": data.fold == roles["validation"]}
+    masks["train"] = ~(masks["test"] | masks["validation"])
+    for role, name in (("train", "training"), ("validation", "validation"), ("test", "test")):
+        labels = data.label[masks[role]]
+        n_sig, n_bkg = int(np.count_nonzero(labels == 1)), int(np.count_nonzero(labels == 0))
+        if n_sig == 0 or n_bkg == 0:
+            msg = (
+                f"model {k}: the {name} set has {n_sig} signal and {n_bkg} background events; "
+                "each needs both. Use fewer folds or more events."
+            )
+            raise DataError(msg)
+    return {s: masks[s] for s in SETS}
+
+
+def fold_weights(config: Config, data: Dataset, mask: np.ndarray) -> np.ndarray:
+    """Training weights (policy, balancing, mean 1) of the events in ``mask``."""
+    return training_weights(
+        data.weight[mask],
+        data.label[mask],
+        policy=config.negative_weights,
+        balance=config.balance_classes,
+        X=data.X[mask] if config.negative_weights == "annihilate" else None,
+        process=data.process[mask] if config.balance_backgrounds else None,
+        balance_backgrounds=config.balance_backgrounds,
+    )
+
+
+def xgboost_params(
+    config: Config,
+    k: int,
+    threads: int,
+    overrides: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Booster parameters of model ``k``: the config's, then ``overrides`` (tuned ones).
+
+    The seed derives from the config's seed; constraints given by feature name become
+    XGBoost's positional form.
+    """
+    params = {**config.xgboost, **(overrides or {})}
+    params.pop("n_estimators", None)
+    features = config.feature_names
+    if "monotone_constraints" in params:
+        signs = params["monotone_constraints"]
+        params["monotone_constraints"] = f"({','.join(str(signs.get(f, 0)) for f in features)})"
+    if "interaction_constraints" in params:
+        groups = params["interaction_constraints"]
+        params["interaction_constraints"] = str([[features.index(f) for f in g] for g in groups])
+    params.update(
+        objective="binary:logistic",
+        eval_metric=["auc", "logloss"],  # the last one drives early stopping
+        tree_method="hist",
+        nthread=int(threads),
+        seed=int(config.seed) * 100 + k,
+    )
+    return params
+
+
+def n_rounds(config: Config, overrides: Mapping[str, Any] | None = None) -> int:
+    """Maximum number of boosting rounds (``n_estimators``, possibly tuned)."""
+    return int({**config.xgboost, **(overrides or {})}.get("n_estimators", 400))
+
+
+def fit_booster(
+    config: Config,
+    data: Dataset,
+    masks: Mapping[str, np.ndarray],
+    params: Mapping[str, Any],
+    *,
+    num_boost_round: int,
+    threads: int = 1,
+) -> tuple[xgb.Booster, dict[str, dict[str, list[float]]], int]:
+    """Train on ``masks["train"]``, early-stop on ``masks["validation"]``; nothing else is read.
+
+    Returns the booster cut at its best iteration, the learning curve (weighted log-loss and
+    AUC per round on both sets) and the best iteration.
+    """
+    max_bin = int(params.get("max_bin", 256))
+    dtrain = _matrix(config, data, masks["train"], max_bin, threads)
+    # binned with the training cuts: a fraction of the memory of a plain DMatrix
+    dval = _matrix(config, data, masks["validation"], max_bin, threads, ref=dtrain)
+    history: dict[str, dict[str, list[float]]] = {}
+    booster = xgb.train(
+        dict(params),
+        dtrain,
+        num_boost_round=num_boost_round,
+        evals=[(dtrain, "train"), (dval, "validation")],
+        early_stopping_rounds=config.early_stopping_rounds,
+        evals_result=history,
+        verbose_eval=False,
+    )
+    best = int(booster.best_iteration)
+    return booster[: best + 1], history, best  # exactly the model early stopping chose
+
+
+def _matrix(
+    config: Config,
+    data: Dataset,
+    mask: np.ndarray,
+    max_bin: int,
+    threads: int,
+    ref: xgb.QuantileDMatrix | None = None,
+) -> xgb.QuantileDMatrix:
+    """The binned matrix of the events in ``mask`` with their training weights.
+
+    The row indices and weights live only while XGBoost copies them in (it keeps its own).
+    """
+    batches = _RowBatches(data, np.flatnonzero(mask), fold_weights(config, data, mask))
+    return xgb.QuantileDMatrix(batches, max_bin=max_bin, ref=ref, nthread=threads)
+
+
+class _RowBatches(xgb.DataIter):
+    """Hands XGBoost the events ``rows`` of ``data`` in batches of ``BATCH_ROWS``.
+
+    A ``QuantileDMatrix`` built from ``X[mask]`` would first copy the training folds whole,
+    and XGBoost's quantile sketch needs memory in proportion to the batch it is given; in
+    batches, the peak memory of building the matrix stays a fraction of the feature matrix.
+    The batches keep the rows in their original order (bench/bench_train.py checks that the
+    model is byte-identical to one trained on ``X[mask]``).
+    """
+
+    def __init__(self, data: Dataset, rows: np.ndarray, weight: np.ndarray) -> None:
+        self._data, self._rows, self._weight = data, rows, weight
+        self._start = 0
+        super().__init__()
+
+    def next(self, input_data: Any) -> bool:
+        if self._start >= len(self._rows):
+            return False
+        stop = self._start + BATCH_ROWS
+        rows = self._rows[self._start : stop]
+        input_data(
+            data=self._data.X[rows],
+            label=self._data.label[rows],
+            weight=self._weight[self._start : stop],
+            feature_names=self._data.features,
         )
-        raise DataError(msg)
-    if balance:
-        w = np.where(sig, w / sum_sig, w / sum_bkg)
-    return w * (np.count_nonzero(w) / w.sum())
+        self._start = stop
+        return True
+
+    def reset(self) -> None:
+        self._start = 0
 
 
 @dataclass
@@ -90,75 +227,33 @@ class FoldModel:
     metadata: dict[str, Any]
 
 
-def xgboost_params(config: Config, k: int, threads: int) -> dict[str, Any]:
-    """Booster parameters for fold ``k`` (seed derived from the config's seed)."""
-    params = dict(config.xgboost)
-    params.pop("n_estimators", None)
-    params.update(
-        objective="binary:logistic",
-        eval_metric=["auc", "logloss"],  # the last one drives early stopping
-        tree_method="hist",
-        nthread=int(threads),
-        seed=int(config.seed) * 100 + k,
-    )
-    return params
+def train_fold(
+    config: Config,
+    data: Dataset,
+    k: int,
+    *,
+    threads: int = 1,
+    params: Mapping[str, Any] | None = None,
+) -> FoldModel:
+    """Train model ``k`` on ``data`` and score its train, validation and test events.
 
-
-def train_fold(config: Config, data: Dataset, k: int, *, threads: int = 1) -> FoldModel:
-    """Train model ``k`` on ``data`` and score its train, validation and test events."""
+    ``params`` override the config's XGBoost parameters (the tuned ones of this fold).
+    """
     roles = fold_roles(k, config.folds)
-    is_test = data.fold == roles["test"]
-    is_val = data.fold == roles["validation"]
-    is_train = ~(is_test | is_val)
-    for role, mask in (("training", is_train), ("validation", is_val), ("test", is_test)):
-        n_sig = int(np.count_nonzero(data.label[mask] == 1))
-        n_bkg = int(np.count_nonzero(data.label[mask] == 0))
-        if n_sig == 0 or n_bkg == 0:
-            msg = (
-                f"model {k}: the {role} set has {n_sig} signal and {n_bkg} background events; "
-                "each needs both. Use fewer folds or more events."
-            )
-            raise DataError(msg)
-    weights = {
-        name: training_weights(
-            data.weight[m],
-            data.label[m],
-            policy=config.negative_weights,
-            balance=config.balance_classes,
-        )
-        for name, m in (("train", is_train), ("validation", is_val))
-    }
-    dtrain = xgb.QuantileDMatrix(
-        data.X[is_train],
-        label=data.label[is_train],
-        weight=weights["train"],
-        feature_names=data.features,
-        max_bin=config.xgboost.get("max_bin", 256),
-        nthread=threads,
+    masks = fold_masks(data, k, config.folds)
+    booster_params = xgboost_params(config, k, threads, params)
+    booster, history, best = fit_booster(
+        config,
+        data,
+        masks,
+        booster_params,
+        num_boost_round=n_rounds(config, params),
+        threads=threads,
     )
-    dval = xgb.DMatrix(
-        data.X[is_val],
-        label=data.label[is_val],
-        weight=weights["validation"],
-        feature_names=data.features,
-        nthread=threads,
-    )
-    history: dict[str, dict[str, list[float]]] = {}
-    booster = xgb.train(
-        xgboost_params(config, k, threads),
-        dtrain,
-        num_boost_round=int(config.xgboost.get("n_estimators", 400)),
-        evals=[(dtrain, "train"), (dval, "validation")],
-        early_stopping_rounds=config.early_stopping_rounds,
-        evals_result=history,
-        verbose_eval=False,
-    )
-    best = int(booster.best_iteration)
-    booster = booster[: best + 1]  # keep exactly the model that early stopping chose
     log.info("model %d: best iteration %d of %d", k, best, len(history["train"]["logloss"]))
-    scores = _score_sets(
-        booster, data, {"train": is_train, "validation": is_val, "test": is_test}, k
-    )
+    if booster_params.get("device") == "cuda":
+        booster.set_param({"device": "cpu"})  # the events are in host memory: score there
+    scores = score_table(booster.inplace_predict(data.X, validate_features=False), data, masks, k)
     meta = {
         "model_fold": k,
         "folds": config.folds,
@@ -170,39 +265,51 @@ def train_fold(config: Config, data: Dataset, k: int, *, threads: int = 1) -> Fo
         "config_hash": config.training_hash(),
         "objective": "binary:logistic",
         "xgboost_version": xgb.__version__,
-        "parameters": {
-            k_: v for k_, v in xgboost_params(config, k, threads).items() if k_ != "nthread"
+        "parameters": {p: v for p, v in booster_params.items() if p != "nthread"},
+        "n_estimators": n_rounds(config, params),
+        "tuned_parameters": dict(params or {}),
+        "training_weights": {
+            "negative_weights": config.negative_weights,
+            "balance_classes": config.balance_classes,
+            "balance_backgrounds": config.balance_backgrounds,
         },
-        "events": {
-            "train": int(is_train.sum()),
-            "validation": int(is_val.sum()),
-            "test": int(is_test.sum()),
-        },
+        "events": {s: int(masks[s].sum()) for s in SETS},
     }
     return FoldModel(booster, roles, history, best, scores, meta)
 
 
-def _score_sets(
-    booster: xgb.Booster, data: Dataset, masks: dict[str, np.ndarray], k: int
+def score_table(
+    score: np.ndarray, data: Dataset, masks: Mapping[str, np.ndarray], k: int
 ) -> dict[str, np.ndarray]:
-    """Scores of every event of every role, with its signed physics weight."""
-    order = ("train", "validation", "test")
-    idx = np.concatenate([np.flatnonzero(masks[s]) for s in order])
-    role = np.concatenate([np.full(int(masks[s].sum()), s) for s in order])
-    score = booster.inplace_predict(data.X[idx], validate_features=False)
+    """The score table of model ``k``: every event with its set and signed weight.
+
+    ``score`` holds the model's score of every event of ``data``; rows keep the order of
+    ``data`` and every column but ``score``, ``set`` and ``model_fold`` is the data set's own
+    array (no copy).
+    """
+    role = np.empty(len(data), dtype=object)
+    for s in SETS:
+        role[masks[s]] = s  # three shared str objects, 8 bytes per event
     return {
         "score": np.asarray(score, dtype=np.float64),
-        "label": data.label[idx],
-        "weight": data.weight[idx],
-        "fold": data.fold[idx],
-        "model_fold": np.full(len(idx), k, dtype=np.int8),
+        "label": data.label,
+        "weight": data.weight,
+        "fold": data.fold,
+        "model_fold": np.full(len(data), k, dtype=np.int8),
         "set": role,
-        "sample": data.sample[idx],
-        "process": data.process[idx],
-        "event": data.event[idx],
-        "file": data.file[idx],
-        "entry": data.entry[idx],
+        "sample": data.sample,
+        "process": data.process,
+        "event": data.event,
+        "file": data.file,
+        "entry": data.entry,
     }
+
+
+def write_scores(scores: Mapping[str, np.ndarray], path: str | Path) -> Path:
+    """Write a score table as Parquet (zstd), atomically."""
+    with atomic_path(path) as tmp:
+        pq.write_table(pa.table(dict(scores)), tmp, compression="zstd")
+    return Path(path)
 
 
 def write_fold(model: FoldModel, output_dir: str | Path) -> list[Path]:
@@ -230,6 +337,5 @@ def write_fold(model: FoldModel, output_dir: str | Path) -> list[Path]:
         for i in range(len(curve["train"]["logloss"]))
     ]
     write_table(rows, paths[2])
-    with atomic_path(paths[3]) as tmp:
-        pq.write_table(pa.table(model.scores), tmp, compression="zstd")
+    write_scores(model.scores, paths[3])
     return paths

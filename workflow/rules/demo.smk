@@ -5,6 +5,9 @@ rule make_demo:
         "logs/make_demo.log",
     conda:
         "../../environment.yml"
+    threads: stage_threads("demo")
+    resources:
+        **stage_resources("demo"),
     params:
         demo=config.get("demo"),
         configs=CONFIG_ARGS,

@@ -1,35 +1,55 @@
 rule evaluate:
     input:
-        expand("results/train/fold{k}/scores.parquet", k=FOLDS),
-    output:
-        expand(
-            "results/evaluation/{table}.{ext}",
-            table=["metrics", "working_points", "overtraining"],
-            ext=["csv", "md"],
+        scores=expand("results/train/fold{k}/scores.parquet", k=FOLDS),
+        baselines=expand(
+            "results/baselines/{name}/fold{k}/scores.parquet", name=BASELINES, k=FOLDS
         ),
+    output:
+        in_report(
+            expand(
+                "results/evaluation/{table}.{ext}",
+                table=EVALUATION_TABLES,
+                ext=TABLE_EXTS,
+            )
+        ),
+        significance="results/evaluation/significance.json",
         curves="results/evaluation/curves.json",
         histograms="results/evaluation/histograms.json",
     log:
         "logs/evaluate.log",
+    group:
+        "summary"
     conda:
         "../../environment.yml"
+    threads: stage_threads("evaluate")
+    resources:
+        **stage_resources("evaluate"),
     params:
         evaluation=config["evaluation"],
+        baselines=" ".join(
+            f"--baseline {name} {' '.join(baseline_scores(name))}"
+            for name in BASELINES
+        ),
         configs=CONFIG_ARGS,
     shell:
-        "hepml evaluate {params.configs} --scores {input} --output-dir results/evaluation"
-        " > {log} 2>&1"
+        "hepml evaluate {params.configs} --scores {input.scores} {params.baselines}"
+        " --output-dir results/evaluation > {log} 2>&1"
 
 
 rule plot:
     input:
         rules.evaluate.output,
     output:
-        expand("results/plots/{plot}.{ext}", plot=PLOTS, ext=["pdf", "png"]),
+        in_report(expand("results/plots/{plot}.{ext}", plot=PLOTS, ext=["pdf", "png"])),
     log:
         "logs/plot.log",
+    group:
+        "summary"
     conda:
         "../../environment.yml"
+    threads: stage_threads("evaluate")
+    resources:
+        **stage_resources("evaluate"),
     params:
         plotting=config["plotting"],
         configs=CONFIG_ARGS,

@@ -4,13 +4,15 @@ rule ingest:
     output:
         table="results/ingest/{sample}.parquet",
         summary="results/ingest/{sample}.summary.json",
-        cutflow="results/cutflow/{sample}.csv",
+        cutflow=in_report("results/cutflow/{sample}.csv"),
         cutflow_md="results/cutflow/{sample}.md",
     log:
         "logs/ingest/{sample}.log",
     conda:
         "../../environment.yml"
-    threads: 1
+    threads: stage_threads("ingest")
+    resources:
+        **stage_resources("ingest"),
     params:
         spec=ingest_params,
         configs=CONFIG_ARGS,

@@ -1,10 +1,11 @@
 rule train:
     input:
-        expand("results/ingest/{sample}.parquet", sample=SAMPLES),
+        tables=expand("results/ingest/{sample}.parquet", sample=SAMPLES),
+        tuned=TUNED_PARAMS,
     output:
         model="results/train/fold{k}/model.json",
         metadata="results/train/fold{k}/metadata.json",
-        curve="results/train/fold{k}/learning_curve.csv",
+        curve=in_report("results/train/fold{k}/learning_curve.csv"),
         scores="results/train/fold{k}/scores.parquet",
     log:
         "logs/train/fold{k}.log",
@@ -12,9 +13,45 @@ rule train:
         k=r"\d+",
     conda:
         "../../environment.yml"
-    threads: 4
+    threads: stage_threads("train")
+    resources:
+        **stage_resources("train"),
     params:
-        training=config["training"],
+        training=training_params(),
+        features=config["features"],
+        seed=config["seed"],
+        tables=lambda wildcards, input: " ".join(
+            f"{s}={p}" for s, p in zip(SAMPLES, input.tables, strict=True)
+        ),
+        tuned=lambda wildcards, input: " ".join(f"--params {p}" for p in input.tuned),
+        configs=CONFIG_ARGS,
+    shell:
+        "hepml train {params.configs} --fold {wildcards.k} --tables {params.tables}"
+        " {params.tuned} --output-dir results/train/fold{wildcards.k} --threads {threads}"
+        " > {log} 2>&1"
+
+
+# The baselines of training.baselines, on the BDT's folds and training weights.
+rule train_baseline:
+    input:
+        expand("results/ingest/{sample}.parquet", sample=SAMPLES),
+    output:
+        model="results/baselines/{baseline}/fold{k}/model.joblib",
+        metadata="results/baselines/{baseline}/fold{k}/metadata.json",
+        scores="results/baselines/{baseline}/fold{k}/scores.parquet",
+    log:
+        "logs/baselines/{baseline}/fold{k}.log",
+    wildcard_constraints:
+        k=r"\d+",
+        baseline=r"[A-Za-z][A-Za-z0-9_]*",
+    conda:
+        "../../environment.yml"
+    threads: 2
+    resources:
+        **stage_resources("train"),
+    params:
+        spec=baseline_spec,
+        training=training_params(),
         features=config["features"],
         seed=config["seed"],
         tables=lambda wildcards, input: " ".join(
@@ -22,5 +59,7 @@ rule train:
         ),
         configs=CONFIG_ARGS,
     shell:
-        "hepml train {params.configs} --fold {wildcards.k} --tables {params.tables}"
-        " --output-dir results/train/fold{wildcards.k} --threads {threads} > {log} 2>&1"
+        "hepml train {params.configs} --classifier {wildcards.baseline}"
+        " --fold {wildcards.k} --tables {params.tables}"
+        " --output-dir results/baselines/{wildcards.baseline}/fold{wildcards.k}"
+        " --threads {threads} > {log} 2>&1"

@@ -1,0 +1,148 @@
+"""The K fold models of an analysis: loaded, checked against the config, and applied.
+
+Model k is the one that tested on fold k: it never trained or early-stopped on the events of
+fold k, so those events, and only those, are scored by it (``fold`` mode). Events that were
+never used in training (collision data) may instead get the mean of all K models (``mean``).
+
+Before any model scores anything it is checked against the config: its features (names and
+order), the training config hash it was written under, and one model per fold. A mismatch
+raises :class:`~hepml.exceptions.FoldMismatch` naming the model file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xgboost as xgb
+
+from hepml.config import Config
+from hepml.exceptions import FoldMismatch, did_you_mean
+
+__all__ = ["MODES", "FoldModels", "check_models", "predict", "read_training_models"]
+
+MODES = ("fold", "mean")
+
+
+@dataclass(frozen=True)
+class FoldModels:
+    """The K fold models, model k at index k (it tests on fold k), checked against a config."""
+
+    boosters: tuple[xgb.Booster, ...]
+    features: tuple[str, ...]
+    config_hash: str
+    paths: tuple[str, ...]
+
+    @property
+    def folds(self) -> int:
+        return len(self.boosters)
+
+
+def read_training_models(paths: Sequence[str | Path]) -> list[tuple[str, xgb.Booster, dict]]:
+    """Load each ``model.json`` with the ``metadata.json`` that training wrote beside it."""
+    models = []
+    for path in map(Path, paths):
+        meta_path = path.with_name("metadata.json")
+        for p in (path, meta_path):
+            if not p.is_file():
+                msg = f"model file '{p}' does not exist; run the train rule first"
+                raise FoldMismatch(msg)
+        models.append((str(path), _load_booster(path), json.loads(meta_path.read_text())))
+    return models
+
+
+def _load_booster(path: str | Path) -> xgb.Booster:
+    try:
+        return xgb.Booster(model_file=str(path))
+    except xgb.core.XGBoostError as err:
+        msg = f"'{path}' is not a readable XGBoost model ({str(err).splitlines()[0]})"
+        raise FoldMismatch(msg) from err
+
+
+def check_models(
+    config: Config, models: list[tuple[str, xgb.Booster, dict]], *, threads: int = 1
+) -> FoldModels:
+    """Check that ``models`` (path, booster, metadata) are the K models of this config.
+
+    Raises :class:`FoldMismatch` naming the model file when its features (names or order)
+    differ from the config's, when it was trained under another configuration (hash), or
+    when the models do not cover the folds 0..K-1 exactly once.
+    """
+    expected = config.feature_names
+    by_fold: dict[int, tuple[str, xgb.Booster]] = {}
+    for path, booster, meta in models:
+        _check_features(path, list(meta.get("features", [])), expected)
+        if booster.feature_names is not None:
+            _check_features(path, list(booster.feature_names), expected)
+        if meta.get("config_hash") != config.training_hash():
+            msg = (
+                f"model '{path}' was trained under config hash {meta.get('config_hash')!r}, but "
+                f"the config gives {config.training_hash()!r}: samples, features, selection, "
+                "event_number, training or seed changed since. Retrain (rerun snakemake), or "
+                "pass the config the model was trained with."
+            )
+            raise FoldMismatch(msg)
+        fold = int(meta["model_fold"])
+        if fold in by_fold:
+            msg = f"models '{by_fold[fold][0]}' and '{path}' are both the model of fold {fold}"
+            raise FoldMismatch(msg)
+        by_fold[fold] = (path, booster)
+    if sorted(by_fold) != list(range(config.folds)):
+        msg = (
+            f"expected the models of folds 0..{config.folds - 1} (the config has {config.folds} "
+            f"folds), got folds {sorted(by_fold)} from {len(models)} file(s)"
+        )
+        raise FoldMismatch(msg)
+    boosters = tuple(by_fold[k][1] for k in range(config.folds))
+    for booster in boosters:
+        booster.set_param({"nthread": int(threads)})
+    return FoldModels(
+        boosters,
+        tuple(expected),
+        config.training_hash(),
+        tuple(by_fold[k][0] for k in range(config.folds)),
+    )
+
+
+def _check_features(path: str, model: list[str], config: list[str]) -> None:
+    if model == config:
+        return
+    missing = [f for f in config if f not in model]
+    extra = [f for f in model if f not in config]
+    if missing:
+        hint = did_you_mean(missing[0], extra or model)
+        what = f"the config's feature '{missing[0]}' is not among its features.{hint}"
+    elif extra:
+        what = f"its feature '{extra[0]}' is not in the config."
+    else:
+        i = next(i for i, (a, b) in enumerate(zip(model, config, strict=True)) if a != b)
+        what = (
+            f"the feature order differs: position {i} is '{model[i]}' in the model but "
+            f"'{config[i]}' in the config."
+        )
+    msg = (
+        f"model '{path}' does not fit the config: {what} Model features: {', '.join(model)}; "
+        f"config features: {', '.join(config)}."
+    )
+    raise FoldMismatch(msg)
+
+
+def predict(models: FoldModels, X: np.ndarray, fold: np.ndarray, mode: str) -> np.ndarray:
+    """P(signal) of each row of ``X`` (float32, features in order), as float64.
+
+    ``fold``: model k scores the rows of fold k. ``mean``: the mean of all K models.
+    """
+    if mode == "mean":
+        total = np.zeros(len(X), dtype=np.float64)
+        for booster in models.boosters:
+            total += booster.inplace_predict(X, validate_features=False)
+        return total / models.folds
+    out = np.empty(len(X), dtype=np.float64)
+    for k, booster in enumerate(models.boosters):
+        rows = fold == k
+        if rows.any():
+            out[rows] = booster.inplace_predict(X[rows], validate_features=False)
+    return out

@@ -1,0 +1,176 @@
+"""hepml.importance: SHAP and gain against hand computations from the trees themselves."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import xgboost as xgb
+
+from hepml.exceptions import FoldMismatch, InputFileError
+from hepml.importance import (
+    beeswarm_data,
+    feature_ranking,
+    fold_importance,
+    gain_importance,
+    importance_from_files,
+    load_fold_models,
+    shap_values,
+    write_importance,
+)
+
+FEATURES = ["strong", "noise", "weak"]
+
+
+def _data(n=4000, seed=0):
+    """x0 separates strongly, x2 weakly, x1 not at all; x2 has missing values."""
+    rng = np.random.default_rng(seed)
+    label = rng.integers(0, 2, n)
+    X = np.column_stack(
+        [rng.normal(2.0 * label, 1), rng.normal(0, 1, n), rng.normal(0.4 * label, 1)]
+    ).astype(np.float32)
+    X[rng.random(n) < 0.1, 2] = np.nan
+    return X, label
+
+
+def _train(X, label, rounds=30, depth=3, seed=0):
+    matrix = xgb.DMatrix(X, label=label, feature_names=FEATURES)
+    params = {"objective": "binary:logistic", "max_depth": depth, "seed": seed, "nthread": 1}
+    return xgb.train(params, matrix, num_boost_round=rounds)
+
+
+def test_shap_of_a_stump_is_leaf_minus_cover_weighted_mean():
+    X, label = _data()
+    booster = _train(X, label, rounds=1, depth=1)
+    tree = booster.trees_to_dataframe()
+    split = tree[tree["Feature"] != "Leaf"].iloc[0]
+    leaves = tree[tree["Feature"] == "Leaf"].set_index("ID")
+    yes, no = leaves.loc[split["Yes"]], leaves.loc[split["No"]]
+    expected_leaf = (yes["Gain"] * yes["Cover"] + no["Gain"] * no["Cover"]) / (
+        yes["Cover"] + no["Cover"]
+    )
+    column = FEATURES.index(split["Feature"])
+    x = X[:50]
+    goes_yes = x[:, column] < np.float32(split["Split"])  # XGBoost compares in float32
+    leaf_value = np.where(goes_yes, yes["Gain"], no["Gain"])
+    contributions = shap_values(booster, x, FEATURES)
+    np.testing.assert_allclose(contributions[:, column], leaf_value - expected_leaf, atol=1e-5)
+    others = [i for i in range(3) if i != column]
+    np.testing.assert_array_equal(contributions[:, others], 0.0)
+
+
+def test_shap_rows_sum_to_the_margin():
+    X, label = _data()
+    booster = _train(X, label)
+    contributions = shap_values(booster, X[:200], FEATURES)
+    margin = booster.predict(xgb.DMatrix(X[:200], feature_names=FEATURES), output_margin=True)
+    np.testing.assert_allclose(contributions.sum(axis=1), margin, atol=1e-4)
+
+
+def test_total_gain_equals_the_sum_over_the_tree_table():
+    X, label = _data()
+    booster = _train(X, label)
+    splits = booster.trees_to_dataframe()
+    splits = splits[splits["Feature"] != "Leaf"]
+    expected = [splits.loc[splits["Feature"] == f, "Gain"].sum() for f in FEATURES]
+    np.testing.assert_allclose(gain_importance(booster, FEATURES), expected, rtol=1e-5)
+    assert gain_importance(booster, [*FEATURES, "unused"])[-1] == 0.0
+
+
+def test_ranking_puts_the_informative_features_first():
+    X, label = _data()
+    folds = [
+        fold_importance(_train(X, label, seed=k), FEATURES, X, fold=k, max_events=1000, seed=k)
+        for k in range(3)
+    ]
+    rows = feature_ranking(folds, FEATURES)
+    assert [r["feature"] for r in rows] == ["strong", "weak", "noise"]
+    assert [r["rank"] for r in rows] == [1, 2, 3]
+    assert sum(r["shap_fraction"] for r in rows) == pytest.approx(1.0)
+    assert sum(r["gain_fraction"] for r in rows) == pytest.approx(1.0)
+    strong = [np.abs(f.shap[:, 0]).mean() for f in folds]
+    assert rows[0]["mean_abs_shap"] == pytest.approx(np.mean(strong))
+    assert rows[0]["mean_abs_shap_std_over_folds"] == pytest.approx(np.std(strong, ddof=1))
+    assert all(f.shap.shape == (1000, 3) for f in folds)
+
+
+def test_beeswarm_colours_are_value_ranks_with_ties_shared_and_nan_missing():
+    X, label = _data(n=500)
+    X[:, 1] = np.round(X[:, 1])  # a discrete feature: ties
+    fold = fold_importance(_train(X, label), FEATURES, X, fold=0)
+    data = beeswarm_data([fold], FEATURES, ["weak", "noise", "strong"], n_events=300, seed=1)
+    assert data["features"] == ["weak", "noise", "strong"]
+    assert len(data["shap"][0]) == 300
+    weak = np.array([np.nan if c is None else c for c in data["colour"][0]])
+    assert np.isnan(weak).sum() > 0  # the missing values of 'weak'
+    noise = np.array(data["colour"][1])
+    assert noise.min() == 0.0 and noise.max() == 1.0
+    assert len(np.unique(noise)) == len(np.unique(np.round(noise, 12)))  # one colour per value
+    assert len(np.unique(noise)) < 15
+
+
+def _write_fold_models(directory, X, label, fold, *, features=FEATURES, wrong_fold=None):
+    paths = []
+    for k in range(3):
+        train = fold != k
+        booster = _train(X[train], label[train], rounds=15, seed=k)
+        out = directory / f"fold{k}"
+        out.mkdir(parents=True, exist_ok=True)
+        booster.save_model(out / "model.json")
+        meta = {"model_fold": k if wrong_fold != k else 0, "features": list(features)}
+        (out / "metadata.json").write_text(json.dumps(meta))
+        paths.append(out / "model.json")
+    return paths
+
+
+def _write_table(path, X, label, fold):
+    n = len(label)
+    columns = {name: X[:, i] for i, name in enumerate(FEATURES)}
+    columns |= {
+        "_weight": np.ones(n),
+        "_label": label.astype(np.int8),
+        "_fold": fold.astype(np.int8),
+        "_event": np.arange(n, dtype=np.uint64),
+        "_file": np.zeros(n, dtype=np.int32),
+        "_entry": np.arange(n, dtype=np.int64),
+    }
+    pq.write_table(pa.table(columns), path)
+
+
+def test_importance_from_files_explains_each_model_on_its_test_fold(tmp_path):
+    X, label = _data(n=3000)
+    fold = np.random.default_rng(1).integers(0, 3, len(label))
+    models = _write_fold_models(tmp_path, X, label, fold)
+    _write_table(tmp_path / "sig.parquet", X[label == 1], label[label == 1], fold[label == 1])
+    _write_table(tmp_path / "bkg.parquet", X[label == 0], label[label == 0], fold[label == 0])
+    tables = {"sig": tmp_path / "sig.parquet", "bkg": tmp_path / "bkg.parquet"}
+    rows, beeswarm = importance_from_files(models, tables, max_events=200, beeswarm_events=150)
+    assert rows[0]["feature"] == "strong"
+    assert len(beeswarm["shap"][0]) == 150
+    paths = write_importance(rows, beeswarm, tmp_path / "out")
+    assert sorted(p.name for p in paths) == [
+        "importance.csv",
+        "importance.md",
+        "importance.tex",
+        "shap.json",
+    ]
+    assert "strong" in (tmp_path / "out" / "importance.tex").read_text()
+
+
+def test_fold_models_must_agree(tmp_path):
+    X, label = _data(n=600)
+    fold = np.arange(600) % 3
+    good = _write_fold_models(tmp_path / "a", X, label, fold)
+    boosters, features = load_fold_models(good)
+    assert len(boosters) == 3 and features == FEATURES
+    swapped = _write_fold_models(tmp_path / "b", X, label, fold, wrong_fold=2)
+    with pytest.raises(FoldMismatch, match="model of fold 0, given as fold 2"):
+        load_fold_models(swapped)
+    other = _write_fold_models(tmp_path / "c", X, label, fold, features=["a", "b", "c"])
+    with pytest.raises(FoldMismatch, match="different feature lists"):
+        load_fold_models([good[0], other[1]])
+    with pytest.raises(InputFileError, match="cannot read fold model"):
+        load_fold_models([tmp_path / "missing" / "model.json"])

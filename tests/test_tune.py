@@ -1,0 +1,267 @@
+"""Hyperparameter search: candidates, determinism, the test fold never entering a trial,
+selection, outputs, config errors, and the Snakemake jobs (one per trial)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from hepml.config import config_from_dict
+from hepml.dataset import load_dataset
+from hepml.exceptions import ConfigError, FoldMismatch
+from hepml.ingest import ingest_sample
+from hepml.train import train_fold
+from hepml.tune import (
+    grid_points,
+    history_needed,
+    n_trials,
+    run_trial,
+    select,
+    suggest,
+    tuned_parameters,
+    write_selection,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SPACE = {
+    "max_depth": {"values": [1, 2, 3]},
+    "eta": {"low": 0.05, "high": 0.5, "log": True},
+    "min_child_weight": {"low": 1, "high": 20},
+}
+
+
+def _config(small_config, **tune):
+    small_config["training"]["tune"] = {"enabled": True, "space": SPACE, **tune}
+    return config_from_dict(small_config)
+
+
+@pytest.fixture
+def ingested(small_config, tmp_path):
+    cfg = _config(small_config, method="random", trials=3)
+    tables = {}
+    for name in cfg.samples:
+        tables[name] = tmp_path / f"{name}.parquet"
+        ingest_sample(cfg, name, tables[name])
+    return cfg, load_dataset(tables, cfg.feature_names, {n: n for n in cfg.samples})
+
+
+def test_random_candidates_are_seeded_in_range_and_shared_by_folds(small_config):
+    cfg = _config(small_config, method="random", trials=50)
+    draws = [suggest(cfg.tune, cfg.seed, 0, i) for i in range(50)]
+    assert draws == [suggest(cfg.tune, cfg.seed, 2, i) for i in range(50)]
+    assert draws != [suggest(cfg.tune, cfg.seed + 1, 0, i) for i in range(50)]
+    assert {d["max_depth"] for d in draws} == {1, 2, 3}
+    eta = np.array([d["eta"] for d in draws])
+    assert np.all((eta >= 0.05) & (eta <= 0.5))
+    assert np.median(eta) < 0.2  # log-uniform: median near sqrt(0.05 * 0.5) = 0.16, not 0.275
+    mcw = [d["min_child_weight"] for d in draws]
+    assert all(isinstance(m, float) and 1 <= m <= 20 for m in mcw)
+    assert history_needed(cfg.tune, 49) == []
+
+
+def test_grid_is_complete_or_a_seeded_subset(small_config):
+    space = {"max_depth": {"values": [2, 3]}, "max_bin": {"low": 16, "high": 256, "steps": 3}}
+    small_config["training"]["tune"] = {"enabled": True, "method": "grid", "space": space}
+    cfg = config_from_dict(small_config)
+    grid = grid_points(cfg.tune)
+    assert len(grid) == 6 == n_trials(cfg.tune)
+    assert {g["max_bin"] for g in grid} == {16, 136, 256}
+    assert [suggest(cfg.tune, 1, 0, i) for i in range(6)] == grid
+    small_config["training"]["tune"]["trials"] = 4
+    sub = config_from_dict(small_config).tune
+    picked = [suggest(sub, 1, 0, i) for i in range(n_trials(sub))]
+    assert len(picked) == 4 and all(p in grid for p in picked)
+    assert len({json.dumps(p, sort_keys=True) for p in picked}) == 4
+    with pytest.raises(FoldMismatch, match="trial 4 is out of range"):
+        suggest(sub, 1, 0, 4)
+
+
+def test_tpe_learns_from_earlier_batches_deterministically(small_config):
+    pytest.importorskip("optuna", reason="the tune extra (optuna) is not installed")
+    cfg = _config(small_config, method="tpe", trials=8, batch=2)
+    assert history_needed(cfg.tune, 1) == []
+    assert history_needed(cfg.tune, 5) == [0, 1, 2, 3]
+    history = [
+        {"trial": i, "params": suggest(cfg.tune, 7, 0, i, []), "objective": 0.5 - 0.01 * i}
+        for i in range(2)
+    ]
+    with pytest.raises(FoldMismatch, match=r"needs the results of trials \[0, 1\]"):
+        suggest(cfg.tune, 7, 0, 2, history[:1])
+    a = suggest(cfg.tune, 7, 0, 2, history)
+    assert a == suggest(cfg.tune, 7, 0, 2, history)
+    assert set(a) == set(SPACE)
+    assert a["max_depth"] in (1, 2, 3) and 0.05 <= a["eta"] <= 0.5
+
+
+def test_tpe_without_optuna_names_the_install_command(small_config, monkeypatch):
+    cfg = _config(small_config, method="tpe", trials=4, batch=2)
+    monkeypatch.setitem(sys.modules, "optuna", None)  # import optuna -> ImportError
+    with pytest.raises(ConfigError, match=r"pip install 'hepml\[tune\]'"):
+        suggest(cfg.tune, 7, 0, 0, [])
+
+
+def test_trial_objective_is_the_early_stopping_loss_of_that_model(ingested):
+    cfg, data = ingested
+    record = run_trial(cfg, data, 1, 2)
+    params = suggest(cfg.tune, cfg.seed, 1, 2)
+    assert record["params"] == params
+    model = train_fold(cfg, data, 1, params=params)
+    curve = model.learning_curve["validation"]["logloss"]
+    assert record["best_iteration"] == model.best_iteration
+    assert record["objective"] == pytest.approx(curve[model.best_iteration], rel=1e-12)
+    assert record["objective"] == pytest.approx(min(curve), rel=1e-12)
+
+
+def _perturb(data, fold):
+    """Flip the labels and scramble the features and weights of one fold."""
+    rows = data.fold == fold
+    rng = np.random.default_rng(0)
+    X = data.X.copy()
+    X[rows] = rng.normal(size=X[rows].shape).astype(np.float32)
+    return dataclasses.replace(
+        data,
+        X=X,
+        label=np.where(rows, 1 - data.label, data.label).astype(data.label.dtype),
+        weight=np.where(rows, rng.uniform(-5, 5, len(data)), data.weight),
+    )
+
+
+def test_test_fold_never_enters_the_search(ingested):
+    """Perturbing model k's test fold changes neither its trials nor its chosen parameters;
+    perturbing its validation fold does change them (so the check can fail)."""
+    cfg, data = ingested
+    n = n_trials(cfg.tune)
+    trials = [run_trial(cfg, data, k, i) for k in range(cfg.folds) for i in range(n)]
+    chosen = select(cfg, trials)
+    for k in range(cfg.folds):
+        mine = [t for t in trials if t["fold"] == k]
+        perturbed = _perturb(data, fold=k)
+        again = [run_trial(cfg, perturbed, k, i) for i in range(n)]
+        assert again == mine
+        swapped = [t for t in trials if t["fold"] != k] + again
+        assert select(cfg, swapped)["folds"][str(k)] == chosen["folds"][str(k)]
+    validation = _perturb(data, fold=1)
+    assert run_trial(cfg, validation, 0, 0)["objective"] != trials[0]["objective"]
+
+
+def test_selection_picks_the_best_trial_per_fold(ingested, tmp_path):
+    cfg, _ = ingested
+    objective = {(0, 0): 0.5, (0, 1): 0.4, (0, 2): 0.4, (1, 0): 0.3, (1, 1): 0.6, (1, 2): 0.7}
+    objective |= {(2, i): 0.45 - 0.01 * i for i in range(3)}
+    trials = [
+        {
+            "fold": k,
+            "trial": i,
+            "params": {"max_depth": i + 1, "eta": 0.1, "min_child_weight": 2.0},
+            "objective": v,
+            "best_iteration": 3,
+            "validation_logloss": v,
+            "validation_auc": 1 - v,
+        }
+        for (k, i), v in objective.items()
+    ]
+    chosen = select(cfg, trials)
+    assert {k: c["trial"] for k, c in chosen["folds"].items()} == {"0": 1, "1": 0, "2": 2}
+    auc = dataclasses.replace(cfg, tune=dataclasses.replace(cfg.tune, objective="auc"))
+    assert select(auc, trials)["folds"]["1"]["trial"] == 2
+    with pytest.raises(FoldMismatch, match=r"model 2: expected the results of trials 0\.\.2"):
+        select(cfg, trials[:-1])
+    paths = write_selection(cfg, trials, tmp_path / "tune", tmp_path / "plots")
+    assert all(p.stat().st_size > 0 for p in paths)
+    assert tuned_parameters(tmp_path / "tune" / "best_params.json", 1) == trials[3]["params"]
+    lines = (tmp_path / "tune" / "trials.csv").read_text().splitlines()
+    assert len(lines) == 1 + 9
+    assert sum(line.endswith("True") for line in lines) == 3
+    with pytest.raises(FoldMismatch, match="no parameters for model 5"):
+        tuned_parameters(tmp_path / "tune" / "best_params.json", 5)
+
+
+@pytest.mark.parametrize(
+    ("space", "method", "message"),
+    [
+        ({"eta": {"low": 0.3, "high": 0.1}}, "random", r"space\.eta: low \(0\.3\) must be below"),
+        ({"eta": {"low": 0, "high": 0.1, "log": True}}, "random", "a log range needs low > 0"),
+        ({"eta": {"low": 0.01, "high": 0.1}}, "grid", "a grid search needs values"),
+        ({"eta": {"values": [0.1, 2]}}, "random", r"space\.eta: 2 is not a valid eta"),
+        ({"eta": {"low": 0.1}}, "random", "give either values"),
+        ({"etaa": {"values": [0.1]}}, "random", r"unknown key 'training\.tune\.space\.etaa'.*eta"),
+        ({}, "random", "space is empty"),
+    ],
+)
+def test_search_space_errors_name_the_key(small_config, space, method, message):
+    small_config["training"]["tune"] = {"enabled": True, "method": method, "space": space}
+    with pytest.raises(ConfigError, match=message):
+        config_from_dict(small_config)
+
+
+# --- the Snakemake jobs ------------------------------------------------------------------
+
+
+def _workflow_config(workdir: Path, trials: int) -> Path:
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    cfg["demo"].update(events=6_000, files_per_process=1)
+    cfg["training"].update(folds=3, early_stopping_rounds=5, baselines=["fisher"])
+    cfg["training"]["xgboost"].update(n_estimators=20)
+    cfg["training"]["tune"] = {
+        "enabled": True,
+        "method": "random",
+        "trials": trials,
+        "space": {"max_depth": {"values": [2, 3]}, "eta": {"low": 0.1, "high": 0.4}},
+    }
+    path = workdir / "tune.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _snakemake(workdir: Path, config: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile")]
+    cmd += ["--directory", str(workdir), "--configfile", str(config), *args]
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+
+
+def test_every_trial_is_a_job_and_training_waits_for_the_choice(tmp_path):
+    config = _workflow_config(tmp_path, trials=4)
+    dry = _snakemake(tmp_path, config, "-n", "--cores", "2")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    counts = {}
+    for line in dry.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            counts[parts[0]] = int(parts[1])
+    assert counts["tune_trial"] == 3 * 4
+    assert counts["tune_select"] == 1
+    assert counts["train_baseline"] == 3
+    assert "results/tune/best_params.json" in dry.stdout
+
+
+@pytest.mark.e2e
+def test_workflow_trains_with_the_chosen_parameters(tmp_path):
+    config = _workflow_config(tmp_path, trials=2)
+    targets = ["results/evaluation/metrics.csv", "results/plots/tune_trials.png"]
+    run = _snakemake(tmp_path, config, "--cores", "2", *targets)  # not apply, export, ...
+    assert run.returncode == 0, run.stderr[-4000:]
+    results = tmp_path / "results"
+    chosen = json.loads((results / "tune" / "best_params.json").read_text())
+    for k in range(3):
+        meta = json.loads((results / "train" / f"fold{k}" / "metadata.json").read_text())
+        assert meta["tuned_parameters"] == chosen["folds"][str(k)]["params"]
+        assert meta["parameters"]["max_depth"] == chosen["folds"][str(k)]["params"]["max_depth"]
+        trial = json.loads((results / "tune" / f"fold{k}" / "trial0.json").read_text())
+        assert trial["fold"] == k
+    assert (results / "plots" / "tune_trials.png").stat().st_size > 0
+    metrics = (results / "evaluation" / "metrics.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in metrics[1:]] == ["xgboost", "fisher"]
+    scores = pq.read_table(results / "baselines" / "fisher" / "fold0" / "scores.parquet")
+    assert set(scores.column("set").to_pylist()) == {"train", "validation", "test"}

@@ -1,0 +1,47 @@
+# Apply: every training sample and every apply.samples entry scored with the fold models
+# (hepml.apply: friend trees + Parquet); export: the models out to C++ (hepml.export).
+
+
+rule apply:
+    input:
+        files=sample_files,
+        models=expand("results/train/fold{k}/model.json", k=FOLDS),
+        metadata=expand("results/train/fold{k}/metadata.json", k=FOLDS),
+    output:
+        **apply_outputs(),
+        summary="results/apply/{sample}.json",
+    log:
+        "logs/apply/{sample}.log",
+    wildcard_constraints:
+        sample="|".join(APPLY_SAMPLES),
+    conda:
+        "../../environment.yml"
+    threads: 1
+    params:
+        spec=apply_params,
+        configs=CONFIG_ARGS,
+    shell:
+        "hepml apply {params.configs} --sample {wildcards.sample} --models {input.models}"
+        " --output-dir results/apply --threads {threads} > {log} 2>&1"
+
+
+rule export:
+    input:
+        models=expand("results/train/fold{k}/model.json", k=FOLDS),
+        metadata=expand("results/train/fold{k}/metadata.json", k=FOLDS),
+        scores=expand("results/train/fold{k}/scores.parquet", k=FOLDS),
+        tables=expand("results/ingest/{sample}.parquet", sample=SAMPLES),
+    output:
+        directory("results/export"),
+    log:
+        "logs/export.log",
+    conda:
+        "../../environment.yml"
+    params:
+        tables=lambda wildcards, input: " ".join(
+            f"{s}={p}" for s, p in zip(SAMPLES, input.tables, strict=True)
+        ),
+        configs=CONFIG_ARGS,
+    shell:
+        "hepml export {params.configs} --models {input.models} --scores {input.scores}"
+        " --tables {params.tables} --output-dir {output} > {log} 2>&1"

@@ -1,0 +1,50 @@
+# The optional hyperparameter search (training.tune): every trial of every fold model is a
+# job, so a cluster runs them in parallel; TPE trials wait for the earlier batches only.
+rule tune_trial:
+    input:
+        tables=expand("results/ingest/{sample}.parquet", sample=SAMPLES),
+        history=tune_history,
+    output:
+        "results/tune/fold{k}/trial{i}.json",
+    log:
+        "logs/tune/fold{k}/trial{i}.log",
+    wildcard_constraints:
+        k=r"\d+",
+        i=r"\d+",
+    conda:
+        "../../environment.yml"
+    threads: stage_threads("train")
+    resources:
+        **stage_resources("train"),
+    params:
+        training=training_params(),
+        tune=config["training"]["tune"],
+        features=config["features"],
+        seed=config["seed"],
+        tables=lambda wildcards, input: " ".join(
+            f"{s}={p}" for s, p in zip(SAMPLES, input.tables, strict=True)
+        ),
+        configs=CONFIG_ARGS,
+    shell:
+        "hepml tune-trial {params.configs} --fold {wildcards.k} --trial {wildcards.i}"
+        " --tables {params.tables} --history {input.history} --output {output}"
+        " --threads {threads} > {log} 2>&1"
+
+
+rule tune_select:
+    input:
+        expand("results/tune/fold{k}/trial{i}.json", k=FOLDS, i=TRIALS),
+    output:
+        params="results/tune/best_params.json",
+        table="results/tune/trials.csv",
+        table_md="results/tune/trials.md",
+        plots=expand("results/plots/tune_trials.{ext}", ext=["pdf", "png"]),
+    log:
+        "logs/tune/select.log",
+    conda:
+        "../../environment.yml"
+    params:
+        configs=CONFIG_ARGS,
+    shell:
+        "hepml tune-select {params.configs} --trials {input} --output-dir results/tune"
+        " --plot-dir results/plots > {log} 2>&1"
