@@ -37,7 +37,7 @@ install_packages() {
 
 write_config() {
     local cpus mem
-    cpus="$(nproc)"
+    cpus="$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)"  # not the caller's OpenMP limit
     mem="$(awk '/MemTotal/ {print int($2 / 1024 * 0.8)}' /proc/meminfo)"  # MB, leave 20%
     mkdir -p "$DIR/state" "$DIR/spool" "$DIR/log" "$DIR/munge"
     chmod 700 "$DIR" "$DIR/munge"

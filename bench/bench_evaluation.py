@@ -21,7 +21,7 @@ from pathlib import Path
 from hepml.atomic import write_json
 from hepml.config import load_config
 from hepml.dataset import read_scores
-from hepml.evaluate import evaluate, write_evaluation
+from hepml.evaluate import evaluate, evaluation_options, write_evaluation
 from hepml.importance import importance_from_files, write_importance
 from hepml.input_variables import inputs_from_files
 from hepml.plot_style import style_from_config
@@ -60,15 +60,7 @@ def main() -> None:
         table["sample"] = table["process"]
         ev = _timed(
             "evaluate",
-            lambda: evaluate(
-                table,
-                working_points=[wp.as_dict() for wp in cfg.working_points],
-                ks_threshold=cfg.ks_threshold,
-                n_bins=cfg.bins,
-                significance_metric=cfg.significance_metric,
-                min_background=cfg.min_background,
-                n_cuts=cfg.significance_cuts,
-            ),
+            lambda: evaluate(table, **evaluation_options(cfg)),
         )
         _timed("write", lambda: write_evaluation(ev, out))
         models = [results / "train" / f"fold{k}" / "model.json" for k in folds]

@@ -85,6 +85,18 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def measured(start: float, cpu: float, events: int, selected: int, rss0: float) -> dict:
+    """What a contender reports: wall and CPU seconds since (start, cpu), counts, memory."""
+    return {
+        "seconds": time.perf_counter() - start,
+        "cpu_seconds": time.process_time() - cpu,
+        "events": events,
+        "selected": selected,
+        "rss_after_imports_mb": rss0,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
 def run_hepml(directory: Path, step_size: str, output: Path) -> dict:
     from hepml.config import config_from_dict
     from hepml.ingest import ingest_sample
@@ -93,15 +105,7 @@ def run_hepml(directory: Path, step_size: str, output: Path) -> dict:
     rss0 = peak_rss_mb()
     start, cpu = time.perf_counter(), time.process_time()
     result = ingest_sample(cfg, "bench", output)
-    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    return {
-        "seconds": seconds,
-        "cpu_seconds": cpu,
-        "events": result.entries,
-        "selected": result.cutflow.events[-1],
-        "rss_after_imports_mb": rss0,
-        "peak_rss_mb": peak_rss_mb(),
-    }
+    return measured(start, cpu, result.entries, result.cutflow.events[-1], rss0)
 
 
 def _lead_pair(objects, ak, np):
@@ -195,15 +199,7 @@ def run_bare(directory: Path, step_size: str) -> dict:
         columns["weight"] = ak.to_numpy(events.genWeight)[keep].astype(np.float64)
         events_seen += len(events)
         selected += len(columns["weight"])
-    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    return {
-        "seconds": seconds,
-        "cpu_seconds": cpu,
-        "events": events_seen,
-        "selected": selected,
-        "rss_after_imports_mb": rss0,
-        "peak_rss_mb": peak_rss_mb(),
-    }
+    return measured(start, cpu, events_seen, selected, rss0)
 
 
 def child(kind: str, directory: Path, step_size: str) -> dict:

@@ -12,17 +12,20 @@ parameters, two ways:
   scoring of every event into the score table;
 * ``bare``: what a careful notebook does: the same rows of the feature matrix, the same
   weights computed inline with numpy, ``QuantileDMatrix`` for both sets, ``xgb.train`` with
-  the same parameters and evaluation sets. Nothing else.
+  the same parameters and evaluation sets, then ``Booster.inplace_predict`` of every event
+  (train, validation and test sets) at the best iteration, for the out-of-fold scores and the
+  overtraining check. Nothing else.
 
-The two boosters are checked to be byte-identical (so the same work was done), and the order
-hepml/bare alternates between folds. Printed: the wall and CPU time of each (summed over folds;
-on a shared machine the CPU time of a one-thread run is the steadier figure), the ratio
-hepml/bare (target <= 1.10) for the whole ``train_fold`` and for its training part alone
-(``fit_booster``: weights, matrices, boosting; without the scoring of every event, which the
-bare version does not do), and the peak resident memory during training above the
-loaded data set (reset per fold through /proc/self/clear_refs after a malloc_trim) of each,
-relative to the size of the float32 feature matrix (target <= 2 for hepml). Writing the fold
-outputs is timed separately.
+The two boosters are checked to be byte-identical and their scores of every event equal (so
+the same work was done), and the order hepml/bare alternates between folds. Both sides are
+timed by one function. Printed: the wall and CPU time of each (summed over folds; on a shared
+machine the CPU time of a one-thread run is the steadier figure), the ratio hepml/bare
+(target <= 1.10) for the whole ``train_fold`` against the whole bare fold (``ratio``), and for
+the training part alone (``ratio_fit``: hepml's ``fit_booster`` against the bare weights,
+matrices and boosting, both without the scoring), and the peak resident memory during the
+fold above the loaded data set (reset per fold through /proc/self/clear_refs after a
+malloc_trim) of each, relative to the size of the float32 feature matrix (target <= 2 for
+hepml). Writing the fold outputs is timed separately.
 
     python bench/bench_train.py --events 1000000 --features 20 --folds 5 --threads 2
 """
@@ -94,8 +97,8 @@ def bench_config(features: list[str], folds: int, rounds: int, patience: int):
     )
 
 
-def bare_fold(cfg, data: Dataset, k: int, threads: int) -> xgb.Booster:
-    """The notebook version: same rows, weights, parameters and evaluation sets."""
+def bare_fit(cfg, data: Dataset, k: int, threads: int) -> xgb.Booster:
+    """The notebook's training: same rows, weights, parameters and evaluation sets."""
     roles = fold_roles(k, cfg.folds)
     val = data.fold == roles["validation"]
     train = ~((data.fold == roles["test"]) | val)
@@ -134,8 +137,18 @@ def bare_fold(cfg, data: Dataset, k: int, threads: int) -> xgb.Booster:
     )
 
 
+def bare_fold(
+    cfg, data: Dataset, k: int, threads: int, fit=bare_fit
+) -> tuple[xgb.Booster, np.ndarray]:
+    """The notebook version, whole: ``fit``, then the score of every event (train, validation
+    and test sets) at the best iteration, as ``train_fold`` scores them."""
+    booster = fit(cfg, data, k, threads)
+    return booster, booster.inplace_predict(data.X, iteration_range=(0, booster.best_iteration + 1))
+
+
 class _Timed:
-    """Wraps hepml.train.fit_booster to time the training inside train_fold (no scoring)."""
+    """Wraps a training function (hepml.train.fit_booster, bare_fit) to time the training
+    inside a whole fold (no scoring)."""
 
     def __init__(self, fit):
         self.fit, self.wall, self.cpu = fit, 0.0, 0.0
@@ -173,6 +186,17 @@ def _reset_peak() -> bool:
     return True
 
 
+def _measure(step):
+    """Run ``step()`` once: its result, wall and CPU seconds, and the peak resident memory
+    above the start in bytes (None where the peak cannot be reset)."""
+    reset = _reset_peak()
+    before = _status("VmRSS")
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = step()
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return result, wall, cpu, (_status("VmHWM") - before) if reset else None
+
+
 def run(args: argparse.Namespace) -> dict:
     rss_start = _status("VmRSS")
     data = synthetic_dataset(args.events, args.features, args.folds, missing=args.missing)
@@ -180,40 +204,36 @@ def run(args: argparse.Namespace) -> dict:
     rss_data = _status("VmRSS")
     times = {"hepml": [], "bare": [], "write": []}
     cpu = {"hepml": [], "bare": []}
-    peaks, bare_peaks, identical = [], [], []
+    peaks = {"hepml": [], "bare": []}
+    identical, same_scores = [], []
     fit = hepml.train.fit_booster = _Timed(hepml.train.fit_booster)
+    bare_fit_timed = _Timed(bare_fit)
     for k in range(args.folds):
-        order = ("hepml", "bare") if k % 2 == 0 else ("bare", "hepml")
-        for which in order:
+        steps = {
+            "hepml": lambda k=k: train_fold(cfg, data, k, threads=args.threads),
+            "bare": lambda k=k: bare_fold(cfg, data, k, args.threads, fit=bare_fit_timed),
+        }
+        for which in ("hepml", "bare") if k % 2 == 0 else ("bare", "hepml"):
+            result, wall, cpu_s, peak = _measure(steps[which])
+            times[which].append(wall)
+            cpu[which].append(cpu_s)
+            if peak is not None:
+                peaks[which].append(peak)
             if which == "hepml":
-                reset = _reset_peak()
-                before = _status("VmRSS")
-                t0, c0 = time.perf_counter(), time.process_time()
-                model = train_fold(cfg, data, k, threads=args.threads)
-                times["hepml"].append(time.perf_counter() - t0)
-                cpu["hepml"].append(time.process_time() - c0)
-                if reset:
-                    peaks.append(_status("VmHWM") - before)
                 with tempfile.TemporaryDirectory() as tmp:
                     t0 = time.perf_counter()
-                    write_fold(model, tmp)
+                    write_fold(result, tmp)
                     times["write"].append(time.perf_counter() - t0)
-                mine = model.booster.save_raw(raw_format="json")
-                best = model.best_iteration
-                del model
+                mine = result.booster.save_raw(raw_format="json")
+                best, my_scores = result.best_iteration, result.scores["score"]
             else:
-                reset = _reset_peak()
-                before = _status("VmRSS")
-                t0, c0 = time.perf_counter(), time.process_time()
-                bare = bare_fold(cfg, data, k, args.threads)
-                times["bare"].append(time.perf_counter() - t0)
-                cpu["bare"].append(time.process_time() - c0)
-                if reset:
-                    bare_peaks.append(_status("VmHWM") - before)
+                bare, bare_scores = result
                 theirs = bare[: bare.best_iteration + 1].save_raw(raw_format="json")
                 bare_best = bare.best_iteration
-                del bare
+            del result
         identical.append(mine == theirs and best == bare_best)
+        same_scores.append(np.array_equal(my_scores, bare_scores.astype(np.float64)))
+        del bare, bare_scores, my_scores
         log.info(
             "fold %d: hepml %.2f s (CPU %.2f s), bare %.2f s (CPU %.2f s), best iteration %d",
             k,
@@ -224,6 +244,7 @@ def run(args: argparse.Namespace) -> dict:
             best,
         )
     x_bytes = data.X.nbytes
+    top = {which: max(p) if p else None for which, p in peaks.items()}  # bytes
     return {
         "events": args.events,
         "features": args.features,
@@ -232,24 +253,27 @@ def run(args: argparse.Namespace) -> dict:
         "missing": args.missing,
         "xgboost": xgb.__version__,
         "hepml_s": sum(times["hepml"]),
-        "bare_s": sum(times["bare"]),
+        "bare_s": sum(times["bare"]),  # training and the scoring of every event
         "ratio": sum(times["hepml"]) / sum(times["bare"]),
         "ratio_per_fold": [h / b for h, b in zip(times["hepml"], times["bare"], strict=True)],
         "hepml_fit_s": fit.wall,
-        "ratio_fit": fit.wall / sum(times["bare"]),
+        "bare_fit_s": bare_fit_timed.wall,
+        "ratio_fit": fit.wall / bare_fit_timed.wall,
         "hepml_cpu_s": sum(cpu["hepml"]),
         "bare_cpu_s": sum(cpu["bare"]),
         "ratio_cpu": sum(cpu["hepml"]) / sum(cpu["bare"]),
         "hepml_fit_cpu_s": fit.cpu,
-        "ratio_fit_cpu": fit.cpu / sum(cpu["bare"]),
+        "bare_fit_cpu_s": bare_fit_timed.cpu,
+        "ratio_fit_cpu": fit.cpu / bare_fit_timed.cpu,
         "write_s": sum(times["write"]),
         "identical_models": all(identical),
+        "identical_scores": all(same_scores),
         "feature_matrix_mb": x_bytes / 1e6,
         "dataset_mb": (rss_data - rss_start) / 1e6,
-        "peak_training_over_data_mb": max(peaks) / 1e6 if peaks else None,
-        "peak_ratio_to_matrix": max(peaks) / x_bytes if peaks else None,
-        "bare_peak_over_data_mb": max(bare_peaks) / 1e6 if bare_peaks else None,
-        "bare_peak_ratio_to_matrix": max(bare_peaks) / x_bytes if bare_peaks else None,
+        "peak_training_over_data_mb": top["hepml"] / 1e6 if top["hepml"] is not None else None,
+        "peak_ratio_to_matrix": top["hepml"] / x_bytes if top["hepml"] is not None else None,
+        "bare_peak_over_data_mb": top["bare"] / 1e6 if top["bare"] is not None else None,
+        "bare_peak_ratio_to_matrix": top["bare"] / x_bytes if top["bare"] is not None else None,
     }
 
 

@@ -9,6 +9,10 @@ import numpy as np
 import pytest
 import uproot
 
+from hepml.config import Config, config_from_dict
+from hepml.dataset import Dataset, load_dataset
+from hepml.ingest import ingest_sample
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
@@ -106,3 +110,21 @@ def small_config(tmp_path: Path) -> dict:
         },
         "evaluation": {"working_points": [{"signal_efficiency": 0.5}], "bins": 20},
     }
+
+
+def ingest_all(cfg: Config, directory: Path) -> tuple[Dataset, dict[str, Path]]:
+    """Ingest every sample of ``cfg`` into ``directory/<sample>.parquet``; return the dataset
+    loaded from those tables and the tables (sample -> path)."""
+    tables = {name: directory / f"{name}.parquet" for name in cfg.samples}
+    for name, path in tables.items():
+        ingest_sample(cfg, name, path)
+    return load_dataset(tables, cfg.feature_names), tables
+
+
+@pytest.fixture
+def ingested(small_config: dict, tmp_path: Path) -> tuple[Config, Dataset, dict[str, Path]]:
+    """``small_config`` ingested in ``tmp_path``: (config, dataset, tables). Function-scoped,
+    like ``small_config``: a test may train, write and modify beside the tables freely."""
+    cfg = config_from_dict(small_config)
+    data, tables = ingest_all(cfg, tmp_path)
+    return cfg, data, tables

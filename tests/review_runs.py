@@ -8,14 +8,12 @@ with two features fewer is what `hepml compare` is tested on.
 
 from __future__ import annotations
 
-import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from workflow_helpers import run_snakemake, write_tiny_config
+from workflow_helpers import require_hepml, run_snakemake, write_tiny_config
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "reference": {},
@@ -36,14 +34,6 @@ def review_config(workdir: Path, *, drop_features: tuple[str, ...] = ()) -> Path
     cfg["features"] = [f for f in cfg["features"] if f["name"] not in drop_features]
     path.write_text(yaml.safe_dump(cfg))
     return path
-
-
-def require_hepml() -> None:
-    """Skip when the `hepml` program is not installed (the rules call it)."""
-    if shutil.which("hepml", path=str(Path(sys.executable).parent)) is None and not shutil.which(
-        "hepml"
-    ):
-        pytest.skip("the hepml command is not installed (pip install -e .)")
 
 
 def workflow_run(tmp_path_factory: pytest.TempPathFactory, variant: str) -> Path:

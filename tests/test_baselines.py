@@ -26,21 +26,10 @@ from sklearn.tree import DecisionTreeClassifier
 from hepml.baselines import METHODS, build_pipeline, train_baseline, write_baseline
 from hepml.cli import main
 from hepml.config import Baseline, config_from_dict
-from hepml.dataset import load_dataset, read_scores
+from hepml.dataset import read_scores
 from hepml.estimators import Decorrelate, FisherDiscriminant, WeightedKNN
 from hepml.exceptions import ConfigError
-from hepml.ingest import ingest_sample
 from hepml.train import train_fold, write_fold
-
-
-@pytest.fixture
-def ingested(small_config, tmp_path):
-    cfg = config_from_dict(small_config)
-    tables = {}
-    for name in cfg.samples:
-        tables[name] = tmp_path / f"{name}.parquet"
-        ingest_sample(cfg, name, tables[name])
-    return cfg, load_dataset(tables, cfg.feature_names), tables
 
 
 def _independent_weights(weight, label):

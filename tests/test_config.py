@@ -143,3 +143,30 @@ def test_training_hash_tracks_training_settings_only():
     restyled["plotting"] = {"label": "Preliminary"}
     assert a.training_hash() != config_from_dict(changed).training_hash()
     assert a.training_hash() == config_from_dict(restyled).training_hash()
+
+
+def test_training_hash_ignores_data_samples_and_the_apply_section():
+    """Adding collision data or ntuples to score must not invalidate trained models."""
+    base = config_from_dict(copy.deepcopy(BASE)).training_hash()
+    with_data = copy.deepcopy(BASE)
+    with_data["samples"]["data"] = {"label": "data", "files": "d.root"}
+    with_data["apply"] = {"samples": {"extra": {"files": "x.root"}}, "branch": "score"}
+    assert config_from_dict(with_data).training_hash() == base
+    with_data["samples"]["data"]["files"] = ["d2016.root", "d2017.root"]
+    assert config_from_dict(with_data).training_hash() == base
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda d: d["samples"]["bkg"].update(cross_section=4.0),
+        lambda d: d["samples"]["bkg"].update(files=["b.root", "b2.root"]),
+        lambda d: d["samples"]["sig"].update(weight="w"),
+        lambda d: d["samples"].update(bkg2={"label": "background", "files": "c.root"}),
+    ],
+)
+def test_training_hash_tracks_every_mc_sample_setting(mutate):
+    changed = copy.deepcopy(BASE)
+    mutate(changed)
+    base = config_from_dict(copy.deepcopy(BASE)).training_hash()
+    assert config_from_dict(changed).training_hash() != base

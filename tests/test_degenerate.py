@@ -6,26 +6,18 @@ import copy
 
 import numpy as np
 import pytest
+from conftest import ingest_all
 
 from hepml.config import config_from_dict
-from hepml.dataset import load_dataset
 from hepml.exceptions import DataError
 from hepml.ingest import ingest_sample
 from hepml.train import train_fold
 
 
-def _ingest_all(cfg, tmp_path):
-    tables = {}
-    for name in cfg.samples:
-        tables[name] = tmp_path / f"{name}.parquet"
-        ingest_sample(cfg, name, tables[name])
-    return load_dataset(tables, cfg.feature_names)
-
-
 def test_constant_feature_trains_and_gets_no_splits(small_config, tmp_path):
     small_config["features"].append({"name": "const", "expr": "MET_pt * 0 + 3"})
     cfg = config_from_dict(small_config)
-    data = _ingest_all(cfg, tmp_path)
+    data, _ = ingest_all(cfg, tmp_path)
     assert np.all(data.X[:, -1] == 3)
     model = train_fold(cfg, data, 0)
     # documented behaviour: a constant feature is harmless, XGBoost never splits on it
@@ -47,7 +39,7 @@ def test_negative_weights_with_drop_policy_and_no_positive_signal(small_config, 
     data_cfg["samples"]["sig"]["sum_of_weights"] = 100.0  # normalise anyway
     data_cfg["training"]["negative_weights"] = "drop"
     cfg = config_from_dict(data_cfg)
-    data = _ingest_all(cfg, tmp_path)
+    data, _ = ingest_all(cfg, tmp_path)
     assert np.all(data.weight[data.label == 1] < 0)
     with pytest.raises(DataError, match=r"training weights sum to 0 \(signal\)"):
         train_fold(cfg, data, 0)
@@ -55,7 +47,7 @@ def test_negative_weights_with_drop_policy_and_no_positive_signal(small_config, 
 
 def test_single_selected_event_is_a_clear_error(small_config, tmp_path):
     cfg = config_from_dict(small_config)
-    data = _ingest_all(cfg, tmp_path)
+    data, _ = ingest_all(cfg, tmp_path)
     first_signal = np.flatnonzero(data.label == 1)[0]
     keep = data.label == 0
     keep[first_signal] = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import inspect
 import json
 import math
 
@@ -11,7 +12,8 @@ import pytest
 import sklearn.metrics
 
 from hepml import metrics
-from hepml.evaluate import evaluate, write_evaluation
+from hepml.config import config_from_dict
+from hepml.evaluate import evaluate, evaluation_options, write_evaluation
 from hepml.exceptions import ConfigError, DataError, FoldMismatch
 
 WORKING_POINTS = [{"signal_efficiency": 0.5}, {"background_efficiency": 0.05}, {"score": 0.7}]
@@ -238,4 +240,32 @@ def test_process_column_groups_samples_in_the_per_process_rows(table):
         ("higgs", "signal"),
         ("other_bkg", "background"),
         ("all backgrounds", "background"),
+    ]
+
+
+def test_evaluation_options_pass_every_setting_of_the_config(small_config):
+    """Every keyword of `evaluate` but the classifier's name comes from the config, as set."""
+    small_config["evaluation"] = {
+        "working_points": [{"background_efficiency": 0.02}, {"score": 0.8}],
+        "ks_threshold": 0.01,
+        "bins": 17,
+        "significance": {"metric": "s_over_sqrt_b", "min_background": 3.0, "cuts": 50},
+    }
+    options = evaluation_options(config_from_dict(small_config))
+    keywords = inspect.signature(evaluate).parameters
+    assert set(options) == {n for n, p in keywords.items() if p.kind == p.KEYWORD_ONLY} - {
+        "classifier"
+    }
+    assert options == {
+        "working_points": [{"background_efficiency": 0.02}, {"score": 0.8}],
+        "ks_threshold": 0.01,
+        "n_bins": 17,
+        "significance_metric": "s_over_sqrt_b",
+        "min_background": 3.0,
+        "n_cuts": 50,
+    }
+    ev = evaluate(synthetic_table(), **options)
+    assert [r.point.definition for r in ev.working_points] == [
+        "background_efficiency=0.02",
+        "score=0.8",
     ]

@@ -12,8 +12,6 @@ import pytest
 from review_runs import workflow_run
 from workflow_helpers import run_snakemake
 
-pytestmark = pytest.mark.e2e
-
 ROOT = Path(__file__).resolve().parents[1]
 CAPTIONS = ROOT / "workflow" / "report"
 CATEGORIES = ("inputs", "training", "performance", "overtraining", "significance")
@@ -30,6 +28,16 @@ def _text(caption_html: str) -> str:
     return " ".join(html.unescape(re.sub(r"<[^>]+>", "", caption_html)).split())
 
 
+def test_every_report_item_has_a_caption_and_every_caption_is_used():
+    """Static check of workflow/rules/report.smk against workflow/report/*.rst (no run)."""
+    rules = (ROOT / "workflow" / "rules" / "report.smk").read_text(encoding="utf-8")
+    named = set(re.findall(r'"(\w+\.rst)"', rules))
+    files = {p.name for p in CAPTIONS.glob("*.rst")} - {"workflow.rst"}  # the report's front page
+    assert named == files, f"no file: {sorted(named - files)}; unused: {sorted(files - named)}"
+    for name in files:
+        assert len(" ".join((CAPTIONS / name).read_text().split())) > 100, name
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     run = workflow_run(tmp_path_factory, "reference")
@@ -40,6 +48,7 @@ def report(tmp_path_factory):
     return run, page, _script_json(page, "results"), _script_json(page, "categories")
 
 
+@pytest.mark.e2e
 def test_every_plot_and_table_is_in_the_report(report):
     run, _, results, categories = report
     produced = [
@@ -56,13 +65,14 @@ def test_every_plot_and_table_is_in_the_report(report):
     assert in_categories == set(results)
 
 
+@pytest.mark.e2e
 def test_every_result_has_its_caption(report):
     _, page, results, _ = report
     captions = {_text(r["caption"]) for r in results.values()}
     assert all(len(c) > 100 for c in captions)  # a real explanation, not a title
     for rst in sorted(CAPTIONS.glob("*.rst")):
-        if rst.name.startswith("data_mc"):
-            continue  # data/MC plots exist only when the config has data samples
+        if rst.name.startswith(("data_mc", "tune_")):
+            continue  # only with data samples / a hyperparameter search in the config
         first_line = rst.read_text().splitlines()[0].split("{{")[0].split("``")[0]
         words = " ".join(first_line.split()[:6])
         where = _text(page) if rst.name == "workflow.rst" else " ".join(captions)
@@ -75,6 +85,7 @@ def test_every_result_has_its_caption(report):
     assert results["results/plots/inputs/mll.png"]["labels"] == {"feature": "mll"}
 
 
+@pytest.mark.e2e
 def test_plots_are_embedded_byte_for_byte(report):
     run, page, results, _ = report
     for name, result in results.items():

@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import xgboost as xgb
+from conftest import ingest_all
 
 from hepml.config import config_from_dict
 from hepml.dataset import Dataset, load_dataset, read_scores
 from hepml.exceptions import ConfigError, DataError, FoldMismatch
-from hepml.ingest import ingest_sample
 from hepml.train import fold_roles, train_fold, training_weights, write_fold
 from hepml.weights import annihilate
-
-
-@pytest.fixture
-def ingested(small_config, tmp_path):
-    cfg = config_from_dict(small_config)
-    tables = {}
-    for name in cfg.samples:
-        tables[name] = tmp_path / f"{name}.parquet"
-        ingest_sample(cfg, name, tables[name])
-    return cfg, load_dataset(tables, cfg.feature_names)
 
 
 @pytest.mark.parametrize("k", [3, 5, 20])
@@ -53,7 +42,7 @@ def test_training_weights_policies():
 
 
 def test_out_of_fold_scores_come_from_models_that_never_saw_the_event(ingested, tmp_path):
-    cfg, data = ingested
+    cfg, data, _ = ingested
     paths = []
     models = {}
     for k in range(cfg.folds):
@@ -88,7 +77,7 @@ def test_out_of_fold_scores_come_from_models_that_never_saw_the_event(ingested, 
 
 
 def test_saved_model_is_the_best_iteration_and_curve_is_complete(ingested, tmp_path):
-    cfg, data = ingested
+    cfg, data, _ = ingested
     model = train_fold(cfg, data, 0)
     write_fold(model, tmp_path)
     booster = xgb.Booster(model_file=str(tmp_path / "model.json"))
@@ -108,7 +97,7 @@ def test_saved_model_is_the_best_iteration_and_curve_is_complete(ingested, tmp_p
 
 def test_validation_metric_uses_weights(ingested):
     """The early-stopping log-loss equals a weighted BCE computed by hand on the validation set."""
-    cfg, data = ingested
+    cfg, data, _ = ingested
     model = train_fold(cfg, data, 0)
     val = data.fold == model.roles["validation"]
     w = training_weights(
@@ -125,7 +114,7 @@ def test_validation_metric_uses_weights(ingested):
 
 
 def test_training_is_deterministic(ingested, tmp_path):
-    cfg, data = ingested
+    cfg, data, _ = ingested
     write_fold(train_fold(cfg, data, 2, threads=2), tmp_path / "a")
     write_fold(train_fold(cfg, data, 2, threads=1), tmp_path / "b")
     assert (tmp_path / "a" / "model.json").read_bytes() == (
@@ -134,24 +123,24 @@ def test_training_is_deterministic(ingested, tmp_path):
 
 
 def test_fold_without_signal_is_a_clear_error(ingested):
-    cfg, data = ingested
+    cfg, data, _ = ingested
     no_signal_in_fold0 = ~((data.fold == 0) & (data.label == 1))
     with pytest.raises(DataError, match=r"model 0: the test set has 0 signal"):
         train_fold(cfg, data.subset(no_signal_in_fold0), 0)
 
 
 def test_read_scores_detects_missing_model(ingested, tmp_path):
-    cfg, data = ingested
+    cfg, data, _ = ingested
     write_fold(train_fold(cfg, data, 0), tmp_path / "fold0")
     with pytest.raises(FoldMismatch, match=r"expected the scores of models 0\.\.2"):
         read_scores([tmp_path / "fold0" / "scores.parquet"], n_folds=3)
 
 
-def test_dataset_rejects_table_from_other_config(ingested, tmp_path):
-    _cfg, _ = ingested
+def test_dataset_rejects_table_from_other_config(ingested):
+    _, _, tables = ingested
     with pytest.raises(DataError, match=r"no column for feature 'mett'.*Did you mean 'met'"):
-        load_dataset({"sig": tmp_path / "sig.parquet"}, ["mett"])
-    assert isinstance(load_dataset({"sig": tmp_path / "sig.parquet"}, ["met"]), Dataset)
+        load_dataset({"sig": tables["sig"]}, ["mett"])
+    assert isinstance(load_dataset({"sig": tables["sig"]}, ["met"]), Dataset)
 
 
 # --- negative weights: annihilation (TMVA's PairNegWeightsGlobal) ---------------------------
@@ -230,10 +219,10 @@ def test_balance_backgrounds_gives_every_process_the_same_sum():
         )
 
 
-def test_train_fold_with_annihilation_and_process_balance(small_config):
+def test_train_fold_with_annihilation_and_process_balance(small_config, tmp_path):
     small_config["training"].update(negative_weights="annihilate", balance_backgrounds=True)
     cfg = config_from_dict(small_config)
-    data = _ingest(cfg, small_config)
+    data, _ = ingest_all(cfg, tmp_path)
     assert np.any(data.weight < 0)  # the background ntuples have negative weights
     model = train_fold(cfg, data, 0)
     assert model.metadata["training_weights"]["negative_weights"] == "annihilate"
@@ -249,22 +238,13 @@ def test_train_fold_with_annihilation_and_process_balance(small_config):
     assert logged == pytest.approx(bce, rel=1e-4)
 
 
-def _ingest(cfg, raw):
-    tmp = Path(raw["samples"]["sig"]["files"]).parent
-    tables = {}
-    for name in cfg.samples:
-        tables[name] = tmp / f"{name}.parquet"
-        ingest_sample(cfg, name, tables[name])
-    return load_dataset(tables, cfg.feature_names, {n: n for n in cfg.samples})
-
-
 # --- XGBoost parameters from the config --------------------------------------------------
 
 
-def test_monotone_constraint_by_feature_name_is_obeyed(small_config):
+def test_monotone_constraint_by_feature_name_is_obeyed(small_config, tmp_path):
     small_config["training"]["xgboost"].update(monotone_constraints={"met": -1})
     cfg = config_from_dict(small_config)
-    data = _ingest(cfg, small_config)
+    data, _ = ingest_all(cfg, tmp_path)
     model = train_fold(cfg, data, 0)
     assert model.metadata["parameters"]["monotone_constraints"] == "(-1,0,0,0,0)"
     # scan met for a few events, other features fixed: the score never rises
@@ -284,7 +264,7 @@ def test_monotone_constraint_by_feature_name_is_obeyed(small_config):
     assert rises > 0
 
 
-def test_every_configured_xgboost_parameter_reaches_the_booster(small_config):
+def test_every_configured_xgboost_parameter_reaches_the_booster(small_config, tmp_path):
     small_config["training"]["xgboost"].update(
         max_depth=0,
         max_leaves=7,
@@ -298,7 +278,7 @@ def test_every_configured_xgboost_parameter_reaches_the_booster(small_config):
         interaction_constraints=[["met", "ht"], ["n_jets", "jet1_eta", "mu1_pt"]],
     )
     cfg = config_from_dict(small_config)
-    data = _ingest(cfg, small_config)
+    data, _ = ingest_all(cfg, tmp_path)
     model = train_fold(cfg, data, 0)
     conf = json.loads(model.booster.save_config())
     tree = conf["learner"]["gradient_booster"]["tree_train_param"]
@@ -331,7 +311,7 @@ def test_constraint_on_unknown_feature_is_a_config_error(small_config):
 
 
 def test_tuned_parameters_override_the_config(ingested):
-    cfg, data = ingested
+    cfg, data, _ = ingested
     model = train_fold(cfg, data, 1, params={"max_depth": 1, "n_estimators": 7, "eta": 0.3})
     conf = json.loads(model.booster.save_config())
     assert conf["learner"]["gradient_booster"]["tree_train_param"]["max_depth"] == "1"

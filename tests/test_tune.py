@@ -14,11 +14,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from conftest import ingest_all
 
 from hepml.config import config_from_dict
-from hepml.dataset import load_dataset
 from hepml.exceptions import ConfigError, FoldMismatch
-from hepml.ingest import ingest_sample
 from hepml.train import train_fold
 from hepml.tune import (
     grid_points,
@@ -46,13 +45,10 @@ def _config(small_config, **tune):
 
 
 @pytest.fixture
-def ingested(small_config, tmp_path):
+def ingested_for_tuning(small_config, tmp_path):
+    """``small_config`` with a random search of 3 trials, ingested in tmp_path: (cfg, data)."""
     cfg = _config(small_config, method="random", trials=3)
-    tables = {}
-    for name in cfg.samples:
-        tables[name] = tmp_path / f"{name}.parquet"
-        ingest_sample(cfg, name, tables[name])
-    return cfg, load_dataset(tables, cfg.feature_names, {n: n for n in cfg.samples})
+    return cfg, ingest_all(cfg, tmp_path)[0]
 
 
 def test_random_candidates_are_seeded_in_range_and_shared_by_folds(small_config):
@@ -110,8 +106,8 @@ def test_tpe_without_optuna_names_the_install_command(small_config, monkeypatch)
         suggest(cfg.tune, 7, 0, 0, [])
 
 
-def test_trial_objective_is_the_early_stopping_loss_of_that_model(ingested):
-    cfg, data = ingested
+def test_trial_objective_is_the_early_stopping_loss_of_that_model(ingested_for_tuning):
+    cfg, data = ingested_for_tuning
     record = run_trial(cfg, data, 1, 2)
     params = suggest(cfg.tune, cfg.seed, 1, 2)
     assert record["params"] == params
@@ -136,10 +132,10 @@ def _perturb(data, fold):
     )
 
 
-def test_test_fold_never_enters_the_search(ingested):
+def test_test_fold_never_enters_the_search(ingested_for_tuning):
     """Perturbing model k's test fold changes neither its trials nor its chosen parameters;
     perturbing its validation fold does change them (so the check can fail)."""
-    cfg, data = ingested
+    cfg, data = ingested_for_tuning
     n = n_trials(cfg.tune)
     trials = [run_trial(cfg, data, k, i) for k in range(cfg.folds) for i in range(n)]
     chosen = select(cfg, trials)
@@ -154,8 +150,8 @@ def test_test_fold_never_enters_the_search(ingested):
     assert run_trial(cfg, validation, 0, 0)["objective"] != trials[0]["objective"]
 
 
-def test_selection_picks_the_best_trial_per_fold(ingested, tmp_path):
-    cfg, _ = ingested
+def test_selection_picks_the_best_trial_per_fold(ingested_for_tuning, tmp_path):
+    cfg, _ = ingested_for_tuning
     objective = {(0, 0): 0.5, (0, 1): 0.4, (0, 2): 0.4, (1, 0): 0.3, (1, 1): 0.6, (1, 2): 0.7}
     objective |= {(2, i): 0.45 - 0.01 * i for i in range(3)}
     trials = [

@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 import csv
-import shutil
-import sys
-from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from sklearn.metrics import roc_auc_score
-from workflow_helpers import run_snakemake, write_tiny_config
+from workflow_helpers import run_snakemake, run_tiny_workflow
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def workflow_run(tmp_path_factory):
-    if (
-        shutil.which("hepml", path=str(Path(sys.executable).parent)) is None
-        and shutil.which("hepml") is None
-    ):
-        pytest.skip("the hepml command is not installed (pip install -e .)")
     workdir = tmp_path_factory.mktemp("e2e")
-    write_tiny_config(workdir)
-    run = run_snakemake(workdir, "--cores", "2")
-    assert run.returncode == 0, run.stderr[-4000:]
+    run_tiny_workflow(workdir)
     return workdir
 
 
@@ -119,3 +109,16 @@ def test_rerun_has_nothing_to_do(workflow_run):
 def test_lint_is_clean(workflow_run):
     lint = run_snakemake(workflow_run, "--lint")
     assert lint.returncode == 0, lint.stdout[-3000:] + lint.stderr[-3000:]
+
+
+def test_every_job_records_its_time_and_memory(workflow_run):
+    """Snakemake's benchmark TSV per job (wall, CPU, sampled RSS) and hepml's own peak RSS line
+    in the job's log, which bench/bench_workflow.py reads."""
+    benchmarks = workflow_run / "benchmarks"
+    for job in ("ingest/vbf_h", "train/fold0", "evaluate", "plot", "apply/dy", "export"):
+        with (benchmarks / f"{job}.tsv").open(newline="") as stream:
+            rows = list(csv.DictReader(stream, delimiter="\t"))
+        assert len(rows) == 1 and float(rows[0]["s"]) > 0, job
+        log = (workflow_run / "logs" / f"{job}.log").read_text()
+        peak = [line for line in log.splitlines() if "peak memory:" in line]
+        assert len(peak) == 1 and float(peak[0].split("peak memory: ")[1].split()[0]) > 10, job

@@ -9,16 +9,12 @@ from __future__ import annotations
 import csv
 import json
 import math
-import shutil
-import sys
-from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import xgboost as xgb
-import yaml
-from workflow_helpers import run_snakemake, write_tiny_config
+from workflow_helpers import run_tiny_workflow
 
 pytestmark = pytest.mark.e2e
 
@@ -26,16 +22,7 @@ TABLES = ["metrics", "working_points", "confusion", "overtraining", "per_process
 BLIND_ABOVE = 0.6
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    if (
-        shutil.which("hepml", path=str(Path(sys.executable).parent)) is None
-        and shutil.which("hepml") is None
-    ):
-        pytest.skip("the hepml command is not installed (pip install -e .)")
-    workdir = tmp_path_factory.mktemp("e2e_evaluation")
-    path = write_tiny_config(workdir)
-    cfg = yaml.safe_load(path.read_text())
+def _with_pseudo_data(cfg: dict) -> None:
     cfg["samples"]["data"] = {
         "label": "data",
         "files": f"{cfg['demo']['directory']}/*_1.root",
@@ -43,10 +30,12 @@ def run(tmp_path_factory):
     }
     cfg["evaluation"].update(blind_above=BLIND_ABOVE, shap_events=200)
     cfg["plotting"]["data_label"] = "Work in progress"
-    path.write_text(yaml.safe_dump(cfg))
-    result = run_snakemake(workdir, "--cores", "2")
-    assert result.returncode == 0, result.stderr[-4000:]
-    return workdir, cfg
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("e2e_evaluation")
+    return workdir, run_tiny_workflow(workdir, _with_pseudo_data)
 
 
 def _csv(path):

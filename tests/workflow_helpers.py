@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,6 +25,28 @@ def write_tiny_config(workdir: Path, *, events: int = 12_000, **training: Any) -
     path = workdir / "tiny.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
+
+
+def require_hepml() -> None:
+    """Skip when the `hepml` program is not installed (the rules call it)."""
+    if shutil.which("hepml", path=str(Path(sys.executable).parent)) is None and not shutil.which(
+        "hepml"
+    ):
+        pytest.skip("the hepml command is not installed (pip install -e .)")
+
+
+def run_tiny_workflow(workdir: Path, edit: Callable[[dict], None] | None = None) -> dict:
+    """Run the whole workflow on 2 cores in ``workdir`` with the tiny config, first changed in
+    place by ``edit`` when given; return the config. Fails the test if snakemake fails."""
+    require_hepml()
+    path = write_tiny_config(workdir)
+    cfg = yaml.safe_load(path.read_text())
+    if edit is not None:
+        edit(cfg)
+        path.write_text(yaml.safe_dump(cfg))
+    result = run_snakemake(workdir, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-4000:]
+    return cfg
 
 
 def snakemake_command(workdir: Path, *args: str) -> list[str]:

@@ -12,10 +12,13 @@ Outputs of sample ``S`` under ``output_dir``:
   (default ``hepml``) with one entry per source entry in the same order;
 - ``S.parquet``: the same columns for all files, plus ``file`` (index into the file list of
   the summary) and ``entry``;
-- ``S.json``: the summary (files, friend files, counts, models, config hash, mode).
+- ``S.json``: the summary (files, friend files, counts, models, config hash, mode, and the
+  ``skipped_files`` with the reason).
 
 Everything is checked (models against the config, every file's branches) before anything is
-written, and every output appears atomically.
+written, and every output appears atomically. Bad files (not ROOT, truncated, corrupt, no
+entries) follow ``on_bad_file`` as in ingest: an error naming the file, or (``skip``) a
+warning, no friend file and no Parquet rows for it, and its record in ``skipped_files``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from hepml.atomic import atomic_path, write_json
 from hepml.config import Config, Sample
 from hepml.exceptions import ConfigError, did_you_mean
 from hepml.fold_models import FoldModels
+from hepml.inputs import BadFiles
 from hepml.score import ScoreOptions, atomic_directory, plan_files, score_files
 
 __all__ = [
@@ -91,7 +95,8 @@ def apply_sample(
     """Score every file of sample ``name`` and write its outputs; return the summary."""
     sample = sample_to_apply(config, name)
     options = options_for(config, name)
-    files, plan = plan_files(config, sample)  # every file checked before anything is written
+    bad = BadFiles.of(config, sample)
+    files, plan = plan_files(config, sample, bad)  # every file checked before anything is written
     paths = output_paths(config, name, output_dir)
     with contextlib.ExitStack() as stack:
         friends = parquet = None
@@ -100,7 +105,7 @@ def apply_sample(
         if paths["parquet"] is not None:
             parquet = stack.enter_context(atomic_path(paths["parquet"]))
         records = score_files(
-            config, files, plan, models, options, friend_dir=friends, parquet=parquet
+            config, files, plan, models, options, friend_dir=friends, parquet=parquet, bad=bad
         )
     summary = {
         "sample": name,
@@ -111,6 +116,7 @@ def apply_sample(
         "friend_tree": options.friend_tree if friends is not None else None,
         "fill": options.fill,
         "files": records,
+        "skipped_files": bad.records(),
         "entries": sum(r["entries"] for r in records),
         "selected": sum(r["selected"] for r in records),
         "friend_dir": str(paths["friends"]) if paths["friends"] is not None else None,
@@ -120,10 +126,11 @@ def apply_sample(
     }
     write_json(paths["summary"], summary)
     log.info(
-        "sample '%s': %d of %d entries scored (%s mode)",
+        "sample '%s': %d of %d entries scored (%s mode, %d file(s) skipped)",
         name,
         summary["selected"],
         summary["entries"],
         options.mode,
+        len(bad.skipped),
     )
     return summary

@@ -230,6 +230,13 @@ def _cmd_train(args: argparse.Namespace) -> None:
         hint = did_you_mean(args.classifier, ["xgboost", *baselines])
         msg = f"no classifier '{args.classifier}': not xgboost nor in training.baselines.{hint}"
         raise ConfigError(msg)
+    params = tuned_parameters(args.params, args.fold) if args.params else None
+    if args.classifier == "xgboost" and cfg.engine == "dask":
+        from hepml.distributed import run_fold
+
+        tables = _parse_tables(args.tables)
+        run_fold(cfg, tables, args.fold, args.output_dir, threads=args.threads, params=params)
+        return
     data = _load_tables(cfg, args.tables)
     if args.classifier != "xgboost":
         from hepml.baselines import train_baseline, write_baseline
@@ -239,7 +246,6 @@ def _cmd_train(args: argparse.Namespace) -> None:
             train_baseline(cfg, data, baseline, args.fold, threads=args.threads), args.output_dir
         )
         return
-    params = tuned_parameters(args.params, args.fold) if args.params else None
     model = train_fold(cfg, data, args.fold, threads=args.threads, params=params)
     write_fold(model, args.output_dir)
 
@@ -281,7 +287,7 @@ def _cmd_tune_select(args: argparse.Namespace) -> None:
 def _cmd_evaluate(args: argparse.Namespace) -> None:
     from hepml.config import load_config
     from hepml.dataset import read_scores
-    from hepml.evaluate import evaluate, write_evaluation
+    from hepml.evaluate import evaluate, evaluation_options, write_evaluation
 
     cfg = load_config(args.configs)
     evaluations = []
@@ -292,18 +298,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
             raise HepmlError(msg)
         table = read_scores(paths, n_folds=cfg.folds)
         table["sample"] = table["process"]  # the score plot stacks by process
-        evaluations.append(
-            evaluate(
-                table,
-                classifier=name,
-                working_points=[wp.as_dict() for wp in cfg.working_points],
-                ks_threshold=cfg.ks_threshold,
-                n_bins=cfg.bins,
-                significance_metric=cfg.significance_metric,
-                min_background=cfg.min_background,
-                n_cuts=cfg.significance_cuts,
-            )
-        )
+        evaluations.append(evaluate(table, classifier=name, **evaluation_options(cfg)))
     write_evaluation(evaluations, args.output_dir)
 
 
@@ -374,9 +369,7 @@ def _cmd_compare(args: argparse.Namespace) -> None:
 
     comparison = compare_runs(args.run_a, args.run_b)
     sys.stdout.write(
-        comparison_markdown(
-            comparison, tolerance=args.tolerance, only_changed=args.only_changed
-        )
+        comparison_markdown(comparison, tolerance=args.tolerance, only_changed=args.only_changed)
     )
     if args.csv:
         write_comparison_csv(comparison, args.csv)
@@ -415,7 +408,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HepmlError as err:
         sys.stderr.write(f"hepml {args.command}: error: {err}\n")
         return 2
+    peak = _peak_rss_mb()
+    if peak is not None:  # in every job's log: what a batch job's mem_mb must cover
+        log.info("peak memory: %.0f MB resident", peak)
     return 0
+
+
+def _peak_rss_mb() -> float | None:
+    """This process's peak resident set size in MB (None where the OS does not say)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes, else KiB
 
 
 if __name__ == "__main__":

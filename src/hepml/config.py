@@ -15,6 +15,7 @@ import copy
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -32,6 +33,7 @@ __all__ = [
     "Baseline",
     "Config",
     "Cut",
+    "DaskSettings",
     "Dimension",
     "Feature",
     "Sample",
@@ -52,7 +54,9 @@ SCHEMA_PATH = Path(str(resources.files("hepml").joinpath("schemas/config.schema.
 @cache
 def schema() -> dict[str, Any]:
     """Return the configuration JSON schema (parsed once)."""
-    return yaml.safe_load(SCHEMA_PATH.read_text("utf-8"))
+    # libyaml's loader where PyYAML has it: a tenth of a second less in every job
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(SCHEMA_PATH.read_text("utf-8"), Loader=loader)
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,24 @@ class Tuning:
 
 
 @dataclass(frozen=True)
+class DaskSettings:
+    """The Dask cluster of ``training.engine: dask`` (``training.dask``)."""
+
+    address: str | None = None  # a running scheduler; None: start a LocalCluster
+    timeout: float = 30.0  # seconds to wait for the scheduler
+    workers: int = 2  # LocalCluster: worker processes
+    threads_per_worker: int | None = None  # LocalCluster; None: the job's threads shared
+    memory_limit: str | None = None  # LocalCluster, per worker ('4GB'); None: Dask's auto
+
+
+# What only says how to reach a cluster: never part of the training hash (a restarted
+# scheduler has a new address, and the models do not change with it).
+_CONNECTION_KEYS = ("address", "timeout")
+# Memory sizes as Dask's parse_bytes reads them: 4GB, 2 GiB, 500MB, 1e9 (bytes)
+_MEMORY = re.compile(r"\s*\d+(\.\d+)?(e\d+)?\s*([kmgtp](i?b)?|b)?\s*", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
 class ApplySettings:
     """The ``apply`` section: extra ntuples to score and how the scores are written."""
 
@@ -218,6 +240,8 @@ class Config:
     balance_backgrounds: bool = False  # equal weight sums for the background processes
     baselines: tuple[Baseline, ...] = ()
     tune: Tuning | None = None  # None: no hyperparameter search
+    engine: str = "local"  # training.engine: "local" | "dask"
+    dask: DaskSettings = field(default_factory=DaskSettings)
     significance_metric: str = "asimov"  # evaluation.significance.metric
     min_background: float = 1.0  # expected background events the optimal cut must keep
     significance_cuts: int = 200  # equidistant score cuts scanned
@@ -247,18 +271,42 @@ class Config:
         """A short hash of every setting that changes the trained models.
 
         Stored beside each model so a model can never be mistaken for one trained under a
-        different configuration.
+        different configuration. It covers the signal and background samples (files, tree,
+        weights, cross sections, ...), features, selection, event numbers, training settings
+        (:meth:`model_settings`), seed and luminosity. Data samples (label ``data``) and the
+        ``apply``, ``evaluation``, ``plotting``, ``reading`` and ``resources`` sections are
+        never trained on or with, so adding a data sample does not invalidate trained models.
         """
         relevant = {
             k: self.raw.get(k)
             for k in ("samples", "features", "selection", "event_number", "training", "seed")
         }
-        relevant["training"] = {  # the baselines do not change the BDTs
-            k: v for k, v in (relevant["training"] or {}).items() if k != "baselines"
+        relevant["samples"] = {  # data is never trained on: only the MC samples count
+            name: sample
+            for name, sample in (relevant["samples"] or {}).items()
+            if name not in self.data_samples
         }
+        relevant["training"] = self.model_settings()
         relevant["luminosity"] = self.luminosity
         blob = json.dumps(relevant, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+    def model_settings(self) -> dict[str, Any]:
+        """The ``training`` settings that the BDTs depend on.
+
+        Leaves out the baselines, the engine and Dask settings under ``engine: local`` (so
+        that configs written before the engine existed keep their hash), and how the Dask
+        scheduler is reached (``address``, ``timeout``).
+        """
+        training = {k: v for k, v in (self.raw.get("training") or {}).items() if k != "baselines"}
+        if self.engine == "local":
+            training.pop("engine", None)
+            training.pop("dask", None)
+        elif "dask" in training:
+            training["dask"] = {
+                k: v for k, v in training["dask"].items() if k not in _CONNECTION_KEYS
+            }
+        return training
 
 
 def load_config(paths: str | Path | list[str | Path]) -> Config:
@@ -453,6 +501,8 @@ def config_from_dict(data: dict[str, Any], *, source: str = "config") -> Config:
         balance_backgrounds=bool(training.get("balance_backgrounds", False)),
         baselines=_baselines(training.get("baselines", []), source),
         tune=_tuning(training.get("tune", {}), source),
+        engine=_engine(training, source),
+        dask=_dask_settings(training.get("dask", {}), source),
         significance_metric=evaluation["significance"]["metric"],
         min_background=float(evaluation["significance"]["min_background"]),
         significance_cuts=int(evaluation["significance"]["cuts"]),
@@ -539,11 +589,14 @@ def _baselines(specs: list[Any], source: str) -> tuple[Baseline, ...]:
     if any(b.name == "xgboost" for b in baselines):
         msg = f"{source}: training.baselines: the name 'xgboost' is the BDT's; choose another"
         raise ConfigError(msg)
-    if baselines:
-        from hepml.baselines import check_baseline  # scikit-learn only when needed
+    # Only explicit params need scikit-learn's check (the schema already checks the method):
+    # importing it costs every job that loads the config about two seconds.
+    if any(b.params for b in baselines):
+        from hepml.baselines import check_baseline
 
         for i, b in enumerate(baselines):
-            check_baseline(b, f"{source}: training.baselines[{i}]")
+            if b.params:
+                check_baseline(b, f"{source}: training.baselines[{i}]")
     return baselines
 
 
@@ -593,6 +646,38 @@ def _tuning(spec: dict[str, Any], source: str) -> Tuning | None:
     return Tuning(spec["method"], spec["trials"], spec["batch"], spec["objective"], tuple(dims))
 
 
+def _engine(training: dict[str, Any], source: str) -> str:
+    """``training.engine``, checked against the settings that only the local engine has."""
+    engine = training.get("engine", "local")
+    if engine == "dask" and training.get("negative_weights") == "annihilate":
+        msg = (
+            f"{source}: training.negative_weights: 'annihilate' is not available with "
+            "training.engine: dask: it pairs each negative weight with its nearest "
+            "positive-weight neighbours among all events of the class, which the Dask engine "
+            "never holds in one place. Use abs, drop or zero, or engine: local."
+        )
+        raise ConfigError(msg)
+    return engine
+
+
+def _dask_settings(spec: dict[str, Any], source: str) -> DaskSettings:
+    """``training.dask`` as :class:`DaskSettings`, the memory limit checked."""
+    memory = spec.get("memory_limit")
+    if memory is not None and not _MEMORY.fullmatch(memory):
+        msg = (
+            f"{source}: training.dask.memory_limit = {memory!r} is not a memory size; "
+            "write e.g. '4GB', '2 GiB' or '500MB' (or null for Dask's auto)"
+        )
+        raise ConfigError(msg)
+    return DaskSettings(
+        address=spec.get("address"),
+        timeout=float(spec.get("timeout", 30)),
+        workers=int(spec.get("workers", 2)),
+        threads_per_worker=spec.get("threads_per_worker"),
+        memory_limit=memory,
+    )
+
+
 def _check_unique(names: list[str], where: str) -> None:
     seen: set[str] = set()
     for n in names:
@@ -622,6 +707,7 @@ def _apply_settings(spec: dict[str, Any], samples: dict[str, Sample], source: st
             generator_weight="1",
             process=name,
             aliases={k: str(v) for k, v in sample.get("aliases", {}).items()},
+            on_bad_file=sample.get("on_bad_file"),
         )
     return ApplySettings(
         samples=extra,

@@ -16,7 +16,7 @@ import dataclasses
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,11 +25,15 @@ from hepml.evaluation_tables import write_evaluation
 from hepml.exceptions import ConfigError, DataError, FoldMismatch, did_you_mean
 from hepml.per_process import per_process_performance
 
+if TYPE_CHECKING:
+    from hepml.config import Config
+
 __all__ = [
     "Evaluation",
     "OvertrainingCheck",
     "WorkingPointResult",
     "evaluate",
+    "evaluation_options",
     "write_evaluation",
 ]
 
@@ -327,6 +331,22 @@ def _significance(
             for p in np.unique(t["process"][background])
         }
     return summary
+
+
+def evaluation_options(cfg: Config) -> dict[str, Any]:
+    """The keyword arguments of :func:`evaluate` set by the config's ``evaluation`` section.
+
+    ``evaluate(table, classifier=name, **evaluation_options(cfg))`` is how the CLI and the
+    benchmarks evaluate, so a new evaluation setting is passed on in this one place.
+    """
+    return {
+        "working_points": [wp.as_dict() for wp in cfg.working_points],
+        "ks_threshold": cfg.ks_threshold,
+        "n_bins": cfg.bins,
+        "significance_metric": cfg.significance_metric,
+        "min_background": cfg.min_background,
+        "n_cuts": cfg.significance_cuts,
+    }
 
 
 def evaluate(

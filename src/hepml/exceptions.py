@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "BadFile",
+    "ClusterError",
     "ConfigError",
     "DataError",
     "ExpressionError",
@@ -25,8 +26,12 @@ __all__ = [
 
 
 def did_you_mean(name: str, candidates: Iterable[str], *, n: int = 3) -> str:
-    """Return a " Did you mean 'x'?" suffix for ``name`` among ``candidates`` ('' if none close)."""
-    matches = difflib.get_close_matches(name, sorted(set(candidates)), n=n, cutoff=0.6)
+    """Return a " Did you mean 'x'?" suffix for ``name`` among ``candidates`` ('' if none close).
+
+    ``name`` may be any YAML key (``?`` alone parses as a null key): it is compared as text.
+    """
+    pool = sorted({str(c) for c in candidates})
+    matches = difflib.get_close_matches(str(name), pool, n=n, cutoff=0.6)
     if not matches:
         return ""
     quoted = ", ".join(f"'{m}'" for m in matches)
@@ -67,3 +72,7 @@ class DataError(HepmlError):
 
 class FoldMismatch(HepmlError):
     """Raised when fold outputs do not fit together (wrong K, missing fold, other config)."""
+
+
+class ClusterError(HepmlError):
+    """Raised when the Dask cluster of ``training.engine: dask`` cannot be reached or started."""

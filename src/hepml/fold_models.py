@@ -80,9 +80,9 @@ def check_models(
         if meta.get("config_hash") != config.training_hash():
             msg = (
                 f"model '{path}' was trained under config hash {meta.get('config_hash')!r}, but "
-                f"the config gives {config.training_hash()!r}: samples, features, selection, "
-                "event_number, training or seed changed since. Retrain (rerun snakemake), or "
-                "pass the config the model was trained with."
+                f"the config gives {config.training_hash()!r}: MC samples, features, selection, "
+                "event_number, training, seed or luminosity changed since. Retrain (rerun "
+                "snakemake), or pass the config the model was trained with."
             )
             raise FoldMismatch(msg)
         fold = int(meta["model_fold"])
@@ -134,6 +134,8 @@ def predict(models: FoldModels, X: np.ndarray, fold: np.ndarray, mode: str) -> n
     """P(signal) of each row of ``X`` (float32, features in order), as float64.
 
     ``fold``: model k scores the rows of fold k. ``mean``: the mean of all K models.
+    Rows grouped by fold (as :func:`hepml.score.feature_chunks` hands them over) are scored
+    in place, block by block; otherwise each fold's rows are gathered first (a copy).
     """
     if mode == "mean":
         total = np.zeros(len(X), dtype=np.float64)
@@ -141,8 +143,28 @@ def predict(models: FoldModels, X: np.ndarray, fold: np.ndarray, mode: str) -> n
             total += booster.inplace_predict(X, validate_features=False)
         return total / models.folds
     out = np.empty(len(X), dtype=np.float64)
+    blocks = _fold_blocks(fold)
+    if blocks is not None:
+        for k, start, stop in blocks:
+            out[start:stop] = models.boosters[k].inplace_predict(
+                X[start:stop], validate_features=False
+            )
+        return out
     for k, booster in enumerate(models.boosters):
         rows = fold == k
         if rows.any():
             out[rows] = booster.inplace_predict(X[rows], validate_features=False)
     return out
+
+
+def _fold_blocks(fold: np.ndarray) -> list[tuple[int, int, int]] | None:
+    """(fold, start, stop) of each run of equal folds, if every fold forms a single run."""
+    if len(fold) == 0:
+        return []
+    edges = np.flatnonzero(fold[1:] != fold[:-1]) + 1
+    starts = np.concatenate([[0], edges])
+    folds = fold[starts]
+    if len(np.unique(folds)) != len(folds):
+        return None
+    stops = np.concatenate([edges, [len(fold)]])
+    return [(int(k), int(a), int(b)) for k, a, b in zip(folds, starts, stops, strict=True)]

@@ -23,10 +23,8 @@ files, skipped ones included), ``_entry`` (int64, entry number within that file)
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,9 +37,10 @@ import pyarrow.parquet as pq
 from hepml.atomic import atomic_path
 from hepml.config import Config, Sample
 from hepml.cutflow import Cutflow, FileTally, write_cutflow
-from hepml.exceptions import BadFile, DataError, HepmlError, InputFileError
+from hepml.exceptions import DataError, HepmlError
 from hepml.folds import fold_of_entry, fold_of_event
 from hepml.inputs import (
+    BadFiles,
     InputFile,
     check_branch_types,
     check_branches,
@@ -91,33 +90,6 @@ class IngestResult:
     sum_of_weights_source: str = ""
 
 
-class _BadFiles:
-    """Applies the sample's ``on_bad_file`` policy and records the files skipped."""
-
-    def __init__(self, sample: str, policy: str) -> None:
-        self.sample, self.policy = sample, policy
-        self.skipped: dict[str, str] = {}
-
-    @contextlib.contextmanager
-    def guard(self, file: InputFile) -> Iterator[None]:
-        try:
-            yield
-        except BadFile as err:
-            if self.policy != "skip":
-                msg = f"sample '{self.sample}': {err} (on_bad_file: skip would skip this file)"
-                raise BadFile(msg) from err
-            log.warning("sample '%s': skipping a bad file: %s", self.sample, err)
-            self.skipped[file.path] = str(err)
-
-    def good(self, files: list[InputFile]) -> list[InputFile]:
-        good = [f for f in files if f.path not in self.skipped]
-        if not good:
-            reasons = "; ".join(self.skipped.values())
-            msg = f"sample '{self.sample}': none of its {len(files)} file(s) can be read: {reasons}"
-            raise InputFileError(msg)
-        return good
-
-
 def ingest_sample(
     config: Config, sample_name: str, output: str | Path, *, threads: int = 1
 ) -> IngestResult:
@@ -125,9 +97,7 @@ def ingest_sample(
     del threads  # decompression is single-threaded; the argument keeps the CLI uniform
     sample = config.samples[sample_name]
     files = resolve_files(sample.name, sample.files, sample.tree)
-    run = _Run(
-        config, sample, files, _BadFiles(sample.name, sample.on_bad_file or config.on_bad_file)
-    )
+    run = _Run(config, sample, files, BadFiles.of(config, sample))
     norm = normalisation_factor(sample, config.luminosity, run.sum_of_weights(), run.entries())
     total = FileTally.empty(len(run.plan.cuts) + 1)
     with atomic_path(output) as tmp:
@@ -150,7 +120,7 @@ class _Run:
     """One sample's ingest: files checked and planned on construction, then read."""
 
     def __init__(
-        self, config: Config, sample: Sample, files: list[InputFile], bad: _BadFiles
+        self, config: Config, sample: Sample, files: list[InputFile], bad: BadFiles
     ) -> None:
         self.config, self.sample, self.files, self.bad = config, sample, files, bad
         self.n_entries: dict[str, int] = {}
@@ -272,7 +242,7 @@ class _Run:
             negative_weight_fraction=total.negative / selected,
             negative_weight_yield=norm * total.negative_weighted,
             fold_source="+".join(self.plan.id_branches) or "(file, entry)",
-            skipped_files=[{"file": p, "reason": r} for p, r in skipped.items()],
+            skipped_files=self.bad.records(),
             sum_of_weights_source=describe_source(sample),
         )
 

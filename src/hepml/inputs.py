@@ -8,7 +8,8 @@ turns into a half-read sample.
 Faults of one file (not ROOT, truncated, corrupt, zero entries, the tree name bound to something
 other than a TTree, a basket that fails to decompress while reading) raise
 :class:`~hepml.exceptions.BadFile`, which ``on_bad_file: skip`` may turn into a skipped file;
-every other problem is an error whatever the policy.
+every other problem is an error whatever the policy. :class:`BadFiles` applies that policy,
+file by file, for ingest and apply alike.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import awkward as ak
 import uproot
@@ -33,7 +35,11 @@ from hepml.exceptions import (
     did_you_mean,
 )
 
+if TYPE_CHECKING:
+    from hepml.config import Config, Sample
+
 __all__ = [
+    "BadFiles",
     "InputFile",
     "check_branch_types",
     "check_branches",
@@ -61,6 +67,48 @@ class InputFile:
 
     def __str__(self) -> str:
         return f"{self.path}:{self.tree}"
+
+
+class BadFiles:
+    """A sample's ``on_bad_file`` policy, applied file by file, and the files it skipped.
+
+    Wrap the work on one file in :meth:`guard`: a :class:`BadFile` raised inside is re-raised
+    naming the sample (policy ``error``), or logged as a warning and recorded in ``skipped``
+    (file path -> reason; policy ``skip``). Every other error passes through.
+    """
+
+    def __init__(self, sample: str, policy: str) -> None:
+        self.sample, self.policy = sample, policy
+        self.skipped: dict[str, str] = {}
+
+    @classmethod
+    def of(cls, config: Config, sample: Sample) -> BadFiles:
+        """The policy of ``sample``: its own ``on_bad_file``, else ``reading.on_bad_file``."""
+        return cls(sample.name, sample.on_bad_file or config.on_bad_file)
+
+    @contextlib.contextmanager
+    def guard(self, file: InputFile) -> Iterator[None]:
+        try:
+            yield
+        except BadFile as err:
+            if self.policy != "skip":
+                msg = f"sample '{self.sample}': {err} (on_bad_file: skip would skip this file)"
+                raise BadFile(msg) from err
+            log.warning("sample '%s': skipping a bad file: %s", self.sample, err)
+            self.skipped[file.path] = str(err)
+
+    def good(self, files: list[InputFile]) -> list[InputFile]:
+        """The files not skipped; :class:`InputFileError` if there is none."""
+        good = [f for f in files if f.path not in self.skipped]
+        if not good:
+            reasons = "; ".join(self.skipped.values())
+            msg = f"sample '{self.sample}': none of its {len(files)} file(s) can be read: {reasons}"
+            raise InputFileError(msg)
+        return good
+
+    def records(self) -> list[dict[str, str]]:
+        """The skipped files as ``{"file": path, "reason": ...}``, for summaries."""
+        return [{"file": path, "reason": why} for path, why in self.skipped.items()]
 
 
 def resolve_files(sample: str, patterns: tuple[str, ...], tree: str) -> list[InputFile]:

@@ -64,6 +64,8 @@ DEPENDENCIES = (
     "vector",
     "hist",
 )
+# the dask extra, recorded too when training.engine is dask
+DASK_DEPENDENCIES = ("dask", "distributed", "dask-awkward")
 _CHUNK = 1 << 20  # bytes read at a time when hashing
 
 
@@ -174,18 +176,26 @@ def _training(config: Config, threads: int | None, models: Sequence[str]) -> dic
 
     device = str(config.xgboost.get("device", "cpu"))
     cuda_build = bool(xgboost.build_info().get("USE_CUDA", False))
+    if config.engine == "dask":
+        reproducibility = (
+            "Dask engine: the quantile cuts and histogram sums depend on how the scheduler "
+            "spreads the partitions over the workers, so reruns may give different models"
+        )
+    elif device == "cpu":
+        reproducibility = "CPU hist: reruns give byte-identical models whatever the thread count"
+    else:
+        reproducibility = (
+            "GPU hist: histograms are summed with floating-point atomics, so reruns may "
+            "differ in the last bits of split gains and leaf values"
+        )
     return {
         "threads": threads,
+        "engine": config.engine,
         "device": device,
         "tree_method": "hist",
         "xgboost_built_with_cuda": cuda_build,
-        "bitwise_reproducible": device == "cpu",
-        "reproducibility": (
-            "CPU hist: reruns give byte-identical models whatever the thread count"
-            if device == "cpu"
-            else "GPU hist: histograms are summed with floating-point atomics, so reruns may "
-            "differ in the last bits of split gains and leaf values"
-        ),
+        "bitwise_reproducible": device == "cpu" and config.engine == "local",
+        "reproducibility": reproducibility,
         "models": [_model_record(Path(m)) for m in models],
     }
 
@@ -229,7 +239,9 @@ def collect_provenance(
         "python_implementation": platform.python_implementation(),
         "platform": platform.platform(),
         "machine": platform.machine(),
-        "packages": package_versions(),
+        "packages": package_versions(
+            DEPENDENCIES + (DASK_DEPENDENCIES if config.engine == "dask" else ())
+        ),
         "config": {
             "files": [{"path": str(f), "sha256": file_sha256(f)} for f in map(Path, config_files)],
             "sha256": config_sha256(config),

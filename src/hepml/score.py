@@ -14,6 +14,11 @@ event scored:
 The output of one input file is a friend tree with one entry per source entry, in the same
 order: the score (float64; ``fill`` for events failing the selection), ``passes_selection``,
 the ``fold`` and the event-number branch(es) copied, so ``TTree::AddFriend`` needs no join.
+
+Bad files follow the sample's ``on_bad_file`` policy (:class:`hepml.inputs.BadFiles`), as in
+ingest. A skipped file keeps its position in the file list, which the (file, entry) folds and
+the Parquet ``file`` column use, so the other files' folds are those of training; it gets no
+friend file and no Parquet rows, even when it fails half-way through.
 """
 
 from __future__ import annotations
@@ -26,11 +31,12 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import awkward as ak
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import uproot
 
@@ -40,6 +46,7 @@ from hepml.fold_models import MODES, FoldModels, predict
 from hepml.folds import fold_of_entry, fold_of_event
 from hepml.ingest import SamplePlan, evaluate_chunk, plan_sample
 from hepml.inputs import (
+    BadFiles,
     InputFile,
     check_branch_types,
     check_branches,
@@ -52,6 +59,7 @@ from hepml.inputs import (
 
 __all__ = [
     "Chunk",
+    "FileSkipped",
     "ScoreOptions",
     "atomic_directory",
     "feature_chunks",
@@ -79,23 +87,35 @@ class ScoreOptions:
             raise ValueError(msg)
 
 
-def plan_files(config: Config, sample: Sample) -> tuple[list[InputFile], SamplePlan]:
+def plan_files(
+    config: Config, sample: Sample, bad: BadFiles | None = None
+) -> tuple[list[InputFile], SamplePlan]:
     """Resolve and check every file of ``sample`` before anything is read or written.
 
-    As in ingest, the plan comes from the first file and every other file must have its
+    As in ingest, the plan comes from the first good file and every other file must have its
     branches, so the fold source (event number, or (file, entry)) is the one ingest used.
+    With ``bad``, each file's checks run under its policy: a skipped file is recorded in
+    ``bad.skipped`` but stays in the returned list (its position is its ``file`` index), and
+    :class:`~hepml.exceptions.InputFileError` is raised when no file is good. Without ``bad``,
+    any :class:`~hepml.exceptions.BadFile` stops the run.
     """
     files = resolve_files(sample.name, sample.files, sample.tree)
     plan = None
     for file in files:
-        with opened_tree(file) as tree:
+        with _guarded(bad, file), opened_tree(file) as tree:
             check_entries(tree, file)
             if plan is None:
                 plan = plan_sample(config, sample, set(tree.keys(recursive=True)), file)
             needed = dict.fromkeys(plan.branches, f"sample '{sample.name}'")
             check_branches(tree, file, needed)
             check_branch_types(tree, file, needed)
+    if bad is not None:
+        bad.good(files)  # raises if every file is bad
     return files, plan
+
+
+def _guarded(bad: BadFiles | None, file: InputFile) -> contextlib.AbstractContextManager:
+    return contextlib.nullcontext() if bad is None else bad.guard(file)
 
 
 @dataclass(frozen=True)
@@ -103,37 +123,67 @@ class Chunk:
     """One chunk of one file, ready to be scored: what the reading thread hands over."""
 
     file_index: int
-    X: np.ndarray  # (selected events, features) float32
+    X: np.ndarray  # (selected events, features) float32, rows grouped by fold
+    rows: np.ndarray  # the chunk entry of each row of X
     selected: np.ndarray  # bool, every entry of the chunk
     fold: np.ndarray  # int8, every entry
     ids: dict[str, np.ndarray]  # event-number branches, every entry
 
 
+class FileSkipped(NamedTuple):
+    """Handed over instead of a chunk: file ``file_index`` failed half-way and is skipped,
+    so what its earlier chunks produced must be withdrawn."""
+
+    file_index: int
+
+
 def feature_chunks(
-    config: Config, plan: SamplePlan, files: Sequence[InputFile], features, step_size
-) -> Iterator[Chunk]:
+    config: Config,
+    plan: SamplePlan,
+    files: Sequence[InputFile],
+    features,
+    step_size,
+    bad: BadFiles | None = None,
+) -> Iterator[Chunk | FileSkipped]:
     """Read every file in chunks; compute the features, selection and fold of each chunk.
 
     ``features`` are the names of the model's features, in order (the columns of ``X``).
+    The rows of ``X`` are the selected entries grouped by fold (entry order within a fold),
+    so that each fold model scores a contiguous block without another copy.
+    Files in ``bad.skipped`` are passed over. A file that ``bad`` skips while it is read
+    yields :class:`FileSkipped` after its good chunks, and reading goes on with the next file
+    (caught here: an exception raised through :func:`_prefetched` would end the iteration).
     """
     for index, file in enumerate(files):
-        for chunk, start, stop in iterate_file(file, plan.branches, step_size):
-            try:
-                values, masks, _ = evaluate_chunk(plan, chunk, 1.0)
-            except HepmlError as err:
-                raise located(err, f"in '{file.path}', entries {start} to {stop}") from err
-            selected = masks[-1]
-            ids = {b: ak.to_numpy(chunk[b]) for b in plan.id_branches}
-            if ids:
-                fold = fold_of_event(list(ids.values()), config.folds, config.seed)
-            else:
-                entries = np.arange(start, stop, dtype=np.int64)
-                fold = fold_of_entry(index, entries, config.folds, config.seed)
-            X = np.empty((int(selected.sum()), len(features)), dtype=np.float32)
-            for j, name in enumerate(features):
-                X[:, j] = values[name][selected]
-            _check_finite(X, features, file)
-            yield Chunk(index, X, selected, fold, ids)
+        if bad is not None and file.path in bad.skipped:
+            continue
+        with _guarded(bad, file):
+            for chunk, start, stop in iterate_file(file, plan.branches, step_size):
+                yield _chunk(config, plan, features, file, index, chunk, start, stop)
+        if bad is not None and file.path in bad.skipped:
+            yield FileSkipped(index)
+
+
+def _chunk(config, plan, features, file, index, chunk, start: int, stop: int) -> Chunk:
+    """The features, selection and fold of entries ``start`` to ``stop`` of file ``index``."""
+    try:
+        values, masks, _ = evaluate_chunk(plan, chunk, 1.0)
+    except HepmlError as err:
+        raise located(err, f"in '{file.path}', entries {start} to {stop}") from err
+    selected = masks[-1]
+    ids = {b: ak.to_numpy(chunk[b]) for b in plan.id_branches}
+    if ids:
+        fold = fold_of_event(list(ids.values()), config.folds, config.seed)
+    else:
+        entries = np.arange(start, stop, dtype=np.int64)
+        fold = fold_of_entry(index, entries, config.folds, config.seed)
+    rows = np.flatnonzero(selected)
+    rows = rows[np.argsort(fold[rows], kind="stable")]
+    X = np.empty((len(rows), len(features)), dtype=np.float32)
+    for j, name in enumerate(features):
+        X[:, j] = values[name][rows]
+    _check_finite(X, features, file)
+    return Chunk(index, X, rows, selected, fold, ids)
 
 
 _END = object()
@@ -160,13 +210,18 @@ def _iterate_scores(
     files: Sequence[InputFile],
     models: FoldModels,
     options: ScoreOptions,
-) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
-    """(file index, friend-tree columns of every entry of one chunk), in entry order."""
-    chunks = feature_chunks(config, plan, files, models.features, options.step_size)
+    bad: BadFiles | None,
+) -> Iterator[tuple[int, dict[str, np.ndarray] | None]]:
+    """(file index, friend-tree columns of every entry of one chunk), in entry order;
+    (file index, None) when that file failed half-way and is skipped."""
+    chunks = feature_chunks(config, plan, files, models.features, options.step_size, bad)
     for c in _prefetched(chunks):
+        if isinstance(c, FileSkipped):
+            yield c.file_index, None
+            continue
         score = np.full(len(c.selected), options.fill, dtype=np.float64)
         if len(c.X):
-            score[c.selected] = predict(models, c.X, c.fold[c.selected], options.mode)
+            score[c.rows] = predict(models, c.X, c.fold[c.rows], options.mode)
         yield (
             c.file_index,
             {
@@ -206,49 +261,110 @@ def score_files(
     *,
     friend_dir: Path | None,
     parquet: Path | None,
+    bad: BadFiles | None = None,
 ) -> list[dict[str, Any]]:
     """Score every file; write friend trees into ``friend_dir`` and/or one ``parquet`` table.
 
     Returns one record per file (source, friend file name, entries, selected). The caller
-    makes the outputs atomic (see :func:`atomic_directory`).
+    makes the outputs atomic (see :func:`atomic_directory`). With ``bad`` (as given to
+    :func:`plan_files`), a file it skips, up front or half-way, has no friend file (``friend``
+    None), no Parquet rows and zero counts; if no file is left, ``InputFileError``.
     """
     names = friend_names(files)
     records = [
         {"source": str(f), "friend": n, "entries": 0, "selected": 0}
         for f, n in zip(files, names, strict=True)
     ]
-    writer = tree = None
-    current = -1
-    try:
-        for index, columns in _iterate_scores(config, plan, files, models, options):
+    writers = _Writers(friend_dir, parquet, options.friend_tree)
+    with writers:
+        for index, columns in _iterate_scores(config, plan, files, models, options, bad):
             record = records[index]
-            if friend_dir is not None and index != current:
-                if tree is not None:
-                    tree.file.close()  # the previous friend file is complete
-                    tree = None
-                out = uproot.recreate(friend_dir / names[index], compression=_FRIEND_COMPRESSION)
-                tree = out.mktree(options.friend_tree, {k: v.dtype for k, v in columns.items()})
-                current = index
-            if tree is not None:
-                tree.extend(columns)
-            if parquet is not None:
-                table = _parquet_table(columns, index, record["entries"])
-                if writer is None:
-                    writer = pq.ParquetWriter(
-                        parquet, table.schema, compression="zstd", use_dictionary=False
-                    )  # dictionaries of unique float scores cost 6x the writing time
-                writer.write_table(table)
+            if columns is None:  # failed half-way: withdraw what it wrote
+                writers.withdraw(index, names[index], record["entries"] > 0)
+                record.update(entries=0, selected=0)
+                continue
+            writers.write(index, names[index], columns, record["entries"])
             record["entries"] += len(columns["fold"])
             record["selected"] += int(columns["passes_selection"].sum())
-    finally:
-        if tree is not None:
-            tree.file.close()
-        if writer is not None:
-            writer.close()
+    if bad is not None:
+        bad.good(files)  # raises if the last good file failed half-way
+        for record, file in zip(records, files, strict=True):
+            if file.path in bad.skipped:
+                record["friend"] = None
+    writers.drop_withdrawn_rows()
     for record in records:
         log.info("'%s': %d of %d entries scored", record["source"], record["selected"],
                  record["entries"])  # fmt: skip
     return records
+
+
+class _Writers:
+    """The friend file being written and the Parquet writer of :func:`score_files`."""
+
+    def __init__(self, friend_dir: Path | None, parquet: Path | None, friend_tree: str) -> None:
+        self.friend_dir, self.parquet, self.friend_tree = friend_dir, parquet, friend_tree
+        self.tree = self.writer = None
+        self.current = -1  # file index of the friend file open
+        self.withdrawn: set[int] = set()  # files whose rows must leave the Parquet table
+
+    def __enter__(self) -> _Writers:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._close_friend()
+        if self.writer is not None:
+            self.writer.close()
+
+    def write(self, index: int, name: str, columns: dict[str, np.ndarray], start: int) -> None:
+        """Append one chunk of file ``index`` (its entries from ``start`` on)."""
+        if self.friend_dir is not None and index != self.current:
+            self._close_friend()  # the previous friend file is complete
+            out = uproot.recreate(self.friend_dir / name, compression=_FRIEND_COMPRESSION)
+            self.tree = out.mktree(self.friend_tree, {k: v.dtype for k, v in columns.items()})
+            self.current = index
+        if self.tree is not None:
+            self.tree.extend(columns)
+        if self.parquet is not None:
+            table = _parquet_table(columns, index, start)
+            if self.writer is None:
+                self.writer = _parquet_writer(self.parquet, table.schema)
+            self.writer.write_table(table)
+
+    def withdraw(self, index: int, name: str, written: bool) -> None:
+        """Take back file ``index``: delete its partial friend file, mark its rows."""
+        if self.tree is not None and self.current == index:
+            self._close_friend()
+            (self.friend_dir / name).unlink()
+        if written:
+            self.withdrawn.add(index)
+
+    def _close_friend(self) -> None:
+        if self.tree is not None:
+            self.tree.file.close()
+            self.tree = None
+
+    def drop_withdrawn_rows(self) -> None:
+        """Rewrite the closed Parquet table without the withdrawn files' rows, one row group
+        at a time (a ParquetWriter cannot take rows back)."""
+        if self.parquet is None or not self.withdrawn:
+            return
+        source = pq.ParquetFile(self.parquet)
+        scratch = self.parquet.with_name(self.parquet.name + ".rewrite")
+        drop = pa.array(sorted(self.withdrawn), pa.int32())
+        try:
+            with _parquet_writer(scratch, source.schema_arrow) as writer:
+                for i in range(source.num_row_groups):
+                    table = source.read_row_group(i)
+                    writer.write_table(table.filter(pc.invert(pc.is_in(table["file"], drop))))
+            source.close()
+            scratch.replace(self.parquet)
+        finally:
+            scratch.unlink(missing_ok=True)
+
+
+def _parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+    # dictionaries of unique float scores cost 6x the writing time
+    return pq.ParquetWriter(path, schema, compression="zstd", use_dictionary=False)
 
 
 def _parquet_table(columns: dict[str, np.ndarray], file_index: int, start: int) -> pa.Table:

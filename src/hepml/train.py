@@ -30,20 +30,25 @@ import xgboost as xgb
 from hepml.atomic import atomic_path, write_json
 from hepml.config import Config
 from hepml.dataset import Dataset
+from hepml.device import check_device, effective_device
 from hepml.exceptions import DataError, FoldMismatch
 from hepml.tables import write_table
 from hepml.weights import training_weights
 
 __all__ = [
     "FoldModel",
+    "check_set_classes",
     "fit_booster",
     "fold_masks",
+    "fold_metadata",
     "fold_roles",
     "fold_weights",
     "score_table",
+    "set_masks",
     "train_fold",
     "training_weights",
     "write_fold",
+    "write_model",
     "write_scores",
     "xgboost_params",
 ]
@@ -71,19 +76,40 @@ def fold_masks(data: Dataset, k: int, n_folds: int) -> dict[str, np.ndarray]:
 
     Raises :class:`DataError` if a set lacks signal or background events.
     """
-    roles = fold_roles(k, n_folds)
-    masks = {"test": data.fold == roles["test"], "validation": data.fold == roles["validation"]}
+    masks = set_masks(data.fold, fold_roles(k, n_folds))
+    check_set_classes(
+        k,
+        {
+            s: (
+                int(np.count_nonzero(data.label[m] == 1)),
+                int(np.count_nonzero(data.label[m] == 0)),
+            )
+            for s, m in masks.items()
+        },
+    )
+    return masks
+
+
+def set_masks(fold: np.ndarray, roles: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Boolean masks of the train, validation and test events from their fold numbers."""
+    masks = {"test": fold == roles["test"], "validation": fold == roles["validation"]}
     masks["train"] = ~(masks["test"] | masks["validation"])
+    return {s: masks[s] for s in SETS}
+
+
+def check_set_classes(k: int, counts: Mapping[str, tuple[int, int]]) -> None:
+    """Raise :class:`DataError` unless every set of model ``k`` has signal and background.
+
+    ``counts`` maps each set to its numbers of (signal, background) events.
+    """
     for role, name in (("train", "training"), ("validation", "validation"), ("test", "test")):
-        labels = data.label[masks[role]]
-        n_sig, n_bkg = int(np.count_nonzero(labels == 1)), int(np.count_nonzero(labels == 0))
+        n_sig, n_bkg = counts[role]
         if n_sig == 0 or n_bkg == 0:
             msg = (
                 f"model {k}: the {name} set has {n_sig} signal and {n_bkg} background events; "
                 "each needs both. Use fewer folds or more events."
             )
             raise DataError(msg)
-    return {s: masks[s] for s in SETS}
 
 
 def fold_weights(config: Config, data: Dataset, mask: np.ndarray) -> np.ndarray:
@@ -146,8 +172,10 @@ def fit_booster(
     """Train on ``masks["train"]``, early-stop on ``masks["validation"]``; nothing else is read.
 
     Returns the booster cut at its best iteration, the learning curve (weighted log-loss and
-    AUC per round on both sets) and the best iteration.
+    AUC per round on both sets) and the best iteration. Raises :class:`ConfigError` for
+    ``device: cuda`` without a usable GPU (XGBoost would quietly train on the CPU).
     """
+    check_device(params.get("device", "cpu"))
     max_bin = int(params.get("max_bin", 256))
     dtrain = _matrix(config, data, masks["train"], max_bin, threads)
     # binned with the training cuts: a fraction of the memory of a plain DMatrix
@@ -251,31 +279,51 @@ def train_fold(
         threads=threads,
     )
     log.info("model %d: best iteration %d of %d", k, best, len(history["train"]["logloss"]))
-    if booster_params.get("device") == "cuda":
+    device = effective_device(booster)
+    if device != "cpu":
         booster.set_param({"device": "cpu"})  # the events are in host memory: score there
     scores = score_table(booster.inplace_predict(data.X, validate_features=False), data, masks, k)
-    meta = {
+    events = {s: int(masks[s].sum()) for s in SETS}
+    meta = fold_metadata(config, k, best, booster_params, params, events) | {"device": device}
+    return FoldModel(booster, roles, history, best, scores, meta)
+
+
+def fold_metadata(
+    config: Config,
+    k: int,
+    best: int,
+    booster_params: Mapping[str, Any],
+    tuned: Mapping[str, Any] | None,
+    events: Mapping[str, int],
+    *,
+    engine: str = "local",
+) -> dict[str, Any]:
+    """The ``metadata.json`` of model ``k``: roles, features, parameters, weights, events.
+
+    ``events`` holds the number of events of each set; ``engine`` says where it trained.
+    """
+    return {
         "model_fold": k,
         "folds": config.folds,
-        "roles": roles,
+        "roles": fold_roles(k, config.folds),
         "best_iteration": best,
-        "features": data.features,
+        "features": config.feature_names,
         "event_number": list(config.event_number),
         "fold_seed": config.seed,
         "config_hash": config.training_hash(),
         "objective": "binary:logistic",
         "xgboost_version": xgb.__version__,
         "parameters": {p: v for p, v in booster_params.items() if p != "nthread"},
-        "n_estimators": n_rounds(config, params),
-        "tuned_parameters": dict(params or {}),
+        "n_estimators": n_rounds(config, tuned),
+        "tuned_parameters": dict(tuned or {}),
         "training_weights": {
             "negative_weights": config.negative_weights,
             "balance_classes": config.balance_classes,
             "balance_backgrounds": config.balance_backgrounds,
         },
-        "events": {s: int(masks[s].sum()) for s in SETS},
+        "events": {s: int(events[s]) for s in SETS},
+        "engine": engine,
     }
-    return FoldModel(booster, roles, history, best, scores, meta)
 
 
 def score_table(
@@ -315,12 +363,13 @@ def write_scores(scores: Mapping[str, np.ndarray], path: str | Path) -> Path:
 def write_fold(model: FoldModel, output_dir: str | Path) -> list[Path]:
     """Write model.json, metadata.json, learning_curve.csv and scores.parquet for one fold."""
     out = Path(output_dir)
-    paths = [
-        out / "model.json",
-        out / "metadata.json",
-        out / "learning_curve.csv",
-        out / "scores.parquet",
-    ]
+    return [*write_model(model, out), write_scores(model.scores, out / "scores.parquet")]
+
+
+def write_model(model: FoldModel, output_dir: str | Path) -> list[Path]:
+    """Write model.json, metadata.json and learning_curve.csv of one fold (not its scores)."""
+    out = Path(output_dir)
+    paths = [out / "model.json", out / "metadata.json", out / "learning_curve.csv"]
     with atomic_path(paths[0]) as tmp:
         tmp.write_bytes(model.booster.save_raw(raw_format="json"))
     write_json(paths[1], model.metadata)
@@ -337,5 +386,4 @@ def write_fold(model: FoldModel, output_dir: str | Path) -> list[Path]:
         for i in range(len(curve["train"]["logloss"]))
     ]
     write_table(rows, paths[2])
-    write_scores(model.scores, paths[3])
     return paths

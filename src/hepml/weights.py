@@ -26,7 +26,14 @@ from sklearn.neighbors import NearestNeighbors
 
 from hepml.exceptions import DataError
 
-__all__ = ["POLICIES", "annihilate", "apply_policy", "balance", "training_weights"]
+__all__ = [
+    "POLICIES",
+    "annihilate",
+    "apply_policy",
+    "balance",
+    "group_factors",
+    "training_weights",
+]
 
 log = logging.getLogger(__name__)
 
@@ -224,3 +231,27 @@ def training_weights(
 
 
 _balance = balance  # ``training_weights`` has a parameter named ``balance``
+
+
+def group_factors(
+    sums: np.ndarray,
+    label: np.ndarray,
+    n_nonzero: int,
+    *,
+    balance: bool,
+    process: np.ndarray | None = None,
+) -> np.ndarray:
+    """What :func:`training_weights` does, as one factor per group of events.
+
+    For data handled in pieces (:mod:`hepml.distributed`), where only sums over the whole set
+    can be had. The events are split into non-empty groups of one label (and one process);
+    ``sums`` holds each group's sum of weights after an element-wise policy
+    (:func:`apply_policy`: abs, drop, zero) and ``n_nonzero`` the number of events whose
+    weight is then non-zero. An event's policy weight times its group's factor is its
+    training weight: the same balancing (``process`` given: background processes too), the
+    same errors, and a mean of 1 over the non-zero weights, up to rounding.
+    """
+    sums = np.asarray(sums, dtype=np.float64)
+    balanced = _balance(sums, label, classes=balance, process=process)
+    factors = np.divide(balanced, sums, out=np.zeros_like(balanced), where=sums > 0)
+    return factors * (n_nonzero / balanced.sum())

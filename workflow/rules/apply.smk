@@ -12,6 +12,8 @@ rule apply:
         summary="results/apply/{sample}.json",
     log:
         "logs/apply/{sample}.log",
+    benchmark:
+        "benchmarks/apply/{sample}.tsv"
     wildcard_constraints:
         sample="|".join(APPLY_SAMPLES),
     conda:
@@ -35,6 +37,8 @@ rule export:
         directory("results/export"),
     log:
         "logs/export.log",
+    benchmark:
+        "benchmarks/export.tsv"
     conda:
         "../../environment.yml"
     params:

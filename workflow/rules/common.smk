@@ -115,10 +115,9 @@ TUNED_PARAMS = ["results/tune/best_params.json"] if CFG.tune is not None else []
 
 
 def training_params():
-    """The training settings the BDTs depend on (the tuned ones arrive as a file)."""
-    return {
-        k: v for k, v in config["training"].items() if k not in ("baselines", "tune")
-    }
+    """The training settings the BDTs depend on (the tuned ones arrive as a file; the Dask
+    scheduler's address is not one of them)."""
+    return {k: v for k, v in CFG.model_settings().items() if k != "tune"}
 
 
 def baseline_spec(wildcards):

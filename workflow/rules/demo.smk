@@ -3,6 +3,8 @@ rule make_demo:
         demo_outputs(),
     log:
         "logs/make_demo.log",
+    benchmark:
+        "benchmarks/make_demo.tsv"
     conda:
         "../../environment.yml"
     threads: stage_threads("demo")

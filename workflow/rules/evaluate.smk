@@ -17,6 +17,8 @@ rule evaluate:
         histograms="results/evaluation/histograms.json",
     log:
         "logs/evaluate.log",
+    benchmark:
+        "benchmarks/evaluate.tsv"
     group:
         "summary"
     conda:
@@ -43,6 +45,8 @@ rule plot:
         in_report(expand("results/plots/{plot}.{ext}", plot=PLOTS, ext=["pdf", "png"])),
     log:
         "logs/plot.log",
+    benchmark:
+        "benchmarks/plot.tsv"
     group:
         "summary"
     conda:

@@ -8,6 +8,8 @@ rule ingest:
         cutflow_md="results/cutflow/{sample}.md",
     log:
         "logs/ingest/{sample}.log",
+    benchmark:
+        "benchmarks/ingest/{sample}.tsv"
     conda:
         "../../environment.yml"
     threads: stage_threads("ingest")

@@ -39,6 +39,8 @@ rule inputs:
         correlations="results/evaluation/correlations.json",
     log:
         "logs/inputs.log",
+    benchmark:
+        "benchmarks/inputs.tsv"
     conda:
         "../../environment.yml"
     params:
@@ -61,6 +63,8 @@ rule importance:
         shap="results/evaluation/shap.json",
     log:
         "logs/importance.log",
+    benchmark:
+        "benchmarks/importance.tsv"
     conda:
         "../../environment.yml"
     params:
@@ -82,6 +86,8 @@ rule data_mc:
         "results/evaluation/data_mc.json",
     log:
         "logs/data_mc.log",
+    benchmark:
+        "benchmarks/data_mc.tsv"
     conda:
         "../../environment.yml"
     params:
@@ -103,6 +109,8 @@ rule plot_inputs:
         in_report(INPUT_PLOTS),
     log:
         "logs/plot_inputs.log",
+    benchmark:
+        "benchmarks/plot_inputs.tsv"
     conda:
         "../../environment.yml"
     params:
@@ -122,6 +130,8 @@ rule plot_training:
         in_report(TRAINING_PLOTS),
     log:
         "logs/plot_training.log",
+    benchmark:
+        "benchmarks/plot_training.tsv"
     conda:
         "../../environment.yml"
     params:
@@ -142,6 +152,8 @@ if DATA_SAMPLES:
             in_report(DATA_MC_PLOTS),
         log:
             "logs/plot_data_mc.log",
+        benchmark:
+            "benchmarks/plot_data_mc.tsv"
         conda:
             "../../environment.yml"
         params:

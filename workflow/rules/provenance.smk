@@ -26,6 +26,8 @@ rule provenance:
         config=in_report("results/config.yaml"),
     log:
         "logs/provenance.log",
+    benchmark:
+        "benchmarks/provenance.tsv"
     conda:
         "../../environment.yml"
     threads: stage_threads("default")

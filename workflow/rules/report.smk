@@ -66,6 +66,18 @@ REPORT_ITEMS = {
         "feature ranking",
         {"item": "ranking table"},
     ),
+    "results/plots/tune_trials.png": (
+        "tune_trials.rst",
+        "training",
+        "hyperparameter search",
+        {"item": "trials plot"},
+    ),
+    "results/tune/trials.csv": (
+        "tune_trials_table.rst",
+        "training",
+        "hyperparameter search",
+        {"item": "trials table"},
+    ),
     "results/plots/roc.png": (
         "roc.rst",
         "performance",

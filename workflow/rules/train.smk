@@ -9,6 +9,8 @@ rule train:
         scores="results/train/fold{k}/scores.parquet",
     log:
         "logs/train/fold{k}.log",
+    benchmark:
+        "benchmarks/train/fold{k}.tsv"
     wildcard_constraints:
         k=r"\d+",
     conda:
@@ -41,6 +43,8 @@ rule train_baseline:
         scores="results/baselines/{baseline}/fold{k}/scores.parquet",
     log:
         "logs/baselines/{baseline}/fold{k}.log",
+    benchmark:
+        "benchmarks/baselines/{baseline}/fold{k}.tsv"
     wildcard_constraints:
         k=r"\d+",
         baseline=r"[A-Za-z][A-Za-z0-9_]*",

@@ -8,6 +8,8 @@ rule tune_trial:
         "results/tune/fold{k}/trial{i}.json",
     log:
         "logs/tune/fold{k}/trial{i}.log",
+    benchmark:
+        "benchmarks/tune/fold{k}/trial{i}.tsv"
     wildcard_constraints:
         k=r"\d+",
         i=r"\d+",
@@ -36,11 +38,13 @@ rule tune_select:
         expand("results/tune/fold{k}/trial{i}.json", k=FOLDS, i=TRIALS),
     output:
         params="results/tune/best_params.json",
-        table="results/tune/trials.csv",
+        table=in_report("results/tune/trials.csv"),
         table_md="results/tune/trials.md",
-        plots=expand("results/plots/tune_trials.{ext}", ext=["pdf", "png"]),
+        plots=in_report(expand("results/plots/tune_trials.{ext}", ext=["pdf", "png"])),
     log:
         "logs/tune/select.log",
+    benchmark:
+        "benchmarks/tune/select.tsv"
     conda:
         "../../environment.yml"
     params:

@@ -1,0 +1,66 @@
+"""Start-up of the jobs: each stage imports only the heavy libraries it uses.
+
+Every Snakemake job is a fresh ``hepml`` process, so an import that a stage does not need
+(scikit-learn and scipy.stats, which XGBoost imports: about two seconds; matplotlib) is paid
+once per job. Each check runs a fresh interpreter and looks at ``sys.modules``; nothing is
+timed.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("sklearn", "xgboost", "scipy.stats", "matplotlib", "pandas", "awkward", "vector")
+
+
+def imported_after(code: str) -> set[str]:
+    """The libraries of HEAVY that a fresh interpreter has imported after running ``code``."""
+    script = textwrap.dedent(code) + textwrap.dedent(
+        f"""
+        import json, sys
+        print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))
+        """
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    return set(json.loads(run.stdout.splitlines()[-1]))
+
+
+def test_loading_the_demo_config_imports_no_heavy_library():
+    # the demo lists baselines without params: the schema checks them, scikit-learn is not needed
+    loaded = imported_after(
+        """
+        from hepml.config import load_config
+        cfg = load_config(["config/config.yaml"])
+        assert cfg.baselines
+        """
+    )
+    assert loaded == set()
+
+
+def test_what_the_snakefile_imports_is_light():
+    """common.smk and resources.smk import these at every Snakemake start (cluster: per job)."""
+    loaded = imported_after("import hepml.batch, hepml.config, hepml.demo, hepml.cli")
+    assert loaded == set()
+
+
+@pytest.mark.parametrize(
+    ("modules", "allowed"),
+    [
+        (["hepml.ingest"], {"awkward", "vector"}),
+        (["hepml.evaluate", "hepml.dataset"], set()),
+        (["hepml.input_variables"], set()),
+        (["hepml.plotting", "hepml.plots_inputs", "hepml.plots_performance"], {"matplotlib"}),
+    ],
+)
+def test_stages_that_do_not_train_or_plot_skip_those_libraries(modules, allowed):
+    loaded = imported_after(f"import {', '.join(modules)}")
+    assert loaded <= allowed, f"{modules} import {sorted(loaded - allowed)}"
