@@ -42,12 +42,8 @@ from hepml.folds import fold_of_entry, fold_of_event
 from hepml.inputs import (
     BadFiles,
     InputFile,
-    check_branch_types,
-    check_branches,
-    check_entries,
     iterate_file,
     located,
-    opened_tree,
     resolve_files,
 )
 from hepml.normalisation import (
@@ -56,7 +52,13 @@ from hepml.normalisation import (
     sum_from_entries,
     sum_from_file,
 )
-from hepml.sample_plan import SamplePlan, evaluate_chunk, namespace_of, plan_sample
+from hepml.sample_plan import (
+    SamplePlan,
+    check_files,
+    evaluate_chunk,
+    namespace_of,
+    plan_sample,
+)
 
 __all__ = [
     "Cutflow",
@@ -123,19 +125,7 @@ class _Run:
         self, config: Config, sample: Sample, files: list[InputFile], bad: BadFiles
     ) -> None:
         self.config, self.sample, self.files, self.bad = config, sample, files, bad
-        self.n_entries: dict[str, int] = {}
-        plan = None
-        for file in files:
-            with bad.guard(file), opened_tree(file) as tree:
-                n = check_entries(tree, file)
-                if plan is None:
-                    plan = plan_sample(config, sample, set(tree.keys(recursive=True)), file)
-                branches = plan.branches | plan.generator_branches
-                needed = dict.fromkeys(branches, f"sample '{sample.name}'")
-                check_branches(tree, file, needed)
-                check_branch_types(tree, file, needed)
-                self.n_entries[file.path] = n
-        bad.good(files)  # raises if every file is bad
+        plan, self.n_entries = check_files(config, sample, files, bad, generator=True)
         self.plan: SamplePlan = plan
         self.sums = self._sums_of_weights()
 

@@ -44,6 +44,7 @@ __all__ = [
     "check_branch_types",
     "check_branches",
     "check_entries",
+    "guarded",
     "iterate_file",
     "located",
     "open_tree",
@@ -109,6 +110,11 @@ class BadFiles:
     def records(self) -> list[dict[str, str]]:
         """The skipped files as ``{"file": path, "reason": ...}``, for summaries."""
         return [{"file": path, "reason": why} for path, why in self.skipped.items()]
+
+
+def guarded(bad: BadFiles | None, file: InputFile) -> contextlib.AbstractContextManager:
+    """``bad.guard(file)``, or no guard at all when there is no policy (any BadFile stops)."""
+    return contextlib.nullcontext() if bad is None else bad.guard(file)
 
 
 def resolve_files(sample: str, patterns: tuple[str, ...], tree: str) -> list[InputFile]:

@@ -27,9 +27,19 @@ from hepml.config import Config, Sample
 from hepml.exceptions import DataError, ExpressionError, UnknownBranch
 from hepml.expression_functions import CONSTANTS
 from hepml.expressions import Expression, as_flat, as_mask, parse_expression, required_branches
-from hepml.inputs import InputFile, check_branch_types, check_branches, located, open_tree
+from hepml.inputs import (
+    BadFiles,
+    InputFile,
+    check_branch_types,
+    check_branches,
+    check_entries,
+    guarded,
+    located,
+    open_tree,
+    opened_tree,
+)
 
-__all__ = ["SamplePlan", "evaluate_chunk", "namespace_of", "plan_sample"]
+__all__ = ["SamplePlan", "check_files", "evaluate_chunk", "namespace_of", "plan_sample"]
 
 log = logging.getLogger(__name__)
 
@@ -232,3 +242,37 @@ def evaluate_chunk(
 def _broadcast(values, n: int) -> np.ndarray:
     arr = np.asarray(values)
     return np.broadcast_to(arr, (n,)) if arr.ndim == 0 else arr
+
+
+def check_files(
+    config: Config,
+    sample: Sample,
+    files: list[InputFile],
+    bad: BadFiles | None,
+    *,
+    generator: bool = False,
+) -> tuple[SamplePlan, dict[str, int]]:
+    """Check every file of ``sample`` before anything is read; return the plan and entries.
+
+    The plan comes from the first good file and every other file must have its branches (with
+    ``generator``, also those of the generator-weight sum), so ingest and apply read every
+    file alike. With ``bad``, each file's checks run under its ``on_bad_file`` policy: a
+    skipped file is recorded in ``bad.skipped`` and :class:`~hepml.exceptions.InputFileError`
+    is raised when no file is good; without it any :class:`~hepml.exceptions.BadFile` stops
+    the run. Returns the entries of each good file by path.
+    """
+    plan = None
+    entries: dict[str, int] = {}
+    for file in files:
+        with guarded(bad, file), opened_tree(file) as tree:
+            n = check_entries(tree, file)
+            if plan is None:
+                plan = plan_sample(config, sample, set(tree.keys(recursive=True)), file)
+            branches = plan.branches | plan.generator_branches if generator else plan.branches
+            needed = dict.fromkeys(branches, f"sample '{sample.name}'")
+            check_branches(tree, file, needed)
+            check_branch_types(tree, file, needed)
+            entries[file.path] = n
+    if bad is not None:
+        bad.good(files)  # raises if every file is bad
+    return plan, entries

@@ -2,7 +2,7 @@
 
 Each file is read in chunks with ``uproot.iterate`` (memory bounded by the step size), its
 features and selection computed by exactly the code ingest uses
-(:func:`hepml.ingest.plan_sample`, :func:`hepml.ingest.evaluate_chunk`), and each selected
+(:func:`hepml.sample_plan.check_files`, :func:`hepml.sample_plan.evaluate_chunk`), and each selected
 event scored:
 
 - ``fold`` mode: by model k for an event of fold k, where the fold is the same hash of the
@@ -44,18 +44,8 @@ from hepml.config import Config, Sample
 from hepml.exceptions import DataError, HepmlError
 from hepml.fold_models import MODES, FoldModels, predict
 from hepml.folds import fold_of_entry, fold_of_event
-from hepml.ingest import SamplePlan, evaluate_chunk, plan_sample
-from hepml.inputs import (
-    BadFiles,
-    InputFile,
-    check_branch_types,
-    check_branches,
-    check_entries,
-    iterate_file,
-    located,
-    opened_tree,
-    resolve_files,
-)
+from hepml.inputs import BadFiles, InputFile, guarded, iterate_file, located, resolve_files
+from hepml.sample_plan import SamplePlan, check_files, evaluate_chunk
 
 __all__ = [
     "Chunk",
@@ -100,22 +90,8 @@ def plan_files(
     any :class:`~hepml.exceptions.BadFile` stops the run.
     """
     files = resolve_files(sample.name, sample.files, sample.tree)
-    plan = None
-    for file in files:
-        with _guarded(bad, file), opened_tree(file) as tree:
-            check_entries(tree, file)
-            if plan is None:
-                plan = plan_sample(config, sample, set(tree.keys(recursive=True)), file)
-            needed = dict.fromkeys(plan.branches, f"sample '{sample.name}'")
-            check_branches(tree, file, needed)
-            check_branch_types(tree, file, needed)
-    if bad is not None:
-        bad.good(files)  # raises if every file is bad
+    plan, _ = check_files(config, sample, files, bad)
     return files, plan
-
-
-def _guarded(bad: BadFiles | None, file: InputFile) -> contextlib.AbstractContextManager:
-    return contextlib.nullcontext() if bad is None else bad.guard(file)
 
 
 @dataclass(frozen=True)
@@ -157,7 +133,7 @@ def feature_chunks(
     for index, file in enumerate(files):
         if bad is not None and file.path in bad.skipped:
             continue
-        with _guarded(bad, file):
+        with guarded(bad, file):
             for chunk, start, stop in iterate_file(file, plan.branches, step_size):
                 yield _chunk(config, plan, features, file, index, chunk, start, stop)
         if bad is not None and file.path in bad.skipped:
