@@ -94,6 +94,10 @@ SETS = ("train", "validation", "test")
 
 
 def peak_rss_mb() -> float:
+    """Peak RSS of this step in MB: VmHWM (starts afresh at exec, unlike ru_maxrss)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -5,9 +5,10 @@ Run the demo first (``snakemake --cores all``), then, from the repository root:
     python bench/bench_evaluation.py --results results --config config/config.yaml
 
 Each step runs once, in this process, on the run's own outputs, writing into a temporary
-directory: ``evaluate`` (the BDT's scores: AUCs, working points, KS, per-process, significance
-scan) and ``write``; ``importance`` at ``--shap-events`` per fold; ``inputs`` (histograms and
-correlations); then the drawing of each plot family (PDF + PNG), with the seconds per figure.
+directory: ``evaluate`` (the BDT's score files, read one model at a time: AUCs, working
+points, KS, per-process, significance scan) and ``write``; ``importance`` at
+``--shap-events`` per fold; ``inputs`` (histograms and correlations); then the drawing of
+each plot family (PDF + PNG), with the seconds per figure.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from pathlib import Path
 
 from hepml.atomic import write_json
 from hepml.config import load_config
-from hepml.dataset import read_scores
 from hepml.evaluate import evaluate, evaluation_options, write_evaluation
 from hepml.importance import importance_from_files, write_importance
 from hepml.input_variables import inputs_from_files
@@ -28,6 +28,7 @@ from hepml.plot_style import style_from_config
 from hepml.plots_inputs import draw_inputs
 from hepml.plots_performance import draw_training
 from hepml.plotting import draw_all
+from hepml.score_tables import ScoreFiles
 
 
 def _timed(name: str, step, *, figures: bool = False):
@@ -54,14 +55,10 @@ def main() -> None:
     style = style_from_config(cfg)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        table = read_scores(
+        scores = ScoreFiles(
             [results / "train" / f"fold{k}" / "scores.parquet" for k in folds], n_folds=cfg.folds
         )
-        table["sample"] = table["process"]
-        ev = _timed(
-            "evaluate",
-            lambda: evaluate(table, **evaluation_options(cfg)),
-        )
+        ev = _timed("evaluate", lambda: evaluate(scores, **evaluation_options(cfg)))
         _timed("write", lambda: write_evaluation(ev, out))
         models = [results / "train" / f"fold{k}" / "model.json" for k in folds]
         events = args.shap_events or cfg.shap_events

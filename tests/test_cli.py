@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from hepml.cli import main
@@ -101,3 +103,17 @@ def test_make_demo_and_config_merge(tmp_path):
         "ttbar_0.root",
         "vbf_h_0.root",
     ]
+
+
+def test_logged_peak_memory_is_the_jobs_own_not_its_parents():
+    """A job started by a big process (Snakemake, a benchmark) logs its own peak memory."""
+    ballast = np.ones(100_000_000)  # 800 MB resident in this (the parent) process
+    run = subprocess.run(
+        [sys.executable, "-m", "hepml", "validate", "--config", str(ROOT / "config/config.yaml")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    peak = float(re.search(r"peak memory: (\d+) MB", run.stderr).group(1))
+    assert 10 < peak < 500, run.stderr
+    assert ballast.sum() == 1e8

@@ -14,6 +14,7 @@ import pytest
 import uproot
 import xgboost as xgb
 from test_apply import build_pipeline, friend_arrays, load_models
+from test_apply_bad_files import truncated_ntuple
 
 from hepml.apply import apply_sample
 from hepml.cli import main
@@ -177,6 +178,30 @@ def test_hepml_score_reproduces_apply(pipeline, tmp_path, capsys):
                  "--output-dir", str(tmp_path)]) == 2  # fmt: skip
     assert "would overwrite its source ntuple" in capsys.readouterr().err
     assert uproot.open(source)["events"].num_entries == 1500
+
+
+def test_hepml_score_bad_file_stops_or_is_skipped(pipeline, tmp_path, capsys):
+    """A truncated file stops `hepml score` naming it (nothing written), or is left out."""
+    export(pipeline)
+    apply_sample(pipeline["config"], "sig", load_models(pipeline), pipeline["out"])
+    bad = tmp_path / "bad.root"
+    truncated_ntuple(bad, seed=5)
+    good = str(tmp_path / "sig_1.root")
+    out = tmp_path / "scored"
+    argv = ["score", good, str(bad), "--export-dir", str(pipeline["export"])]
+    assert main([*argv, "--output-dir", str(out), "--parquet"]) == 2
+    assert "bad.root" in capsys.readouterr().err
+    assert not out.exists() or not list(out.iterdir())
+
+    argv += ["--output-dir", str(out), "--parquet", "--on-bad-file", "skip"]
+    assert main(argv) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["scores.parquet", "sig_1.root"]
+    scored = friend_arrays(out / "sig_1.root")
+    applied = friend_arrays(pipeline["out"] / "sig" / "sig_1.root")
+    np.testing.assert_array_equal(scored["bdt_score"], applied["bdt_score"])
+    rows = pq.read_table(out / "scores.parquet").to_pydict()
+    assert len(rows["bdt_score"]) == len(applied["bdt_score"])
+    assert set(rows["file"]) == {0}  # the good file is first of the sorted list; bad.root none
 
 
 def test_load_export_errors(pipeline, tmp_path):

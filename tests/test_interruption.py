@@ -36,6 +36,17 @@ def reference(tmp_path_factory) -> Path:
     return workdir
 
 
+def _start_snakemake(workdir: Path, *args: str) -> subprocess.Popen:
+    """Snakemake in the background, in its own process group: a kill reaches its jobs too."""
+    return subprocess.Popen(
+        snakemake_command(workdir, "--cores", "1", *args),
+        env=snakemake_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
 def _wait_for(path_glob: str, workdir: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -80,13 +91,7 @@ def _assert_same_results(a: Path, b: Path) -> None:
 @pytest.mark.parametrize("stage", ["ingest", "train"])
 def test_killed_run_resumes_to_identical_results(reference, tmp_path, sig, stage):
     write_tiny_config(tmp_path, events=6000)
-    proc = subprocess.Popen(
-        snakemake_command(tmp_path, "--cores", "1"),
-        env=snakemake_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: the kill reaches the running job too
-    )
+    proc = _start_snakemake(tmp_path)
     try:
         _wait_for(f"logs/{stage}/*.log", tmp_path, proc)
         time.sleep(0.3)  # let the job get going
@@ -110,13 +115,7 @@ def test_killed_run_resumes_to_identical_results(reference, tmp_path, sig, stage
 
 def test_hard_kill_leaves_a_readable_lock_message(tmp_path):
     write_tiny_config(tmp_path, events=6000)
-    proc = subprocess.Popen(
-        snakemake_command(tmp_path, "--cores", "1"),
-        env=snakemake_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    proc = _start_snakemake(tmp_path)
     _wait_for("logs/ingest/*.log", tmp_path, proc)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=60)
@@ -130,13 +129,7 @@ def test_second_snakemake_in_same_directory_is_refused(reference):
     lock_dir = reference / ".snakemake" / "locks"
     lock_dir.mkdir(parents=True, exist_ok=True)
     # Simulate a running instance holding the lock on the outputs, as Snakemake itself does.
-    first = subprocess.Popen(
-        snakemake_command(reference, "--cores", "1", "--forcerun", "plot"),
-        env=snakemake_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    first = _start_snakemake(reference, "--forcerun", "plot")
     try:
         deadline = time.monotonic() + 60
         while not list(lock_dir.glob("*.lock")) and time.monotonic() < deadline:

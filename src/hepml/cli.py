@@ -160,6 +160,13 @@ def _add_apply_parsers(sub) -> None:
     p.add_argument("--mode", choices=["fold", "mean"], default="fold")
     p.add_argument("--parquet", action="store_true", help="also write scores.parquet")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument(
+        "--on-bad-file",
+        choices=["error", "skip"],
+        default=None,
+        help="a file that cannot be read stops the run (error) or is left out with a warning "
+        "(skip); default: the export's reading.on_bad_file",
+    )
 
 
 def _cmd_validate(args: argparse.Namespace) -> None:
@@ -286,8 +293,8 @@ def _cmd_tune_select(args: argparse.Namespace) -> None:
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
     from hepml.config import load_config
-    from hepml.dataset import read_scores
     from hepml.evaluate import evaluate, evaluation_options, write_evaluation
+    from hepml.score_tables import ScoreFiles
 
     cfg = load_config(args.configs)
     evaluations = []
@@ -296,9 +303,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
         if not paths:
             msg = f"--baseline {name}: give the scores.parquet of each fold after the name"
             raise HepmlError(msg)
-        table = read_scores(paths, n_folds=cfg.folds)
-        table["sample"] = table["process"]  # the score plot stacks by process
-        evaluations.append(evaluate(table, classifier=name, **evaluation_options(cfg)))
+        # one model's table at a time; the score plot stacks by process
+        scores = ScoreFiles(paths, n_folds=cfg.folds)
+        evaluations.append(evaluate(scores, classifier=name, **evaluation_options(cfg)))
     write_evaluation(evaluations, args.output_dir)
 
 
@@ -344,6 +351,7 @@ def _cmd_score(args: argparse.Namespace) -> None:
         mode=args.mode,
         parquet=args.parquet,
         threads=args.threads,
+        on_bad_file=args.on_bad_file,
     )
 
 
@@ -415,7 +423,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _peak_rss_mb() -> float | None:
-    """This process's peak resident set size in MB (None where the OS does not say)."""
+    """This process's peak resident set size in MB (None where the OS does not say).
+
+    Linux's VmHWM belongs to the process image, so it starts afresh at exec; ``ru_maxrss``
+    does not (it keeps the spawning process's peak: under Snakemake, or a benchmark that
+    wrote its inputs first, it would report their memory as the job's).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 2**10  # kB
+    except OSError:
+        pass
     try:
         import resource
     except ImportError:  # Windows

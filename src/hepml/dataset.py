@@ -84,21 +84,17 @@ def load_dataset(
 
 
 def read_scores(paths: list[str | Path], *, n_folds: int) -> dict[str, np.ndarray]:
-    """Read the ``scores.parquet`` of every fold model and check that they fit together.
+    """Read the ``scores.parquet`` of every fold model whole and check that they fit together.
 
+    This is all K x N (event, model) rows with every column, for joins in tests and notebooks;
+    the evaluation stage reads one model at a time (:class:`hepml.score_tables.ScoreFiles`).
     Raises :class:`FoldMismatch` if a model is missing or present twice, or if an event's
     test score came from a model other than the one whose test fold holds it.
     """
     from hepml.exceptions import FoldMismatch
+    from hepml.score_tables import models_in_order
 
-    tables = [pq.read_table(p) for p in paths]
-    seen = sorted(int(t.column("model_fold")[0].as_py()) for t in tables if t.num_rows)
-    if seen != list(range(n_folds)):
-        msg = (
-            f"expected the scores of models 0..{n_folds - 1} (config has {n_folds} folds), "
-            f"got models {seen} from {len(paths)} file(s); rerun the train rule"
-        )
-        raise FoldMismatch(msg)
+    tables = [pq.read_table(p) for p in models_in_order(paths, n_folds=n_folds)]
     columns = tables[0].column_names
     out = {
         c: np.concatenate([t.column(c).to_numpy(zero_copy_only=False) for t in tables])

@@ -22,8 +22,9 @@ import numpy as np
 
 from hepml import metrics, significance
 from hepml.evaluation_tables import write_evaluation
-from hepml.exceptions import ConfigError, DataError, FoldMismatch, did_you_mean
+from hepml.exceptions import ConfigError, DataError
 from hepml.per_process import per_process_performance
+from hepml.score_tables import TEST, TRAIN, ModelScores, ScoreSource, ScoreTable
 
 if TYPE_CHECKING:
     from hepml.config import Config
@@ -39,8 +40,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("score", "label", "weight", "fold", "model_fold", "set", "sample")
-SETS = ("train", "validation", "test")
 WORKING_POINT_KEYS = ("signal_efficiency", "background_efficiency", "score")
 CLASSES = {1: "signal", 0: "background"}
 FOLD_SPREAD_METRICS = ("sensitivity", "specificity", "precision", "accuracy")
@@ -128,58 +127,10 @@ def _std(values: Sequence[float]) -> float:
     return float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
 
 
-def _validated_table(table: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """Check columns, lengths and values of the score table; return it as numpy arrays."""
-    missing = [c for c in COLUMNS if c not in table]
-    if missing:
-        hint = did_you_mean(missing[0], table)
-        msg = f"score table lacks column(s) {missing}; it has {sorted(table)}.{hint}"
-        raise DataError(msg)
-    columns = {c: np.asarray(table[c]) for c in COLUMNS}
-    # the process groups samples for the per-process tables; without it, each sample is one
-    columns["process"] = np.asarray(table["process"] if "process" in table else table["sample"])
-    lengths = {c: a.shape[0] if a.ndim else 0 for c, a in columns.items()}
-    if len(set(lengths.values())) != 1:
-        msg = f"score table columns differ in length: {lengths}"
-        raise DataError(msg)
-    if lengths["score"] == 0:
-        msg = "score table is empty: no (event, model) rows to evaluate"
-        raise DataError(msg)
-    columns["set"] = columns["set"].astype(str)
-    unknown_sets = sorted(set(np.unique(columns["set"])) - set(SETS))
-    unknown_labels = sorted(set(np.unique(columns["label"]).tolist()) - set(CLASSES))
-    if unknown_sets or unknown_labels:
-        msg = (
-            f"score table has set value(s) {unknown_sets} (allowed {list(SETS)}) or label "
-            f"value(s) {unknown_labels} (allowed 0 = background, 1 = signal)"
-        )
-        raise DataError(msg)
-    for name in ("score", "weight"):
-        if not np.all(np.isfinite(columns[name])):
-            msg = f"column '{name}' has NaN or inf values"
-            raise DataError(msg)
-    return columns
-
-
-def _folds(t: dict[str, np.ndarray]) -> list[int]:
-    """The model folds 0..K-1, checking that each model's test rows are its own fold."""
-    folds = sorted(int(k) for k in np.unique(t["model_fold"]))
-    if folds != list(range(len(folds))):
-        msg = f"model folds must be 0..K-1; found {folds}"
-        raise FoldMismatch(msg)
-    test = t["set"] == "test"
-    wrong = test & (t["fold"] != t["model_fold"])
-    if np.any(wrong):
-        msg = (
-            f"{int(wrong.sum())} test row(s) were scored by a model whose test fold is not "
-            "the event's fold (model k must test on fold k)"
-        )
-        raise FoldMismatch(msg)
-    return folds
-
-
-def _rows(t: dict[str, np.ndarray], mask: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(score, label, weight) of the rows in ``mask``."""
+def _rows(t: Mapping[str, np.ndarray], mask: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """(score, label, weight) of the rows in ``mask`` (all rows when None)."""
+    if mask is None:
+        return t["score"], t["label"], t["weight"]
     return t["score"][mask], t["label"][mask], t["weight"][mask]
 
 
@@ -208,49 +159,49 @@ def _check_working_points(working_points: Sequence[Mapping[str, float]]) -> None
 
 
 def _working_points(
-    t: dict[str, np.ndarray],
+    t: Mapping[str, np.ndarray],
     folds: list[int],
     definitions: Sequence[Mapping[str, float]],
 ) -> tuple[WorkingPointResult, ...]:
-    """Working points on the merged test scores; the merged cut re-applied per fold."""
-    test = t["set"] == "test"
+    """Working points on the merged test rows ``t``; the merged cut re-applied per fold."""
     results = []
     for definition in definitions:
-        point = metrics.working_point(*_rows(t, test), **definition)
+        point = metrics.working_point(*_rows(t), **definition)
         per_fold = [
-            metrics.working_point(*_rows(t, test & (t["model_fold"] == k)), score=point.threshold)
+            metrics.working_point(*_rows(t, t["model_fold"] == k), score=point.threshold)
             for k in folds
         ]
         spread = {m: _std([getattr(p, m) for p in per_fold]) for m in FOLD_SPREAD_METRICS}
-        scores, labels, _ = _rows(t, test)
-        raw = metrics.working_point(scores, labels, None, score=point.threshold)
+        raw = metrics.working_point(t["score"], t["label"], None, score=point.threshold)
         results.append(WorkingPointResult(point=point, std_over_folds=spread, raw=raw))
     return tuple(results)
 
 
 def _overtraining(
-    t: dict[str, np.ndarray], folds: list[int], ks_threshold: float
-) -> tuple[OvertrainingCheck, ...]:
-    """KS test and AUC of each model's training events against its test events, per class."""
+    model: ModelScores, train: np.ndarray, test: np.ndarray, ks_threshold: float
+) -> list[OvertrainingCheck]:
+    """KS test and AUC of one model's training events against its test events, per class."""
+    k = model.model_fold
+    auc_train = metrics.roc_auc(model.score[train], model.label[train], model.weight[train])
+    auc_test = metrics.roc_auc(model.score[test], model.label[test], model.weight[test])
     checks = []
-    for k in folds:
-        model = t["model_fold"] == k
-        train, test = model & (t["set"] == "train"), model & (t["set"] == "test")
-        _check_both_classes(t["label"][train], f"training set of model fold {k}")
-        auc_train = metrics.roc_auc(*_rows(t, train))
-        auc_test = metrics.roc_auc(*_rows(t, test))
-        for value, name in CLASSES.items():
-            of_class = t["label"] == value
-            s_train, _, w_train = _rows(t, train & of_class)
-            s_test, _, w_test = _rows(t, test & of_class)
-            ks = metrics.ks_2samp_weighted(s_train, s_test, w_train, w_test)
-            flagged = ks.pvalue < ks_threshold
-            if flagged:
-                log.info(
-                    "fold %d %s: KS p = %.3g < %g (train vs test)", k, name, ks.pvalue, ks_threshold
-                )
-            checks.append(OvertrainingCheck(k, name, ks, auc_train, auc_test, flagged))
-    return tuple(checks)
+    for value, name in CLASSES.items():
+        of_class = model.label == value
+        rows_train, rows_test = train & of_class, test & of_class
+        # reversed to increasing score: the KS test's pooled sort then merges two runs
+        ks = metrics.ks_2samp_weighted(
+            model.score[rows_train][::-1],
+            model.score[rows_test][::-1],
+            model.weight[rows_train][::-1],
+            model.weight[rows_test][::-1],
+        )
+        flagged = ks.pvalue < ks_threshold
+        if flagged:
+            log.info(
+                "fold %d %s: KS p = %.3g < %g (train vs test)", k, name, ks.pvalue, ks_threshold
+            )
+        checks.append(OvertrainingCheck(k, name, ks, auc_train, auc_test, flagged))
+    return checks
 
 
 def _roc_data(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> dict[str, Any]:
@@ -268,68 +219,109 @@ def _roc_data(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> di
     }
 
 
-def _histogram(scores: np.ndarray, weights: np.ndarray, edges: np.ndarray) -> dict[str, list]:
-    """Weighted histogram with sum of weights and of squared weights per bin."""
+def _histogram(scores: np.ndarray, weights: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Weighted histogram: rows are the sum of weights and of squared weights per bin."""
     # np.histogram closes the last bin, so a score of exactly 1.0 is kept (a boost-histogram
     # Regular axis would put it in the overflow).
     sumw, _ = np.histogram(scores, bins=edges, weights=weights)
     sumw2, _ = np.histogram(scores, bins=edges, weights=weights**2)
-    return {"sumw": sumw.tolist(), "sumw2": sumw2.tolist()}
+    return np.stack([sumw, sumw2])
 
 
-def _histograms(t: dict[str, np.ndarray], n_bins: int) -> dict[str, Any]:
-    """Score histograms: per class x (train, test) over all folds, and per process (test)."""
-    low, high = min(0.0, float(t["score"].min())), max(1.0, float(t["score"].max()))
-    edges = np.linspace(low, high, n_bins + 1)
+def _as_json(histogram: np.ndarray) -> dict[str, list]:
+    """A :func:`_histogram` result as JSON-ready ``sumw``/``sumw2`` lists."""
+    return {"sumw": histogram[0].tolist(), "sumw2": histogram[1].tolist()}
+
+
+def _per_model(
+    source: ScoreSource, edges: np.ndarray, ks_threshold: float
+) -> tuple[tuple[OvertrainingCheck, ...], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """One pass over the models: overtraining checks, training-score histograms, test rows.
+
+    Only one model's rows are in memory at a time; the test rows of all models (each event
+    once) are returned, concatenated, for everything else.
+    """
+    checks: list[OvertrainingCheck] = []
+    train_histograms = {name: np.zeros((2, edges.size - 1)) for name in CLASSES.values()}
+    parts = []
+    # a fold without signal empties a test fold and the training sets of other models: the
+    # test fold is the cause to name, so an empty training class is raised after the loop
+    empty_training: DataError | None = None
+    for model in source:
+        test, train = model.set == TEST, model.set == TRAIN
+        _check_both_classes(model.label[test], f"test fold {model.model_fold}")
+        try:
+            _check_both_classes(
+                model.label[train], f"training set of model fold {model.model_fold}"
+            )
+            checks.extend(_overtraining(model, train, test, ks_threshold))
+        except DataError as err:
+            empty_training = empty_training or err
+        for value, name in CLASSES.items():
+            rows = train & (model.label == value)
+            train_histograms[name] += _histogram(model.score[rows], model.weight[rows], edges)
+        parts.append(model.rows(test))
+        del model, test, train, rows  # the next model is read without this one beside it
+    if empty_training is not None:
+        raise empty_training
+    test_rows = {c: np.concatenate([part.pop(c) for part in parts]) for c in list(parts[0])}
+    # K runs of decreasing score: merged by a stable sort in about one pass
+    order = np.argsort(-test_rows["score"], kind="stable")
+    for name in test_rows:
+        test_rows[name] = test_rows[name][order]
+    return tuple(checks), train_histograms, test_rows
+
+
+def _histograms(
+    t: Mapping[str, np.ndarray],
+    train: Mapping[str, np.ndarray],
+    names: Sequence[str],
+    edges: np.ndarray,
+) -> dict[str, Any]:
+    """Score histograms: per class x (train, test) over all folds, and per sample (test)."""
     per_class = {}
     for value, name in CLASSES.items():
         of_class = t["label"] == value
-        per_class[name] = {
-            kind: _histogram(
-                t["score"][of_class & (t["set"] == kind)],
-                t["weight"][of_class & (t["set"] == kind)],
-                edges,
-            )
-            for kind in ("train", "test")
-        }
+        test = _histogram(t["score"][of_class], t["weight"][of_class], edges)
+        per_class[name] = {"train": _as_json(train[name]), "test": _as_json(test)}
     processes = {}
-    test = t["set"] == "test"
-    for sample in np.unique(t["sample"][test]).tolist():
-        rows = test & (t["sample"] == sample)
+    for code in sorted(np.unique(t["sample"]).tolist(), key=lambda c: names[c]):
+        rows = t["sample"] == code
         labels = np.unique(t["label"][rows])
         if labels.size != 1:
-            msg = f"process '{sample}' has both signal and background events; it must be one"
+            msg = f"process '{names[code]}' has both signal and background events; it must be one"
             raise DataError(msg)
-        scores, _, weights = _rows(t, rows)
-        processes[str(sample)] = {"label": int(labels[0]), **_histogram(scores, weights, edges)}
+        histogram = _histogram(t["score"][rows], t["weight"][rows], edges)
+        processes[names[code]] = {"label": int(labels[0]), **_as_json(histogram)}
     return {"edges": edges.tolist(), "overtraining": per_class, "processes": processes}
 
 
 def _significance(
-    t: dict[str, np.ndarray], *, metric: str, min_background: float, n_cuts: int
+    t: Mapping[str, np.ndarray],
+    names: Sequence[str],
+    score_range: tuple[float, float],
+    *,
+    metric: str,
+    min_background: float,
+    n_cuts: int,
 ) -> dict[str, Any]:
-    """Scan ``score > cut`` on ``n_cuts`` equidistant cuts over the score range of the test rows.
+    """Scan ``score > cut`` on ``n_cuts`` equidistant cuts over ``score_range`` (test rows ``t``).
 
     The optimum also gets the background yield of each process after its cut.
     """
-    test = t["set"] == "test"
-    low, high = min(0.0, float(t["score"].min())), max(1.0, float(t["score"].max()))
-    cuts = np.linspace(low, high, n_cuts + 1)[:-1]
-    scan = significance.significance_scan(*_rows(t, test), cuts)
+    cuts = np.linspace(*score_range, n_cuts + 1)[:-1]
+    scan = significance.significance_scan(*_rows(t), cuts)
     summary = significance.scan_summary(scan, metric=metric, min_background=min_background)
     if summary["optimum"] is not None:
-        background = test & (t["label"] == 0)
+        background = t["label"] == 0
         cut = [summary["optimum"]["cut"]]
-        summary["optimum"]["background_by_process"] = {
-            str(p): float(
-                significance.yields_above(
-                    t["score"][background & (t["process"] == p)],
-                    t["weight"][background & (t["process"] == p)],
-                    cut,
-                )[0]
+        by_process = {}
+        for code in np.unique(t["process"][background]).tolist():
+            rows = background & (t["process"] == code)
+            by_process[names[code]] = float(
+                significance.yields_above(t["score"][rows], t["weight"][rows], cut)[0]
             )
-            for p in np.unique(t["process"][background])
-        }
+        summary["optimum"]["background_by_process"] = dict(sorted(by_process.items()))
     return summary
 
 
@@ -371,15 +363,14 @@ def evaluate(
     Raises DataError for an empty table or a fold without signal or background test events.
     """
     _check_working_points(working_points)
-    t = _validated_table(table)
-    folds = _folds(t)
-    test = t["set"] == "test"
-    fold_rocs = []
-    for k in folds:
-        scores, labels, weights = _rows(t, test & (t["model_fold"] == k))
-        _check_both_classes(labels, f"test fold {k}")
-        fold_rocs.append({"fold": k, **_roc_data(scores, labels, weights)})
-    merged = _roc_data(*_rows(t, test))
+    source = table if isinstance(table, ScoreSource) else ScoreTable(table)
+    low, high = source.score_range()
+    score_range = (min(0.0, low), max(1.0, high))
+    edges = np.linspace(*score_range, n_bins + 1)
+    overtraining, train_histograms, t = _per_model(source, edges, ks_threshold)
+    folds = list(range(source.n_folds))
+    fold_rocs = [{"fold": k, **_roc_data(*_rows(t, t["model_fold"] == k))} for k in folds]
+    merged = _roc_data(*_rows(t))
     auc_folds = tuple(roc["auc"] for roc in fold_rocs)
     points = _working_points(t, folds, working_points)
     thresholds = {r.point.definition: r.point.threshold for r in points}
@@ -389,20 +380,25 @@ def evaluate(
     return Evaluation(
         classifier=classifier,
         auc=merged["auc"],
-        auc_unweighted=metrics.roc_auc(t["score"][test], t["label"][test]),
+        auc_unweighted=metrics.roc_auc(t["score"], t["label"]),
         auc_folds=auc_folds,
         working_points=points,
-        overtraining=_overtraining(t, folds, ks_threshold),
+        overtraining=overtraining,
         curves={
             "auc": merged["auc"],
             "auc_std_over_folds": _std(auc_folds),
             "merged": merged,
             "folds": fold_rocs,
         },
-        histograms=_histograms(t, n_bins),
+        histograms=_histograms(t, train_histograms, source.names, edges),
         ks_threshold=ks_threshold,
-        per_process=tuple(per_process_performance({c: v[test] for c, v in t.items()}, thresholds)),
+        per_process=tuple(per_process_performance(t, thresholds, names=source.names)),
         significance=_significance(
-            t, metric=significance_metric, min_background=min_background, n_cuts=n_cuts
+            t,
+            source.names,
+            score_range,
+            metric=significance_metric,
+            min_background=min_background,
+            n_cuts=n_cuts,
         ),
     )

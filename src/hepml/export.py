@@ -41,6 +41,7 @@ from hepml.dataset import load_dataset
 from hepml.exceptions import DataError, FoldMismatch, HepmlError
 from hepml.fold_models import FoldModels, check_models
 from hepml.folds import fold_of_event
+from hepml.inputs import BadFiles
 from hepml.score import ScoreOptions, atomic_directory, friend_names, plan_files, score_files
 
 __all__ = ["ONNX_TOLERANCE", "closure_sample", "export_models", "load_export", "score_with_export"]
@@ -359,16 +360,23 @@ def score_with_export(
     mode: str = "fold",
     parquet: bool = False,
     threads: int = 1,
+    on_bad_file: str | None = None,
 ) -> list[dict[str, Any]]:
     """Score ROOT files with an export: a friend file per input (and ``scores.parquet``).
 
     Folds come from the event-number branches of the export's config; without them, from
     the position of each file in the sorted list of ``files`` (which then must be the list
-    the models were trained on to reproduce their out-of-fold scores).
+    the models were trained on to reproduce their out-of-fold scores). A bad file (not
+    ROOT, truncated, corrupt) stops the run naming it, or with ``on_bad_file="skip"`` is
+    left out with a warning: no friend file, no Parquet rows, ``friend`` None in its record
+    (default: the export's ``reading.on_bad_file``).
     """
     config, models, _ = load_export(export_dir, threads=threads)
-    sample = Sample("score", "data", tuple(files), tree, "1", "1", process="score")
-    inputs, plan = plan_files(config, sample)
+    sample = Sample(
+        "score", "data", tuple(files), tree, "1", "1", process="score", on_bad_file=on_bad_file
+    )
+    bad = BadFiles.of(config, sample)
+    inputs, plan = plan_files(config, sample, bad)
     options = ScoreOptions(
         mode=mode,
         fill=config.apply.fill,
@@ -389,8 +397,11 @@ def score_with_export(
     with tempfile.TemporaryDirectory(prefix=".hepml-score.", dir=out) as tmp:
         table = Path(tmp) / "scores.parquet" if parquet else None
         records = score_files(
-            config, inputs, plan, models, options, friend_dir=Path(tmp), parquet=table
+            config, inputs, plan, models, options, friend_dir=Path(tmp), parquet=table, bad=bad
         )
-        for name in [*friend_names(inputs), *(["scores.parquet"] if parquet else [])]:
+        written = [r["friend"] for r in records if r["friend"] is not None]
+        for name in [*written, *(["scores.parquet"] if parquet else [])]:
             (Path(tmp) / name).replace(out / name)  # each file appears complete or not at all
+    if bad.skipped:
+        log.warning("%d bad file(s) skipped: %s", len(bad.skipped), ", ".join(bad.skipped))
     return records

@@ -72,26 +72,35 @@ def _row(
 
 
 def per_process_performance(
-    t: Mapping[str, np.ndarray], thresholds: Mapping[str, float] | Sequence[tuple[str, float]]
+    t: Mapping[str, np.ndarray],
+    thresholds: Mapping[str, float] | Sequence[tuple[str, float]],
+    *,
+    names: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Rows of yield, AUC and working-point efficiencies per process, then all backgrounds.
 
     ``t`` holds the test rows only: arrays ``score``, ``label`` (1 signal), ``weight``,
-    ``model_fold`` and ``process``. ``thresholds`` maps a working point's definition (e.g.
-    ``"signal_efficiency=0.5"``) to its score threshold (``score > threshold`` passes).
+    ``model_fold`` and ``process`` (names, or codes into ``names`` when given).
+    ``thresholds`` maps a working point's definition (e.g. ``"signal_efficiency=0.5"``) to
+    its score threshold (``score > threshold`` passes).
     Signal processes come first, then backgrounds by decreasing yield, then the combined
     background, whose AUC is the overall one.
     """
     thresholds = dict(thresholds)
     signal, background = t["label"] == 1, t["label"] == 0
-    processes = np.asarray(t["process"]).astype(str)
+    if names is None:
+        names, codes = np.unique(np.asarray(t["process"]).astype(str), return_inverse=True)
+    else:
+        codes = np.asarray(t["process"])
+    names = [str(n) for n in names]
     rows = []
-    for name in sorted(np.unique(processes[signal]).tolist()):
-        rows.append(_row(name, "signal", signal & (processes == name), background, t, thresholds))
-    names = np.unique(processes[background]).tolist()
-    yields = {n: float(t["weight"][background & (processes == n)].sum()) for n in names}
-    for name in sorted(names, key=lambda n: -yields[n]):
-        mask = background & (processes == name)
-        rows.append(_row(name, "background", mask, signal, t, thresholds))
+    for code in sorted(np.unique(codes[signal]).tolist(), key=lambda c: names[c]):
+        mask = signal & (codes == code)
+        rows.append(_row(names[code], "signal", mask, background, t, thresholds))
+    background_codes = np.unique(codes[background]).tolist()
+    yields = {c: float(t["weight"][background & (codes == c)].sum()) for c in background_codes}
+    for code in sorted(background_codes, key=lambda c: (-yields[c], names[c])):
+        mask = background & (codes == code)
+        rows.append(_row(names[code], "background", mask, signal, t, thresholds))
     rows.append(_row(ALL_BACKGROUNDS, "background", background, signal, t, thresholds))
     return rows
