@@ -1,8 +1,11 @@
 """The evaluation stage: classifier performance and overtraining checks from k-fold scores.
 
-Input is the training stage's score table, one row per (event, model) pair: model ``k`` has
+Input is the training stage's score tables, one row per (event, model) pair: model ``k`` has
 test fold ``k``, validation fold ``(k+1) % K`` and trains on the rest, so every event has
-exactly one out-of-fold (``set == "test"``) score. ``evaluate`` computes the numbers
+exactly one out-of-fold (``set == "test"``) score. They are read one model at a time
+(:class:`hepml.score_tables.ScoreFiles`; a table in memory is split the same way): a model's
+training rows serve its overtraining check only, the rest is computed on the N out-of-fold
+rows, so memory grows with N and not with K x N. ``evaluate`` computes the numbers
 (AUC per fold and merged, working points with their confusion matrices, KS train-vs-test,
 performance per process, the significance scan of a cut on the score) plus the ROC curves
 and score histograms as plain data; ``write_evaluation`` (in :mod:`hepml.evaluation_tables`)
@@ -342,7 +345,7 @@ def evaluation_options(cfg: Config) -> dict[str, Any]:
 
 
 def evaluate(
-    table: Mapping[str, Any],
+    table: ScoreSource | Mapping[str, Any],
     *,
     classifier: str = "xgboost",
     working_points: Sequence[Mapping[str, float]] = (),
@@ -354,6 +357,8 @@ def evaluate(
 ) -> Evaluation:
     """Evaluate one classifier's k-fold scores (see the module docstring for the table).
 
+    ``table`` is a :class:`~hepml.score_tables.ScoreSource` (the CLI's ``ScoreFiles``) or a
+    mapping of arrays with every model's rows (columns of :class:`~hepml.score_tables.ScoreTable`).
     ``working_points`` are dicts with exactly one of ``signal_efficiency``,
     ``background_efficiency`` or ``score``. ``n_bins`` bins the score histograms on [0, 1].
     The significance scan tries ``n_cuts`` equidistant cuts and picks the one maximising
