@@ -149,3 +149,17 @@ def test_bad_value_names_the_file(table, tmp_path, column, value, message):
     pq.write_table(pa.table(bad), paths[2])
     with pytest.raises(DataError, match=rf"fold2/scores\.parquet.*{message}"):
         evaluate(ScoreFiles(paths, n_folds=K), working_points=[])
+
+
+def test_files_are_read_one_model_at_a_time(table, tmp_path):
+    """Memory holds one model's table: model 2's file is not read before models 0 and 1 are
+    done with (a broken file 2 fails only when the iteration reaches it)."""
+    paths = _write(table, tmp_path)
+    source = ScoreFiles(paths, n_folds=K)
+    bad = pq.read_table(paths[2]).to_pydict()
+    bad["weight"][0] = np.inf
+    pq.write_table(pa.table(bad), paths[2])
+    models = iter(source)
+    assert [next(models).model_fold for _ in range(2)] == [0, 1]
+    with pytest.raises(DataError, match=r"fold2/scores\.parquet: column 'weight'"):
+        next(models)
