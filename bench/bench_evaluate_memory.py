@@ -61,11 +61,9 @@ def write_tables(directory: Path, events: int, folds: int, seed: int = 1) -> lis
     return paths
 
 
-def run_evaluate(paths: list[Path], out: Path) -> dict:
-    """``hepml evaluate`` in a fresh process: wall seconds and the peak RSS it logs."""
-    command = [sys.executable, "-m", "hepml.cli", "evaluate", "--config"]
-    command += [str(ROOT / "config" / "config.yaml"), "--scores", *map(str, paths)]
-    command += ["--output-dir", str(out)]
+def run_job(arguments: list[str]) -> dict:
+    """``hepml ARGUMENTS`` in a fresh process: wall seconds and the peak RSS it logs."""
+    command = [sys.executable, "-m", "hepml.cli", *arguments]
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
@@ -73,6 +71,12 @@ def run_evaluate(paths: list[Path], out: Path) -> dict:
         sys.exit(done.stderr[-3000:])
     peak = re.search(r"peak memory: (\d+) MB", done.stderr + done.stdout)
     return {"wall_s": wall, "peak_rss_mb": int(peak.group(1)) if peak else None}
+
+
+def run_evaluate(paths: list[Path], out: Path) -> dict:
+    """The ``hepml evaluate`` job with the demo config on ``paths``."""
+    config = ["--config", str(ROOT / "config" / "config.yaml")]
+    return run_job(["evaluate", *config, "--scores", *map(str, paths), "--output-dir", str(out)])
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 import xgboost as xgb
 
+from hepml.dataset import load_dataset
 from hepml.exceptions import FoldMismatch, InputFileError
 from hepml.importance import (
     beeswarm_data,
@@ -158,6 +159,30 @@ def test_importance_from_files_explains_each_model_on_its_test_fold(tmp_path):
         "shap.json",
     ]
     assert "strong" in (tmp_path / "out" / "importance.tex").read_text()
+
+
+def test_importance_from_files_draws_the_test_events_of_the_whole_matrix(tmp_path):
+    """Read column by column, the job explains exactly the events (and gets exactly the
+    numbers) that fold_importance draws from each fold of the stacked data set."""
+    X, label = _data(n=3000, seed=3)
+    fold = np.random.default_rng(2).integers(0, 3, len(label))
+    models = _write_fold_models(tmp_path, X, label, fold)
+    tables = {}
+    for name, value in (("bkg", 0), ("sig", 1)):
+        tables[name] = tmp_path / f"{name}.parquet"
+        rows = label == value
+        _write_table(tables[name], X[rows], label[rows], fold[rows])
+    ranking, beeswarm = importance_from_files(models, tables, max_events=150, seed=4)
+    data = load_dataset(tables, FEATURES)
+    boosters, _ = load_fold_models(models)
+    expected = [
+        fold_importance(b, FEATURES, data.X[data.fold == k], fold=k, max_events=150, seed=4 + k)
+        for k, b in enumerate(boosters)
+    ]
+    assert ranking == feature_ranking(expected, FEATURES)
+    ranked = [r["feature"] for r in ranking]
+    assert beeswarm == beeswarm_data(expected, FEATURES, ranked, n_events=1000, seed=4)
+    assert sum(len(f.X) for f in expected) == 450
 
 
 def test_fold_models_must_agree(tmp_path):

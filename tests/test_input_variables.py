@@ -5,13 +5,17 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
+from hepml.exceptions import DataError
 from hepml.input_variables import (
     correlation_matrices,
     feature_edges,
     histogram_with_flow,
     input_variable_histograms,
+    inputs_from_files,
     weighted_correlation,
 )
 
@@ -84,3 +88,54 @@ def test_constant_feature_has_no_correlation_and_json_uses_null():
     assert data["signal"][0][1] is None
     assert data["signal"][0][0] == pytest.approx(1.0)
     assert data["features"] == ["a", "b"]
+
+
+def _ingest_tables(directory, rng):
+    """Three ingest-like tables (float64 features, as ingest may write them) and, stacked,
+    the float32-valued matrix that training sees, with weights and labels."""
+    tables, parts = {}, []
+    for name, label, n in (("sig", 1, 3000), ("bkg_a", 0, 5000), ("bkg_b", 0, 2500)):
+        mass = rng.normal(1000 + 20 * label, 30, n)  # a large offset
+        count = rng.integers(0, 5, n).astype(float)
+        angle = rng.uniform(-3, 3, n) + 0.5 * (mass - 1000) / 30
+        angle[rng.random(n) < 0.2] = np.nan
+        columns = {"mass": mass, "count": count, "angle": angle}
+        columns["_weight"] = rng.uniform(0.1, 2, n) * np.where(rng.random(n) < 0.1, -1, 1)
+        columns["_label"] = np.full(n, label, dtype=np.int8)
+        tables[name] = directory / f"{name}.parquet"
+        pq.write_table(pa.table(columns), tables[name])
+        parts.append(columns)
+    features = ["mass", "count", "angle"]
+    X = np.column_stack(
+        [np.concatenate([p[f] for p in parts]).astype(np.float32) for f in features]
+    ).astype(np.float64)
+    weight = np.concatenate([p["_weight"] for p in parts])
+    label = np.concatenate([p["_label"] for p in parts])
+    return tables, features, X, weight, label
+
+
+def test_inputs_from_files_stream_to_the_numbers_of_the_whole_matrix(tmp_path):
+    """Histograms column by column and correlations over row batches (777 rows, so batches
+    straddle the tables) equal the in-memory functions on the stacked matrix."""
+    tables, features, X, weight, label = _ingest_tables(tmp_path, np.random.default_rng(5))
+    histograms, correlations = inputs_from_files(
+        tables, features, labels={"mass": "$m$ [GeV]"}, bins=25, batch_rows=777
+    )
+    expected = input_variable_histograms(X, weight, label, features, labels={"mass": "$m$ [GeV]"},
+                                         bins=25)  # fmt: skip
+    assert histograms == expected
+    whole = correlation_matrices(X, weight, label, features)
+    assert correlations["features"] == features
+    for cls in ("signal", "background"):
+        got = np.array(correlations[cls], dtype=float)
+        np.testing.assert_allclose(got, np.array(whole[cls], dtype=float), rtol=0, atol=1e-12)
+    assert abs(correlations["signal"][0][2]) > 0.1  # mass and angle are correlated
+
+
+def test_inputs_from_files_names_the_table_without_a_feature(tmp_path):
+    tables, features, *_ = _ingest_tables(tmp_path, np.random.default_rng(6))
+    old = pq.read_table(tables["bkg_a"])
+    pq.write_table(old.rename_columns(["mas" if c == "mass" else c for c in old.column_names]),
+                   tables["bkg_a"])  # fmt: skip
+    with pytest.raises(DataError, match=r"bkg_a\.parquet' of sample 'bkg_a' has no .*'mass'"):
+        inputs_from_files(tables, features)

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from hepml.exceptions import DataError, did_you_mean
 
-__all__ = ["Dataset", "load_dataset"]
+__all__ = ["Dataset", "check_features", "load_dataset", "read_column"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,25 @@ class Dataset:
 _ARRAYS = ("X", "weight", "label", "fold", "sample", "process", "event", "file", "entry")
 
 
+def check_features(sample: str, path: str | Path, columns: list[str], features: list[str]) -> None:
+    """Raise :class:`DataError` naming the table if its ``columns`` lack one of ``features``."""
+    missing = [f for f in features if f not in columns]
+    if missing:
+        hint = did_you_mean(missing[0], columns)
+        msg = (
+            f"table '{path}' of sample '{sample}' has no column for feature '{missing[0]}'."
+            f"{hint} Was it ingested with another configuration? Rerun the ingest rule."
+        )
+        raise DataError(msg)
+
+
+def read_column(tables: Mapping[str, str | Path], name: str) -> np.ndarray:
+    """Column ``name`` of every table (sample -> Parquet path), stacked in table order as
+    :func:`load_dataset` stacks them: one column at a time, for jobs that need few."""
+    parts = [pq.read_table(path, columns=[name]).column(0).to_numpy() for path in tables.values()]
+    return np.concatenate(parts)
+
+
 def load_dataset(
     tables: Mapping[str, str | Path],
     features: list[str],
@@ -57,14 +76,7 @@ def load_dataset(
     parts: dict[str, list[np.ndarray]] = {name: [] for name in _ARRAYS}
     for sample, path in tables.items():
         table = pq.read_table(path)
-        missing = [f for f in features if f not in table.column_names]
-        if missing:
-            hint = did_you_mean(missing[0], table.column_names)
-            msg = (
-                f"table '{path}' of sample '{sample}' has no column for feature '{missing[0]}'."
-                f"{hint} Was it ingested with another configuration? Rerun the ingest rule."
-            )
-            raise DataError(msg)
+        check_features(sample, path, table.column_names, features)
         n = table.num_rows
         parts["X"].append(
             np.column_stack([table.column(f).to_numpy().astype(np.float32) for f in features])

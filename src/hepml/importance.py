@@ -27,7 +27,7 @@ import numpy as np
 import xgboost as xgb
 
 from hepml.atomic import write_json
-from hepml.dataset import load_dataset
+from hepml.dataset import check_features, read_column
 from hepml.exceptions import DataError, FoldMismatch, InputFileError
 from hepml.tables import write_table
 
@@ -220,6 +220,39 @@ def _load_model(path: Path, k: int) -> tuple[xgb.Booster, list[str]]:
     return booster, list(meta["features"])
 
 
+def _test_events(
+    tables: Mapping[str, str | os.PathLike],
+    features: Sequence[str],
+    n_folds: int,
+    max_events: int | None,
+    seed: int,
+) -> list[np.ndarray]:
+    """The feature matrix (float32) of each fold's test events, at most ``max_events`` each.
+
+    The same events :func:`fold_importance` draws from the whole fold (same seed, same
+    order), read without the events x features matrix: the fold column, then each feature's
+    column, kept only at the chosen rows.
+    """
+    import pyarrow.parquet as pq
+
+    for sample, path in tables.items():
+        check_features(sample, path, pq.read_schema(path).names, list(features))
+    fold = read_column(tables, "_fold")
+    rows = []
+    for k in range(n_folds):
+        of_fold = np.flatnonzero(fold == k)
+        if max_events is not None and len(of_fold) > max_events:
+            rng = np.random.default_rng(seed + k)
+            of_fold = of_fold[np.sort(rng.choice(len(of_fold), max_events, replace=False))]
+        rows.append(of_fold)
+    del fold
+    picked = np.concatenate(rows)
+    X = np.empty((picked.size, len(features)), dtype=np.float32)
+    for j, name in enumerate(features):
+        X[:, j] = read_column(tables, name)[picked].astype(np.float32)
+    return np.split(X, np.cumsum([len(r) for r in rows])[:-1])
+
+
 def importance_from_files(
     model_paths: Sequence[str | os.PathLike],
     tables: Mapping[str, str | os.PathLike],
@@ -231,11 +264,9 @@ def importance_from_files(
     """Rank the features of the fold models ``model_paths`` (model k at index k), explaining
     each on its test fold of the ingest ``tables`` (sample -> Parquet path)."""
     boosters, features = load_fold_models(model_paths)
-    data = load_dataset(tables, features)
+    X_test = _test_events(tables, features, len(boosters), max_events, seed)
     folds = [
-        fold_importance(
-            booster, features, data.X[data.fold == k], fold=k, max_events=max_events, seed=seed + k
-        )
+        fold_importance(booster, features, X_test[k], fold=k, max_events=max_events, seed=seed + k)
         for k, booster in enumerate(boosters)
     ]
     rows = feature_ranking(folds, features)
