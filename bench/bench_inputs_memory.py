@@ -1,13 +1,14 @@
-"""Benchmark: peak memory and time of the ``inputs`` and ``importance`` jobs against N events.
+"""Benchmark: peak memory and time of the ``inputs``, ``importance`` and ``data-mc`` jobs vs N.
 
 Writes synthetic ingest tables (the Parquet schema ingest writes: the demo config's 13
 features as float32 with 5 % NaN, signed weights, label, fold and event bookkeeping) for a
 signal and two background samples, N selected events in all, then runs the real jobs with
 the demo config, each in a fresh process, and reads the peak resident memory each logs at
 exit: ``hepml inputs`` (per-feature histograms with flow and NaN counts, the weighted
-correlation matrices of signal and background) and ``hepml importance`` (gain and mean
-|SHAP| of K = 5 small fold models, trained here on 2000 events, on ``shap_events`` test
-events per fold).
+correlation matrices of signal and background), ``hepml importance`` (gain and mean |SHAP|
+of K = 5 small fold models, trained here on 2000 events, on ``shap_events`` test events per
+fold) and ``hepml data-mc`` (every event scored by its fold model, data against MC per
+feature and for the score, blinded), with a data sample of N / 2 more events.
 
     python bench/bench_inputs_memory.py --events 1000000 10000000
 """
@@ -25,13 +26,16 @@ import pyarrow.parquet as pq
 from bench_evaluate_memory import ROOT, run_job
 
 SAMPLES = {"vbf_h": (1, 0.3), "dy": (0, 0.5), "ttbar": (0, 0.2)}  # label, share of events
+DATA = {"data": (0, 0.5)}
 
 
-def write_tables(directory: Path, events: int, features: list[str], seed: int = 1) -> list[str]:
+def write_tables(
+    directory: Path, events: int, features: list[str], seed: int = 1, samples=SAMPLES
+) -> list[str]:
     """One ingest table per sample; returns the ``SAMPLE=PATH`` arguments of the job."""
     rng = np.random.default_rng(seed)
     specs = []
-    for name, (label, share) in SAMPLES.items():
+    for name, (label, share) in samples.items():
         n = int(events * share)
         columns = {}
         for i, feature in enumerate(features):
@@ -87,8 +91,14 @@ def main() -> None:
         for events in args.events:
             with tempfile.TemporaryDirectory(prefix="hepml-bench-inputs-") as tmp:
                 specs = write_tables(Path(tmp), events, features)
+                data = write_tables(Path(tmp), events, features, seed=2, samples=DATA)
                 common = ["--config", config, "--tables", *specs]
-                for job, extra in (("inputs", []), ("importance", ["--models", *models])):
+                jobs = {
+                    "inputs": [],
+                    "importance": ["--models", *models],
+                    "data-mc": ["--models", *models, "--data", *data],
+                }
+                for job, extra in jobs.items():
                     row = {"job": job, "events": events, "features": len(features)}
                     row |= run_job([job, *common, *extra, "--output-dir", str(Path(tmp) / job)])
                     rows.append(row)

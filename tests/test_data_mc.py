@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from test_importance import _data, _write_fold_models, _write_table
 
-from hepml.data_mc import Events, data_mc_histograms, score_edges
+from hepml.data_mc import Events, data_mc_from_files, data_mc_histograms, score_edges
+from hepml.dataset import load_dataset
 from hepml.exceptions import DataError
+from hepml.importance import load_fold_models
 
 
 def _events(n, seed, *, label=0, shift=0.0, weight=1.0):
@@ -125,3 +130,49 @@ def test_data_cannot_stand_in_for_the_background():
             sig={"label": "signal", "files": "s.root"},
             run2018={"label": "data", "files": "d.root"},
         )
+
+
+def test_data_mc_from_files_equals_the_histograms_of_the_whole_matrices(tmp_path):
+    """Scored in row batches (97 events each: several per table) and histogrammed one column
+    at a time, the files give what data_mc_histograms gives on the stacked
+    matrices scored by hand; MC samples of one process are summed, and so are data samples."""
+    X, label = _data(n=2400, seed=5)
+    fold = np.random.default_rng(6).integers(0, 3, len(label))
+    models = _write_fold_models(tmp_path / "models", X, label, fold)
+    weight = np.where(label == 1, 0.01, 0.5)
+    parts = {"vbf": label == 1, "dy_a": (label == 0) & (np.arange(2400) % 3 == 0),
+             "dy_b": (label == 0) & (np.arange(2400) % 3 == 1),
+             "run_a": (label == 0) & (np.arange(2400) % 3 == 2)}  # fmt: skip
+    tables = {}
+    for name, rows in parts.items():
+        tables[name] = tmp_path / f"{name}.parquet"
+        _write_table(tables[name], X[rows], label[rows], fold[rows])
+        table = pq.read_table(tables[name])
+        w = weight[rows] if not name.startswith("run") else np.ones(rows.sum())
+        pq.write_table(table.set_column(table.schema.get_field_index("_weight"), "_weight",
+                                        pa.array(w)), tables[name])  # fmt: skip
+    data_tables = {"run_a": tables.pop("run_a"), "run_b": tables["dy_b"]}
+    options = {"bins": 12, "score_bins": 20, "blind_above": 0.7}
+    content = data_mc_from_files(models, tables, data_tables,
+                                 processes={"dy_a": "dy", "dy_b": "dy"}, batch_rows=97,
+                                 **options)  # fmt: skip
+
+    boosters, features = load_fold_models(models)
+
+    def scored(samples):
+        data = load_dataset({s: {**tables, **data_tables}[s] for s in samples}, features)
+        score = np.empty(len(data))
+        for k, booster in enumerate(boosters):
+            rows = data.fold == k
+            score[rows] = booster.inplace_predict(data.X[rows], validate_features=False)
+        return data, score
+
+    mc = {}
+    for process, samples in (("vbf", ["vbf"]), ("dy", ["dy_a", "dy_b"])):
+        data, score = scored(samples)
+        mc[process] = Events(data.X, data.weight, score, int(data.label[0]))
+    data, score = scored(["run_a", "run_b"])
+    expected = data_mc_histograms(mc, Events(data.X, data.weight, score), features, **options)
+    assert content == {"data_samples": ["run_a", "run_b"], **expected}
+    assert list(content["score"]["processes"]) == ["vbf", "dy"]
+    assert content["hidden_data_events"] == int((score > 0.7).sum()) > 0

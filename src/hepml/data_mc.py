@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from hepml.dataset import load_dataset
+from hepml.dataset import check_features
 from hepml.exceptions import DataError
 from hepml.importance import load_fold_models
 from hepml.input_variables import feature_edges, histogram_with_flow
@@ -57,10 +57,20 @@ def _blinded_bins(edges: np.ndarray, blind_above: float) -> list[bool]:
     return [False, *inner, True]
 
 
+@dataclass(frozen=True)
+class _Scored:
+    """What the histograms need of a process besides its feature values."""
+
+    weight: np.ndarray
+    score: np.ndarray
+    label: int = 0
+
+
 def _histograms(
-    mc: Mapping[str, Events],
-    data: Events,
-    values_of,
+    mc: Mapping[str, _Scored],
+    data: _Scored,
+    values: Mapping[str, np.ndarray],
+    data_values: np.ndarray,
     edges: np.ndarray,
     keep_mc,
     keep_data: np.ndarray,
@@ -71,18 +81,38 @@ def _histograms(
         keep = keep_mc(ev)
         processes[name] = {
             "label": ev.label,
-            **histogram_with_flow(values_of(ev)[keep], ev.weight[keep], edges),
+            **histogram_with_flow(values[name][keep], ev.weight[keep], edges),
         }
     return {
         "edges": edges.tolist(),
         "processes": processes,
-        "data": histogram_with_flow(values_of(data)[keep_data], data.weight[keep_data], edges),
+        "data": histogram_with_flow(data_values[keep_data], data.weight[keep_data], edges),
     }
 
 
 def data_mc_histograms(
-    mc: Mapping[str, Events],
-    data: Events,
+    mc: Mapping[str, Events], data: Events, features: Sequence[str], **options: Any
+) -> dict[str, Any]:
+    """data_mc.json: per input variable and for the score, MC per process and data.
+
+    ``mc`` maps process name -> :class:`Events`. Binning per feature as for the input
+    variables (from all MC and data events). See the module docstring for the blinding.
+    ``options``: ``labels`` (feature -> axis label), ``bins`` (40), ``score_bins`` (40),
+    ``blind_above`` (0.5), ``unblind`` (False).
+    """
+    return _data_mc(
+        {name: _Scored(ev.weight, ev.score, ev.label) for name, ev in mc.items()},
+        _Scored(data.weight, data.score),
+        lambda i: ({name: ev.X[:, i] for name, ev in mc.items()}, data.X[:, i]),
+        features,
+        **options,
+    )
+
+
+def _data_mc(
+    mc: Mapping[str, _Scored],
+    data: _Scored,
+    column: Callable[[int], tuple[dict[str, np.ndarray], np.ndarray]],
     features: Sequence[str],
     *,
     labels: Mapping[str, str] | None = None,
@@ -91,11 +121,8 @@ def data_mc_histograms(
     blind_above: float = 0.5,
     unblind: bool = False,
 ) -> dict[str, Any]:
-    """data_mc.json: per input variable and for the score, MC per process and data.
-
-    ``mc`` maps process name -> :class:`Events`. Binning per feature as for the input
-    variables (from all MC and data events). See the module docstring for the blinding.
-    """
+    """:func:`data_mc_histograms` (its options), with feature ``i``'s values per process and
+    of the data given by ``column(i)``: in memory, or read from the tables a column at a time."""
     if not mc:
         msg = "a data/MC comparison needs at least one MC process"
         raise DataError(msg)
@@ -106,23 +133,27 @@ def data_mc_histograms(
         log.info("blinding: %d data events with score > %g hidden", n_hidden, blind_above)
     variables = {}
     for i, name in enumerate(features):
-        everything = np.concatenate([ev.X[:, i] for ev in (*mc.values(), data)])
+        values, data_values = column(i)
+        everything = np.concatenate([*values.values(), data_values])
         variables[name] = {
             "label": (labels or {}).get(name) or name,
             "region": f"score <= {blind_above:g}" if blind else "all events",
             **_histograms(
                 mc,
                 data,
-                lambda ev, i=i: ev.X[:, i],
+                values,
+                data_values,
                 feature_edges(everything, bins),
                 lambda ev: ev.score <= blind_above if blind else np.ones(ev.score.size, bool),
                 data_kept,
             ),
         }
+        del values, data_values, everything
     score = _histograms(
         mc,
         data,
-        lambda ev: ev.score,
+        {name: ev.score for name, ev in mc.items()},
+        data.score,
         score_edges(score_bins),
         lambda ev: np.ones(ev.score.size, bool),
         data_kept,
@@ -143,22 +174,65 @@ def data_mc_histograms(
     }
 
 
-def _score_table(tables, features, processes, boosters) -> dict[str, Events]:
-    """Events per process of the ingest ``tables``, scored by the model of their fold."""
-    data = load_dataset(tables, list(features), processes)
-    if np.any((data.fold < 0) | (data.fold >= len(boosters))):
-        msg = f"events with a fold outside 0..{len(boosters) - 1}: ingested with another config?"
-        raise DataError(msg)
-    score = np.empty(len(data))
-    for k, booster in enumerate(boosters):
-        rows = data.fold == k
-        if rows.any():
-            score[rows] = booster.inplace_predict(data.X[rows], validate_features=False)
-    out = {}
-    for name in dict.fromkeys(data.process.tolist()):
-        rows = data.process == name
-        out[name] = Events(data.X[rows], data.weight[rows], score[rows], int(data.label[rows][0]))
-    return out
+def _scores(path: str | os.PathLike, features: Sequence[str], boosters, batch_rows: int):
+    """Each event's score by the model of its fold, read in row batches of ``batch_rows``."""
+    import pyarrow.parquet as pq
+
+    parts = []
+    with pq.ParquetFile(path) as table:
+        for batch in table.iter_batches(batch_rows, columns=[*features, "_fold"]):
+            fold = batch.column("_fold").to_numpy(zero_copy_only=False)
+            if np.any((fold < 0) | (fold >= len(boosters))):
+                msg = (
+                    f"'{path}': events with a fold outside 0..{len(boosters) - 1}: ingested "
+                    "with another config?"
+                )
+                raise DataError(msg)
+            X = np.column_stack(
+                [batch.column(f).to_numpy(zero_copy_only=False) for f in features]
+            ).astype(np.float32)
+            score = np.empty(batch.num_rows)
+            for k, booster in enumerate(boosters):
+                rows = fold == k
+                if rows.any():
+                    score[rows] = booster.inplace_predict(X[rows], validate_features=False)
+            parts.append(score)
+    return np.concatenate(parts) if parts else np.empty(0)
+
+
+def _grouped(
+    tables: Mapping[str, str | os.PathLike],
+    group_of: Mapping[str, str],
+    features: Sequence[str],
+    boosters,
+    batch_rows: int,
+) -> tuple[dict[str, _Scored], Callable[[int], dict[str, np.ndarray]]]:
+    """The scored events of ``tables`` grouped by ``group_of[sample]`` (in order of first
+    appearance), and a function giving feature ``i``'s values per group (float32, as the
+    models see them), read one column at a time."""
+    import pyarrow.parquet as pq
+
+    members: dict[str, list[str]] = {}
+    for sample in tables:
+        members.setdefault(group_of[sample], []).append(sample)
+
+    def stacked(samples: list[str], name: str) -> np.ndarray:
+        columns = [pq.read_table(tables[s], columns=[name]).column(0).to_numpy() for s in samples]
+        return np.concatenate(columns)
+
+    groups = {}
+    for group, samples in members.items():
+        label = stacked(samples, "_label")
+        groups[group] = _Scored(
+            stacked(samples, "_weight").astype(np.float64),
+            np.concatenate([_scores(tables[s], features, boosters, batch_rows) for s in samples]),
+            int(label[0]) if label.size else 0,
+        )
+
+    def column(i: int) -> dict[str, np.ndarray]:
+        return {g: stacked(s, features[i]).astype(np.float32) for g, s in members.items()}
+
+    return groups, column
 
 
 def data_mc_from_files(
@@ -168,22 +242,40 @@ def data_mc_from_files(
     *,
     processes: Mapping[str, str] | None = None,
     labels: Mapping[str, str] | None = None,
+    batch_rows: int = 100_000,
     **options: Any,
 ) -> dict[str, Any]:
     """data_mc.json from the fold models and the ingest tables of MC and data samples.
 
     Every event is scored by the model of its fold (MC: the model that never saw it), as
-    ``hepml apply`` does. ``options`` go to :func:`data_mc_histograms`.
+    ``hepml apply`` does, in row batches; the histograms then read one feature's column at a
+    time, so memory grows with the events (scores and weights), not events x features.
+    MC samples are grouped by ``processes`` (default: each sample its own); the data samples
+    are summed. ``options`` go to :func:`data_mc_histograms`.
     """
+    import pyarrow.parquet as pq
+
     boosters, features = load_fold_models(model_paths)
-    mc = _score_table(mc_tables, features, processes, boosters)
-    data_parts = _score_table(data_tables, features, None, boosters).values()
-    data = Events(
-        np.concatenate([d.X for d in data_parts]),
-        np.concatenate([d.weight for d in data_parts]),
-        np.concatenate([d.score for d in data_parts]),
+    for sample, path in {**mc_tables, **data_tables}.items():
+        check_features(sample, path, pq.read_schema(path).names, features)
+    mc, mc_column = _grouped(
+        mc_tables, {s: (processes or {}).get(s, s) for s in mc_tables}, features, boosters,
+        batch_rows,
+    )  # fmt: skip
+    data, data_column = _grouped(
+        data_tables, dict.fromkeys(data_tables, "data"), features, boosters, batch_rows
     )
+    if not data:
+        msg = "a data/MC comparison needs at least one data sample"
+        raise DataError(msg)
     return {
         "data_samples": list(data_tables),
-        **data_mc_histograms(mc, data, features, labels=labels, **options),
+        **_data_mc(
+            mc,
+            _Scored(data["data"].weight, data["data"].score),
+            lambda i: (mc_column(i), data_column(i)["data"]),
+            features,
+            labels=labels,
+            **options,
+        ),
     }
