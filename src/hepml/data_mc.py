@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from hepml.dataset import check_features
+from hepml.dataset import check_features, feature_batches
 from hepml.exceptions import DataError
 from hepml.importance import load_fold_models
 from hepml.input_variables import feature_edges, histogram_with_flow
@@ -176,27 +176,21 @@ def _data_mc(
 
 def _scores(path: str | os.PathLike, features: Sequence[str], boosters, batch_rows: int):
     """Each event's score by the model of its fold, read in row batches of ``batch_rows``."""
-    import pyarrow.parquet as pq
-
     parts = []
-    with pq.ParquetFile(path) as table:
-        for batch in table.iter_batches(batch_rows, columns=[*features, "_fold"]):
-            fold = batch.column("_fold").to_numpy(zero_copy_only=False)
-            if np.any((fold < 0) | (fold >= len(boosters))):
-                msg = (
-                    f"'{path}': events with a fold outside 0..{len(boosters) - 1}: ingested "
-                    "with another config?"
-                )
-                raise DataError(msg)
-            X = np.column_stack(
-                [batch.column(f).to_numpy(zero_copy_only=False) for f in features]
-            ).astype(np.float32)
-            score = np.empty(batch.num_rows)
-            for k, booster in enumerate(boosters):
-                rows = fold == k
-                if rows.any():
-                    score[rows] = booster.inplace_predict(X[rows], validate_features=False)
-            parts.append(score)
+    for X, columns in feature_batches(path, list(features), ("_fold",), batch_rows):
+        fold = columns["_fold"]
+        if np.any((fold < 0) | (fold >= len(boosters))):
+            msg = (
+                f"'{path}': events with a fold outside 0..{len(boosters) - 1}: ingested "
+                "with another config?"
+            )
+            raise DataError(msg)
+        score = np.empty(len(X))
+        for k, booster in enumerate(boosters):
+            rows = fold == k
+            if rows.any():
+                score[rows] = booster.inplace_predict(X[rows], validate_features=False)
+        parts.append(score)
     return np.concatenate(parts) if parts else np.empty(0)
 
 

@@ -6,7 +6,7 @@ way: features as a float32 matrix in the configured order, plus the bookkeeping 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from hepml.exceptions import DataError, did_you_mean
 
-__all__ = ["Dataset", "check_features", "load_dataset", "read_column"]
+__all__ = ["Dataset", "check_features", "feature_batches", "load_dataset", "read_column"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,22 @@ def read_column(tables: Mapping[str, str | Path], name: str) -> np.ndarray:
     :func:`load_dataset` stacks them: one column at a time, for jobs that need few."""
     parts = [pq.read_table(path, columns=[name]).column(0).to_numpy() for path in tables.values()]
     return np.concatenate(parts)
+
+
+def feature_batches(
+    path: str | Path, features: list[str], extra: tuple[str, ...], batch_rows: int
+) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+    """Row batches of one ingest table: its features as a float32 matrix (as
+    :func:`load_dataset` reads them) and the ``extra`` columns, ``batch_rows`` at a time."""
+    with pq.ParquetFile(path) as table:
+        for batch in table.iter_batches(batch_rows, columns=[*features, *extra]):
+            columns = [batch.column(f).to_numpy(zero_copy_only=False) for f in features]
+            X = (
+                np.column_stack(columns).astype(np.float32)
+                if features
+                else np.empty((batch.num_rows, 0), dtype=np.float32)
+            )
+            yield X, {c: batch.column(c).to_numpy(zero_copy_only=False) for c in extra}
 
 
 def load_dataset(

@@ -19,7 +19,7 @@ from typing import Any
 import hist
 import numpy as np
 
-from hepml.dataset import check_features, read_column
+from hepml.dataset import check_features, feature_batches, read_column
 
 __all__ = [
     "CLASSES",
@@ -249,17 +249,6 @@ def _batches(
     tables: Mapping[str, str | os.PathLike], features: list[str], batch_rows: int
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(X as float64 of float32 values, weight, label) of every table in row batches."""
-    import pyarrow.parquet as pq
-
     for path in tables.values():
-        with pq.ParquetFile(path) as table:
-            for batch in table.iter_batches(batch_rows, columns=[*features, "_weight", "_label"]):
-                columns = [batch.column(f).to_numpy(zero_copy_only=False) for f in features]
-                X = (
-                    np.column_stack(columns).astype(np.float32).astype(np.float64)
-                    if features
-                    else np.empty((batch.num_rows, 0))
-                )
-                weight = batch.column("_weight").to_numpy(zero_copy_only=False)
-                label = batch.column("_label").to_numpy(zero_copy_only=False)
-                yield X, weight.astype(np.float64), label
+        for X, columns in feature_batches(path, features, ("_weight", "_label"), batch_rows):
+            yield X.astype(np.float64), columns["_weight"].astype(np.float64), columns["_label"]
