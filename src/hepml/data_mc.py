@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from hepml.dataset import check_features, feature_batches
+from hepml.dataset import check_tables, feature_batches, read_column
 from hepml.exceptions import DataError
 from hepml.importance import load_fold_models
 from hepml.input_variables import feature_edges, histogram_with_flow
@@ -204,27 +204,22 @@ def _grouped(
     """The scored events of ``tables`` grouped by ``group_of[sample]`` (in order of first
     appearance), and a function giving feature ``i``'s values per group (float32, as the
     models see them), read one column at a time."""
-    import pyarrow.parquet as pq
-
-    members: dict[str, list[str]] = {}
-    for sample in tables:
-        members.setdefault(group_of[sample], []).append(sample)
-
-    def stacked(samples: list[str], name: str) -> np.ndarray:
-        columns = [pq.read_table(tables[s], columns=[name]).column(0).to_numpy() for s in samples]
-        return np.concatenate(columns)
-
+    members: dict[str, dict[str, str | os.PathLike]] = {}
+    for sample, path in tables.items():
+        members.setdefault(group_of[sample], {})[sample] = path
     groups = {}
-    for group, samples in members.items():
-        label = stacked(samples, "_label")
+    for group, member_tables in members.items():
+        label = read_column(member_tables, "_label")
         groups[group] = _Scored(
-            stacked(samples, "_weight").astype(np.float64),
-            np.concatenate([_scores(tables[s], features, boosters, batch_rows) for s in samples]),
+            read_column(member_tables, "_weight").astype(np.float64),
+            np.concatenate(
+                [_scores(path, features, boosters, batch_rows) for path in member_tables.values()]
+            ),
             int(label[0]) if label.size else 0,
         )
 
     def column(i: int) -> dict[str, np.ndarray]:
-        return {g: stacked(s, features[i]).astype(np.float32) for g, s in members.items()}
+        return {g: read_column(t, features[i]).astype(np.float32) for g, t in members.items()}
 
     return groups, column
 
@@ -247,11 +242,8 @@ def data_mc_from_files(
     MC samples are grouped by ``processes`` (default: each sample its own); the data samples
     are summed. ``options`` go to :func:`data_mc_histograms`.
     """
-    import pyarrow.parquet as pq
-
     boosters, features = load_fold_models(model_paths)
-    for sample, path in {**mc_tables, **data_tables}.items():
-        check_features(sample, path, pq.read_schema(path).names, features)
+    check_tables({**mc_tables, **data_tables}, features)
     mc, mc_column = _grouped(
         mc_tables, {s: (processes or {}).get(s, s) for s in mc_tables}, features, boosters,
         batch_rows,

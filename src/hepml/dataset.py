@@ -15,7 +15,14 @@ import pyarrow.parquet as pq
 
 from hepml.exceptions import DataError, did_you_mean
 
-__all__ = ["Dataset", "check_features", "feature_batches", "load_dataset", "read_column"]
+__all__ = [
+    "Dataset",
+    "check_features",
+    "check_tables",
+    "feature_batches",
+    "load_dataset",
+    "read_column",
+]
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,12 @@ def check_features(sample: str, path: str | Path, columns: list[str], features: 
             f"{hint} Was it ingested with another configuration? Rerun the ingest rule."
         )
         raise DataError(msg)
+
+
+def check_tables(tables: Mapping[str, str | Path], features: list[str]) -> None:
+    """:func:`check_features` for every table (sample -> Parquet path), from its schema only."""
+    for sample, path in tables.items():
+        check_features(sample, path, pq.read_schema(path).names, features)
 
 
 def read_column(tables: Mapping[str, str | Path], name: str) -> np.ndarray:

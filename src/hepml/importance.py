@@ -27,7 +27,7 @@ import numpy as np
 import xgboost as xgb
 
 from hepml.atomic import write_json
-from hepml.dataset import check_features, read_column
+from hepml.dataset import check_tables, read_column
 from hepml.exceptions import DataError, FoldMismatch, InputFileError
 from hepml.tables import write_table
 
@@ -233,10 +233,7 @@ def _test_events(
     order), read without the events x features matrix: the fold column, then each feature's
     column, kept only at the chosen rows.
     """
-    import pyarrow.parquet as pq
-
-    for sample, path in tables.items():
-        check_features(sample, path, pq.read_schema(path).names, list(features))
+    check_tables(tables, list(features))
     fold = read_column(tables, "_fold")
     rows = []
     for k in range(n_folds):

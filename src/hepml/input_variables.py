@@ -19,7 +19,7 @@ from typing import Any
 import hist
 import numpy as np
 
-from hepml.dataset import check_features, feature_batches, read_column
+from hepml.dataset import check_tables, feature_batches, read_column
 
 __all__ = [
     "CLASSES",
@@ -201,11 +201,8 @@ def inputs_from_files(
     ``batch_rows``. Memory grows with the number of events (one column, the weights and
     labels), not with events x features.
     """
-    import pyarrow.parquet as pq
-
     features = list(features)
-    for sample, path in tables.items():
-        check_features(sample, path, pq.read_schema(path).names, features)
+    check_tables(tables, features)
     weight = read_column(tables, "_weight").astype(np.float64)
     label = read_column(tables, "_label")
     histograms = {}

@@ -90,6 +90,15 @@ class _Names:
         return lookup[local_codes] if len(local_names) else np.zeros(0, dtype=np.int32)
 
 
+def _set_codes(names: Sequence[str], codes: np.ndarray, where: str) -> np.ndarray:
+    """Codes into ``names`` (set values) turned into codes into :data:`SETS` (int8)."""
+    unknown = sorted(set(names) - set(SETS))
+    if unknown:
+        msg = f"{where} has set value(s) {unknown} (allowed {list(SETS)})"
+        raise DataError(msg)
+    return np.array([SETS.index(s) for s in names] or [0], dtype=np.int8)[codes]
+
+
 def _check_model(model: ModelScores, where: str) -> None:
     """Finite scores and weights, labels 0/1, and test rows from the model's own fold."""
     for name in ("score", "weight"):
@@ -155,11 +164,7 @@ class ScoreTable(ScoreSource):
             msg = "score table is empty: no (event, model) rows to evaluate"
             raise DataError(msg)
         set_names, set_codes = np.unique(columns["set"].astype(str), return_inverse=True)
-        unknown = sorted(set(set_names.tolist()) - set(SETS))
-        if unknown:
-            msg = f"score table has set value(s) {unknown} (allowed {list(SETS)})"
-            raise DataError(msg)
-        columns["set"] = np.array([SETS.index(s) for s in set_names], dtype=np.int8)[set_codes]
+        columns["set"] = _set_codes(set_names.tolist(), set_codes, "score table")
         names = _Names()
         for name in ("sample", "process"):
             local, codes = np.unique(columns[name].astype(str), return_inverse=True)
@@ -225,13 +230,7 @@ class ScoreFiles(ScoreSource):
         table = table.unify_dictionaries()
         column = {c: _numpy(table.column(c)) for c in ("score", "label", "weight", "fold")}
         set_names, set_codes = _dictionary(table.column("set"))
-        unknown = sorted(set(set_names) - set(SETS))
-        if unknown:
-            msg = f"score table {path} has set value(s) {unknown} (allowed {list(SETS)})"
-            raise DataError(msg)
-        column["set"] = np.array([SETS.index(s) for s in set_names] or [0], dtype=np.int8)[
-            set_codes
-        ]
+        column["set"] = _set_codes(set_names, set_codes, f"score table {path}")
         column["process"] = self._names.codes(*_dictionary(table.column("process")))
         self.names = self._names.names
         del table, set_codes
