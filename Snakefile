@@ -1,12 +1,18 @@
 # hepml: signal/background BDT analysis of ROOT ntuples.
 #   snakemake --cores all                      # the built-in demo (config/config.yaml)
-#   snakemake --cores all --configfile my.yaml # your analysis
+#   snakemake --cores all --configfile my.yaml # your analysis: my.yaml REPLACES the demo's
+#   hepml init DIR                             # or an analysis directory of its own (README)
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The demo config only when no --configfile is given: Snakemake would otherwise merge the
+# demo into the user's config (its samples, its demo block, its parameters). Used as a module
+# (an analysis directory), the analysis's own config is passed in and this is skipped.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"

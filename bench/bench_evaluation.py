@@ -77,7 +77,13 @@ def main() -> None:
         _timed("plot-inputs", lambda: draw_inputs(out, out / "plots", style), figures=True)
         _timed(
             "plot-training",
-            lambda: draw_training(results / "train", out, out / "plots", style),
+            lambda: draw_training(
+                [results / "train" / f"fold{k}" / "learning_curve.csv" for k in range(cfg.folds)],
+                [results / "train" / f"fold{k}" / "metadata.json" for k in range(cfg.folds)],
+                out,
+                out / "plots",
+                style,
+            ),
             figures=True,
         )
 

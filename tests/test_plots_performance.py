@@ -72,7 +72,7 @@ def _write_training_outputs(train_dir, evaluation_dir, n_folds=3):
             writer = csv.writer(stream)
             writer.writerow(["iteration", "train_logloss", "validation_logloss"])
             writer.writerows(zip(range(rounds), train, validation, strict=True))
-        (fold / "metadata.json").write_text(json.dumps({"best_iteration": 40 + k}))
+        (fold / "metadata.json").write_text(json.dumps({"best_iteration": 40 + k, "model_fold": k}))
     features = ["mjj", "detajj", "met"]
     with (evaluation_dir / "importance.csv").open("w", newline="") as stream:
         writer = csv.DictWriter(
@@ -115,9 +115,17 @@ def test_learning_curves_mark_the_best_iteration():
     assert dots[0].get_xdata()[0] == 1 and dots[0].get_ydata()[0] == 0.55
 
 
+def _training_files(train_dir, n_folds=3):
+    """The explicit (curves, metadata) lists the plot-training command gets."""
+    folds = [train_dir / f"fold{k}" for k in range(n_folds)]
+    return [f / "learning_curve.csv" for f in folds], [f / "metadata.json" for f in folds]
+
+
 def test_draw_training_writes_non_blank_plots(tmp_path):
     _write_training_outputs(tmp_path / "train", tmp_path)
-    written = draw_training(tmp_path / "train", tmp_path, tmp_path / "plots", STYLE)
+    written = draw_training(
+        *_training_files(tmp_path / "train"), tmp_path, tmp_path / "plots", STYLE
+    )
     assert sorted(p.name for p in written) == sorted(
         f"{n}.{e}" for n in TRAINING_PLOTS for e in ("pdf", "png")
     )
@@ -136,10 +144,20 @@ def test_draw_training_writes_non_blank_plots(tmp_path):
 
 def test_draw_training_needs_the_importance_files(tmp_path):
     with pytest.raises(DataError, match="importance rule"):
-        draw_training(tmp_path, tmp_path, tmp_path / "plots", STYLE)
+        draw_training(*_training_files(tmp_path), tmp_path, tmp_path / "plots", STYLE)
     _write_training_outputs(tmp_path / "train", tmp_path)
-    with pytest.raises(DataError, match=r"learning_curve\.csv"):
-        draw_training(tmp_path / "nothing", tmp_path, tmp_path / "plots", STYLE)
+    with pytest.raises(DataError, match=r"learning_curve\.csv' does not exist"):
+        draw_training(*_training_files(tmp_path / "nothing"), tmp_path, tmp_path / "plots", STYLE)
+
+
+def test_draw_training_reads_only_the_files_it_is_given(tmp_path):
+    """A leftover fold3/ of an earlier run with K = 4 must not appear in a K = 3 plot."""
+    _write_training_outputs(tmp_path / "train", tmp_path, n_folds=4)
+    draw_training(*_training_files(tmp_path / "train", 3), tmp_path, tmp_path / "plots", STYLE)
+    from hepml.plots_performance import _read_learning_curves
+
+    curves, best = _read_learning_curves(*_training_files(tmp_path / "train", 3))
+    assert sorted(curves) == sorted(best) == [0, 1, 2]
 
 
 def test_plots_accept_an_axes(significance):

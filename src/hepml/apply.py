@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,13 +91,22 @@ def output_paths(config: Config, name: str, output_dir: str | Path) -> dict[str,
 
 
 def apply_sample(
-    config: Config, name: str, models: FoldModels, output_dir: str | Path
+    config: Config,
+    name: str,
+    models: FoldModels,
+    output_dir: str | Path,
+    *,
+    files: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Score every file of sample ``name`` and write its outputs; return the summary."""
+    """Score every file of sample ``name`` and write its outputs; return the summary.
+
+    ``files`` (in order) replaces the sample's globs, as for ingest.
+    """
     sample = sample_to_apply(config, name)
     options = options_for(config, name)
     bad = BadFiles.of(config, sample)
-    files, plan = plan_files(config, sample, bad)  # every file checked before anything is written
+    # every file checked before anything is written
+    files, plan = plan_files(config, sample, bad, files)
     paths = output_paths(config, name, output_dir)
     with contextlib.ExitStack() as stack:
         friends = parquet = None

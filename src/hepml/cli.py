@@ -33,6 +33,16 @@ def _add_config(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_files(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--files",
+        nargs="+",
+        metavar="FILE",
+        help="the sample's files in order (path or path.root:tree), taken literally instead "
+        "of the config's globs; the workflow passes the list it resolved once",
+    )
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hepml", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"hepml {__version__}")
@@ -41,6 +51,15 @@ def _build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check a config against the schema")
     _add_config(p)
+
+    p = sub.add_parser(
+        "init", help="create an analysis directory: a config to fill in, and the workflow"
+    )
+    p.add_argument("directory", metavar="DIR", help="the new analysis directory")
+
+    p = sub.add_parser("plan", help="the workflow's plan of a config, as JSON (for Snakemake)")
+    _add_config(p)
+    p.add_argument("--output", help="write the plan here instead of standard output")
 
     p = sub.add_parser("make-demo", help="write the built-in demo ntuples")
     _add_config(p)
@@ -56,6 +75,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cutflow", required=True, help="cutflow CSV; a .md twin is written beside it")
     p.add_argument("--summary", help="summary JSON (sum of weights, negative weights, NaNs)")
     p.add_argument("--threads", type=int, default=1)
+    _add_files(p)
 
     p = sub.add_parser("train", help="train one fold model: the BDT or a baseline")
     _add_config(p)
@@ -142,6 +162,7 @@ def _add_apply_parsers(sub) -> None:
     p.add_argument("--models", nargs="+", required=True, help="model.json of every fold")
     p.add_argument("--output-dir", required=True, help="writes SAMPLE/, SAMPLE.parquet, .json")
     p.add_argument("--threads", type=int, default=1)
+    _add_files(p)
 
     p = sub.add_parser("export", help="fold models as XGBoost JSON + ONNX, with a manifest")
     _add_config(p)
@@ -150,6 +171,14 @@ def _add_apply_parsers(sub) -> None:
     p.add_argument("--tables", nargs="+", required=True, help="SAMPLE=PATH ingest tables")
     p.add_argument("--output-dir", required=True)
     p.add_argument("--onnx", choices=["auto", "yes", "no"], default="auto")
+    p.add_argument(
+        "--summaries",
+        nargs="+",
+        default=[],
+        metavar="SAMPLE=PATH",
+        help="ingest summaries of the training samples: their file lists, which the manifest "
+        "records when folds come from (file, entry) (event_number: none)",
+    )
     p.add_argument("--closure-events", type=int, default=2000, help="test events per fold")
 
     p = sub.add_parser("score", help="score ROOT files with an exported model (no config)")
@@ -171,8 +200,12 @@ def _add_apply_parsers(sub) -> None:
 
 def _cmd_validate(args: argparse.Namespace) -> None:
     from hepml.config import load_config
+    from hepml.plan import entries_fold_warning
 
     cfg = load_config(args.configs)
+    warning = entries_fold_warning(cfg)
+    if warning:
+        log.warning("%s", warning)
     log.info(
         "%s is valid: %d samples, %d features, %d folds",
         args.configs,
@@ -180,6 +213,32 @@ def _cmd_validate(args: argparse.Namespace) -> None:
         len(cfg.features),
         cfg.folds,
     )
+
+
+def _cmd_init(args: argparse.Namespace) -> None:
+    from hepml.analysis_dir import init_analysis
+
+    directory = init_analysis(args.directory)
+    log.info(
+        "created the analysis directory %s: describe your samples in %s, then run "
+        "`cd %s && snakemake --cores all`",
+        directory,
+        directory / "config" / "config.yaml",
+        directory,
+    )
+
+
+def _cmd_plan(args: argparse.Namespace) -> None:
+    import json
+
+    from hepml.atomic import write_text
+    from hepml.plan import workflow_plan
+
+    text = json.dumps(workflow_plan(args.configs), sort_keys=True) + "\n"
+    if args.output:
+        write_text(args.output, text)
+    else:
+        sys.stdout.write(text)
 
 
 def _cmd_make_demo(args: argparse.Namespace) -> None:
@@ -207,19 +266,19 @@ def _cmd_ingest(args: argparse.Namespace) -> None:
             f"no sample '{args.sample}' in {args.configs}.{did_you_mean(args.sample, cfg.samples)}"
         )
         raise ConfigError(msg)
-    result = ingest_sample(cfg, args.sample, args.output, threads=args.threads)
+    result = ingest_sample(cfg, args.sample, args.output, threads=args.threads, files=args.files)
     cutflow = Path(args.cutflow)
     write_cutflow(result, cutflow, cutflow.with_suffix(".md"))
     if args.summary:
         write_json(args.summary, summary_of(result))
 
 
-def _parse_tables(specs: Sequence[str]) -> dict[str, str]:
+def _parse_tables(specs: Sequence[str], option: str = "--tables") -> dict[str, str]:
     tables = {}
     for spec in specs:
         name, sep, path = spec.partition("=")
         if not sep:
-            msg = f"--tables expects SAMPLE=PATH, got '{spec}'"
+            msg = f"{option} expects SAMPLE=PATH, got '{spec}'"
             raise HepmlError(msg)
         tables[name] = path
     return tables
@@ -325,10 +384,12 @@ def _cmd_apply(args: argparse.Namespace) -> None:
     cfg = load_config(args.configs)
     sample_to_apply(cfg, args.sample)  # an unknown sample fails before the models load
     models = check_models(cfg, read_training_models(args.models), threads=args.threads)
-    apply_sample(cfg, args.sample, models, args.output_dir)
+    apply_sample(cfg, args.sample, models, args.output_dir, files=args.files)
 
 
 def _cmd_export(args: argparse.Namespace) -> None:
+    import json
+
     from hepml.config import load_config
     from hepml.export import closure_sample, export_models
     from hepml.fold_models import check_models, read_training_models
@@ -337,7 +398,11 @@ def _cmd_export(args: argparse.Namespace) -> None:
     models = check_models(cfg, read_training_models(args.models))
     tables = _parse_tables(args.tables)
     closure = closure_sample(cfg, tables, args.scores, max_events=args.closure_events)
-    export_models(cfg, models, closure, args.output_dir, onnx=args.onnx)
+    files = {
+        name: json.loads(Path(path).read_text(encoding="utf-8"))["files"]
+        for name, path in _parse_tables(args.summaries, option="--summaries").items()
+    }
+    export_models(cfg, models, closure, args.output_dir, onnx=args.onnx, files=files)
 
 
 def _cmd_score(args: argparse.Namespace) -> None:
@@ -385,6 +450,8 @@ def _cmd_compare(args: argparse.Namespace) -> None:
 
 _COMMANDS = {
     "validate": _cmd_validate,
+    "init": _cmd_init,
+    "plan": _cmd_plan,
     "make-demo": _cmd_make_demo,
     "ingest": _cmd_ingest,
     "train": _cmd_train,

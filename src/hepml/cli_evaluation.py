@@ -49,7 +49,15 @@ def add_parsers(sub, add_config: Callable[[argparse.ArgumentParser], None]) -> N
         p.add_argument("--evaluation-dir", required=True)
         p.add_argument("--output-dir", required=True)
         if name == "plot-training":
-            p.add_argument("--train-dir", required=True, help="holds fold<k>/learning_curve.csv")
+            p.add_argument(
+                "--curves", nargs="+", required=True, help="learning_curve.csv of every fold model"
+            )
+            p.add_argument(
+                "--metadata",
+                nargs="+",
+                required=True,
+                help="metadata.json of every fold model, in the order of --curves",
+            )
 
 
 def _tables(specs: list[str]) -> dict[str, str]:
@@ -118,7 +126,7 @@ def _cmd_plot_training(args: argparse.Namespace) -> None:
     from hepml.plots_performance import draw_training
 
     style = style_from_config(load_config(args.configs))
-    draw_training(args.train_dir, args.evaluation_dir, args.output_dir, style)
+    draw_training(args.curves, args.metadata, args.evaluation_dir, args.output_dir, style)
 
 
 def _cmd_plot_data_mc(args: argparse.Namespace) -> None:

@@ -10,8 +10,6 @@ stage reads raw dicts.
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -39,6 +37,7 @@ __all__ = [
     "WeightSumSource",
     "config_from_dict",
     "load_config",
+    "read_config_files",
     "schema",
 ]
 
@@ -163,9 +162,6 @@ class DaskSettings:
     memory_limit: str | None = None  # LocalCluster, per worker ('4GB'); None: Dask's auto
 
 
-# What only says how to reach a cluster: never part of the training hash (a restarted
-# scheduler has a new address, and the models do not change with it).
-_CONNECTION_KEYS = ("address", "timeout")
 # Memory sizes as Dask's parse_bytes reads them: 4GB, 2 GiB, 500MB, 1e9 (bytes)
 _MEMORY = re.compile(r"\s*\d+(\.\d+)?(e\d+)?\s*([kmgtp](i?b)?|b)?\s*", re.IGNORECASE)
 
@@ -254,45 +250,18 @@ class Config:
         return [n for n, s in self.samples.items() if s.label == "data"]
 
     def training_hash(self) -> str:
-        """A short hash of every setting that changes the trained models.
-
-        Stored beside each model so a model can never be mistaken for one trained under a
-        different configuration. It covers the signal and background samples (files, tree,
-        weights, cross sections, ...), features, selection, event numbers, training settings
-        (:meth:`model_settings`), seed and luminosity. Data samples (label ``data``) and the
-        ``apply``, ``evaluation``, ``plotting``, ``reading`` and ``resources`` sections are
-        never trained on or with, so adding a data sample does not invalidate trained models.
+        """Fingerprint of what the models depend on (:func:`hepml.stage_settings.training_hash`):
+        the ingest settings of every training sample and the training settings, never a plot
+        label, a path or a resource. Models record it; apply and export refuse a mismatch.
         """
-        relevant = {
-            k: self.raw.get(k)
-            for k in ("samples", "features", "selection", "event_number", "training", "seed")
-        }
-        relevant["samples"] = {  # data is never trained on: only the MC samples count
-            name: sample
-            for name, sample in (relevant["samples"] or {}).items()
-            if name not in self.data_samples
-        }
-        relevant["training"] = self.model_settings()
-        relevant["luminosity"] = self.luminosity
-        blob = json.dumps(relevant, sort_keys=True, default=str).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        from hepml.stage_settings import training_hash
 
-    def model_settings(self) -> dict[str, Any]:
-        """The ``training`` settings that the BDTs depend on.
+        return training_hash(self)
 
-        Leaves out the baselines, the engine and Dask settings under ``engine: local`` (so
-        that configs written before the engine existed keep their hash), and how the Dask
-        scheduler is reached (``address``, ``timeout``).
-        """
-        training = {k: v for k, v in (self.raw.get("training") or {}).items() if k != "baselines"}
-        if self.engine == "local":
-            training.pop("engine", None)
-            training.pop("dask", None)
-        elif "dask" in training:
-            training["dask"] = {
-                k: v for k, v in training["dask"].items() if k not in _CONNECTION_KEYS
-            }
-        return training
+    @property
+    def folds_from_entries(self) -> bool:
+        """True when ``event_number: none``: folds come from (file index, entry number)."""
+        return not self.event_number
 
 
 def load_config(paths: str | Path | list[str | Path]) -> Config:
@@ -303,10 +272,16 @@ def load_config(paths: str | Path | list[str | Path]) -> Config:
     """
     if isinstance(paths, str | Path):
         paths = [paths]
+    merged = read_config_files(paths)
+    return config_from_dict(merged, source=", ".join(str(p) for p in paths))
+
+
+def read_config_files(paths: list[str | Path]) -> dict[str, Any]:
+    """The YAML files ``paths`` merged in order, as written (not validated, no defaults)."""
     merged: dict[str, Any] = {}
     for path in paths:
         _deep_update(merged, _read_yaml(Path(path)))
-    return config_from_dict(merged, source=", ".join(str(p) for p in paths))
+    return merged
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -358,6 +333,8 @@ def config_from_dict(data: dict[str, Any], *, source: str = "config") -> Config:
     _check_feature_names(training.get("xgboost", {}), [f.name for f in features], source)
     evaluation = data.get("evaluation", {})
     event_number = data["event_number"]
+    if event_number in (None, "none"):
+        event_number = []
     return Config(
         samples=samples,
         features=features,

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,9 +43,9 @@ from hepml.folds import fold_of_entry, fold_of_event
 from hepml.inputs import (
     BadFiles,
     InputFile,
+    input_files,
     iterate_file,
     located,
-    resolve_files,
 )
 from hepml.normalisation import (
     describe_source,
@@ -93,12 +94,21 @@ class IngestResult:
 
 
 def ingest_sample(
-    config: Config, sample_name: str, output: str | Path, *, threads: int = 1
+    config: Config,
+    sample_name: str,
+    output: str | Path,
+    *,
+    threads: int = 1,
+    files: Sequence[str] | None = None,
 ) -> IngestResult:
-    """Read one sample and write its feature table to ``output`` (Parquet, atomically)."""
+    """Read one sample and write its feature table to ``output`` (Parquet, atomically).
+
+    ``files`` (``path`` or ``path.root:tree``, in order) replaces the sample's globs: the
+    workflow resolves them once, so that every job of a run reads the same list.
+    """
     del threads  # decompression is single-threaded; the argument keeps the CLI uniform
     sample = config.samples[sample_name]
-    files = resolve_files(sample.name, sample.files, sample.tree)
+    files = input_files(sample, files)
     run = _Run(config, sample, files, BadFiles.of(config, sample))
     norm = normalisation_factor(sample, config.luminosity, run.sum_of_weights(), run.entries())
     total = FileTally.empty(len(run.plan.cuts) + 1)

@@ -15,12 +15,8 @@ file by file, for ingest and apply alike.
 from __future__ import annotations
 
 import contextlib
-import glob
 import logging
-import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import awkward as ak
@@ -34,17 +30,29 @@ from hepml.exceptions import (
     UnknownBranch,
     did_you_mean,
 )
+from hepml.file_lists import (
+    REMOTE_URL,
+    TREE_SUFFIX,
+    InputFile,
+    explicit_files,
+    input_files,
+    resolve_files,
+)
 
 if TYPE_CHECKING:
     from hepml.config import Config, Sample
 
 __all__ = [
+    "REMOTE_URL",
+    "TREE_SUFFIX",
     "BadFiles",
     "InputFile",
     "check_branch_types",
     "check_branches",
     "check_entries",
+    "explicit_files",
     "guarded",
+    "input_files",
     "iterate_file",
     "located",
     "open_tree",
@@ -54,20 +62,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-_REMOTE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
-_TREE_SUFFIX = re.compile(r"^(?P<path>.*\.root):(?P<tree>[^/:]+)$")
-
-
-@dataclass(frozen=True)
-class InputFile:
-    """One file of a sample, with the tree to read from it."""
-
-    path: str
-    tree: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.tree}"
 
 
 class BadFiles:
@@ -115,41 +109,6 @@ class BadFiles:
 def guarded(bad: BadFiles | None, file: InputFile) -> contextlib.AbstractContextManager:
     """``bad.guard(file)``, or no guard at all when there is no policy (any BadFile stops)."""
     return contextlib.nullcontext() if bad is None else bad.guard(file)
-
-
-def resolve_files(sample: str, patterns: tuple[str, ...], tree: str) -> list[InputFile]:
-    """Expand ``patterns`` (globs, optionally ``file.root:tree``) into a sorted file list.
-
-    Remote URLs (``root://``, ``https://``) are passed to uproot as they are. Sorting makes
-    the file order, and hence the entry-based fold fallback, independent of the file system.
-    """
-    files: list[InputFile] = []
-    for pattern in patterns:
-        path, tree_name = pattern, tree
-        match = _TREE_SUFFIX.match(pattern)
-        if match:
-            path, tree_name = match["path"], match["tree"]
-        if _REMOTE.match(path):
-            files.append(InputFile(path, tree_name))
-            continue
-        matches = sorted(glob.glob(path, recursive=True))
-        if not matches:
-            raise InputFileError(_no_match_message(sample, path))
-        files.extend(InputFile(m, tree_name) for m in matches)
-    seen: set[str] = set()
-    unique = [f for f in files if not (f.path in seen or seen.add(f.path))]
-    return unique
-
-
-def _no_match_message(sample: str, pattern: str) -> str:
-    parent = Path(pattern).parent
-    msg = f"sample '{sample}': no file matches '{pattern}'"
-    if not parent.is_dir():
-        return f"{msg} (the directory '{parent}' does not exist)"
-    nearby = [p.name for p in parent.iterdir() if p.suffix == ".root"]
-    hint = did_you_mean(Path(pattern).name, nearby)
-    listing = f" ROOT files in '{parent}': {', '.join(sorted(nearby)[:10])}." if nearby else ""
-    return f"{msg}.{hint}{listing}"
 
 
 def open_tree(file: InputFile) -> uproot.TTree:

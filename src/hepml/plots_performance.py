@@ -255,37 +255,49 @@ def _swarm_offsets(values: np.ndarray, rng: np.random.Generator, width: float = 
     return rng.uniform(-1, 1, values.size) * width * density / max(counts.max(), 1)
 
 
-def _read_learning_curves(train_dir: Path) -> tuple[dict[int, dict], dict[int, int]]:
-    """Learning curves and best iterations of every ``fold<k>`` directory in ``train_dir``."""
+def _read_learning_curves(
+    curve_paths: Sequence[str | os.PathLike[str]],
+    metadata_paths: Sequence[str | os.PathLike[str]],
+) -> tuple[dict[int, dict], dict[int, int]]:
+    """Learning curves and best iterations of the fold models, from explicit file lists.
+
+    ``curve_paths[i]`` (a ``learning_curve.csv``) and ``metadata_paths[i]`` (its
+    ``metadata.json``) belong to one model, whose fold the metadata names.
+    """
+    if len(curve_paths) != len(metadata_paths) or not curve_paths:
+        msg = (
+            f"give one metadata.json per learning_curve.csv (got {len(curve_paths)} curves "
+            f"and {len(metadata_paths)} metadata files)"
+        )
+        raise DataError(msg)
     curves, best = {}, {}
-    for fold_dir in sorted(train_dir.glob("fold*")):
-        path, meta = fold_dir / "learning_curve.csv", fold_dir / "metadata.json"
-        if not path.is_file():
-            continue
-        k = int(fold_dir.name.removeprefix("fold"))
+    for path, meta_path in zip(map(Path, curve_paths), map(Path, metadata_paths), strict=True):
+        for p in (path, meta_path):
+            if not p.is_file():
+                msg = f"'{p}' does not exist; run the train rule first"
+                raise DataError(msg)
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        k = int(meta["model_fold"])
         with path.open(newline="", encoding="utf-8") as stream:
             rows = list(csv.DictReader(stream))
         curves[k] = {
             c: [float(r[c]) for r in rows] for c in ("train_logloss", "validation_logloss")
         }
-        if meta.is_file():
-            best[k] = int(json.loads(meta.read_text(encoding="utf-8"))["best_iteration"])
-    if not curves:
-        msg = f"no fold<k>/learning_curve.csv under {train_dir}; run the train rule first"
-        raise DataError(msg)
+        best[k] = int(meta["best_iteration"])
     return curves, best
 
 
 def draw_training(
-    train_dir: str | os.PathLike[str],
+    curve_paths: Sequence[str | os.PathLike[str]],
+    metadata_paths: Sequence[str | os.PathLike[str]],
     evaluation_dir: str | os.PathLike[str],
     plot_dir: str | os.PathLike[str],
     style: PlotStyle,
 ) -> list[Path]:
     """Draw learning_curves, importance and shap_beeswarm (PDF + PNG) into ``plot_dir``.
 
-    Reads ``fold<k>/learning_curve.csv`` and ``metadata.json`` under ``train_dir`` and
-    ``importance.csv`` and ``shap.json`` in ``evaluation_dir``.
+    Reads the fold models' ``learning_curve.csv`` and ``metadata.json`` (explicit lists, in
+    the same order) and ``importance.csv`` and ``shap.json`` in ``evaluation_dir``.
     """
     evaluation_dir = Path(evaluation_dir)
     missing = [n for n in ("importance.csv", "shap.json") if not (evaluation_dir / n).is_file()]
@@ -295,7 +307,7 @@ def draw_training(
     with (evaluation_dir / "importance.csv").open(newline="", encoding="utf-8") as stream:
         importance = list(csv.DictReader(stream))
     shap_data = json.loads((evaluation_dir / "shap.json").read_text(encoding="utf-8"))
-    curves, best = _read_learning_curves(Path(train_dir))
+    curves, best = _read_learning_curves(curve_paths, metadata_paths)
     draw = {
         "learning_curves": lambda: plot_learning_curves(curves, best, style),
         "importance": lambda: plot_feature_importance(importance, style),

@@ -24,7 +24,7 @@ import numpy as np
 import uproot
 
 from hepml.config import Config, Sample
-from hepml.exceptions import DataError, ExpressionError, UnknownBranch
+from hepml.exceptions import DataError, ExpressionError, UnknownBranch, did_you_mean
 from hepml.expression_functions import CONSTANTS
 from hepml.expressions import Expression, as_flat, as_mask, parse_expression, required_branches
 from hepml.inputs import (
@@ -176,23 +176,27 @@ def plan_sample(config: Config, sample: Sample, available: set[str], file: Input
 def _event_number_branches(
     config: Config, sample: Sample, available: set[str], file: InputFile
 ) -> tuple[str, ...]:
+    """The branches the folds hash, after the sample's aliases; () for ``event_number: none``.
+
+    A configured branch the file lacks is an error: quietly folding on (file, entry) instead
+    would give this sample other folds than the config says.
+    """
     # an alias naming one branch (event: evt) renames an event number; nothing else can
     wanted = tuple(
         sample.aliases.get(b, b) if sample.aliases.get(b, b) in available else b
         for b in config.event_number
     )
-    ids = tuple(b for b in wanted if b in available)
-    if ids == wanted:
-        return ids
     missing = [b for b in wanted if b not in available]
-    log.warning(
-        "sample '%s': event-number branch(es) %s absent in '%s'; folds are assigned from "
-        "(file, entry) instead, which is deterministic but changes if the file list does",
-        sample.name,
-        missing,
-        file.path,
-    )
-    return ()
+    if missing:
+        branch = missing[0]
+        msg = (
+            f"event_number needs branch '{branch}', which tree '{file.tree}' in "
+            f"'{file.path}' lacks.{did_you_mean(branch, available)} If the ntuples have no "
+            "event number, set event_number: none (folds then come from (file, entry)); if "
+            f"this sample names it differently, add an alias (aliases: {{{branch}: NAME}})."
+        )
+        raise UnknownBranch(msg)
+    return wanted
 
 
 def _check_event_number_types(tree: uproot.TTree, file: InputFile, ids: tuple[str, ...]) -> None:

@@ -44,7 +44,7 @@ from hepml.config import Config, Sample
 from hepml.exceptions import DataError, HepmlError
 from hepml.fold_models import MODES, FoldModels, predict
 from hepml.folds import fold_of_entry, fold_of_event
-from hepml.inputs import BadFiles, InputFile, guarded, iterate_file, located, resolve_files
+from hepml.inputs import BadFiles, InputFile, guarded, input_files, iterate_file, located
 from hepml.sample_plan import SamplePlan, check_files, evaluate_chunk
 
 __all__ = [
@@ -78,7 +78,10 @@ class ScoreOptions:
 
 
 def plan_files(
-    config: Config, sample: Sample, bad: BadFiles | None = None
+    config: Config,
+    sample: Sample,
+    bad: BadFiles | None = None,
+    files: Sequence[str] | None = None,
 ) -> tuple[list[InputFile], SamplePlan]:
     """Resolve and check every file of ``sample`` before anything is read or written.
 
@@ -87,11 +90,12 @@ def plan_files(
     With ``bad``, each file's checks run under its policy: a skipped file is recorded in
     ``bad.skipped`` but stays in the returned list (its position is its ``file`` index), and
     :class:`~hepml.exceptions.InputFileError` is raised when no file is good. Without ``bad``,
-    any :class:`~hepml.exceptions.BadFile` stops the run.
+    any :class:`~hepml.exceptions.BadFile` stops the run. ``files`` (in order) replaces the
+    sample's globs, as for ingest.
     """
-    files = resolve_files(sample.name, sample.files, sample.tree)
-    plan, _ = check_files(config, sample, files, bad)
-    return files, plan
+    inputs = input_files(sample, files)
+    plan, _ = check_files(config, sample, inputs, bad)
+    return inputs, plan
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,13 @@ rule apply:
         "../../environment.yml"
     threads: 1
     params:
-        spec=apply_params,
-        configs=CONFIG_ARGS,
+        settings=sample_settings("apply"),
+        files=files_arg,
+        configs=config_args,
     shell:
-        "hepml apply {params.configs} --sample {wildcards.sample} --models {input.models}"
-        " --output-dir results/apply --threads {threads} > {log} 2>&1"
+        "hepml apply {params.configs} --sample {wildcards.sample} {params.files}"
+        " --models {input.models} --output-dir results/apply --threads {threads}"
+        " > {log} 2>&1"
 
 
 rule export:
@@ -33,6 +35,7 @@ rule export:
         metadata=expand("results/train/fold{k}/metadata.json", k=FOLDS),
         scores=expand("results/train/fold{k}/scores.parquet", k=FOLDS),
         tables=expand("results/ingest/{sample}.parquet", sample=SAMPLES),
+        summaries=expand("results/ingest/{sample}.summary.json", sample=SAMPLES),
     output:
         directory("results/export"),
     log:
@@ -42,10 +45,13 @@ rule export:
     conda:
         "../../environment.yml"
     params:
-        tables=lambda wildcards, input: " ".join(
-            f"{s}={p}" for s, p in zip(SAMPLES, input.tables, strict=True)
+        settings=SETTINGS["export"],
+        tables=table_args(SAMPLES),
+        summaries=lambda wildcards, input: " ".join(
+            f"{s}={p}" for s, p in zip(SAMPLES, input.summaries, strict=True)
         ),
-        configs=CONFIG_ARGS,
+        configs=config_args,
     shell:
         "hepml export {params.configs} --models {input.models} --scores {input.scores}"
-        " --tables {params.tables} --output-dir {output} > {log} 2>&1"
+        " --tables {params.tables} --summaries {params.summaries} --output-dir {output}"
+        " > {log} 2>&1"

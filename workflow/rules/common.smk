@@ -1,18 +1,15 @@
-# Shared helpers: config validation, the config files handed to the hepml CLI, and the
-# input functions of the rules. No rule logic lives here.
-import glob as _glob
+# Shared by every rule: the plan of the run and the config files handed to each job. The rules
+# reach hepml only through the `hepml` command: `hepml plan` (once, here) validates the config
+# and resolves everything the DAG needs (samples and their explicit file lists, folds,
+# features, the hash of the settings each stage reads, resources); every job is a `hepml`
+# subcommand. No rule logic lives here.
+import json as _json
 import shlex
-from fnmatch import fnmatch as _fnmatch
+import subprocess as _subprocess
 
+from snakemake.logging import logger as _logger
 from snakemake.utils import validate
 
-from hepml.config import SCHEMA_PATH, config_from_dict
-from hepml.demo import demo_files
-
-# hepml's own check first: its messages name the key and suggest the near match. Then
-# Snakemake's, against the same schema (workflow/schemas/config.schema.yaml links to it).
-CFG = config_from_dict(config, source="config")
-validate(config, str(SCHEMA_PATH))
 if workflow.config_settings.config:
     raise WorkflowError(
         "hepml reads its configuration from files: put the overrides given with "
@@ -20,19 +17,62 @@ if workflow.config_settings.config:
         "pass it with --configfile instead."
     )
 
-# The files the CLI merges, in Snakemake's order (workflow default first, then --configfile).
+# The files the jobs merge, in Snakemake's order (the workflow's configfile first, then
+# --configfile). Handed to each job as a parameter derived from its input files (a function
+# of `input`), which Snakemake never treats as a rerun trigger: the same config under another
+# name reruns nothing. The settings themselves are the trigger (`settings` below).
 _overrides = [str(f) for f in workflow.overwrite_configfiles]
 CONFIGFILES = [
     str(f) for f in workflow.configfiles if str(f) not in _overrides
 ] + _overrides
-CONFIG_ARGS = " ".join(f"--config {shlex.quote(f)}" for f in CONFIGFILES)
+_CONFIG_ARGS = " ".join(f"--config {shlex.quote(f)}" for f in CONFIGFILES)
 
-SAMPLES = [s for s in CFG.samples if s not in CFG.data_samples]  # MC: trained on
+
+def config_args(wildcards, input):
+    """The `--config FILE ...` arguments of a job (not a rerun trigger: see above)."""
+    return _CONFIG_ARGS
+
+
+def _plan():
+    """`hepml plan` of the config files, read once (its errors name the key at fault)."""
+    command = ["hepml", "plan"] + [a for f in CONFIGFILES for a in ("--config", f)]
+    try:
+        done = _subprocess.run(command, capture_output=True, text=True, check=False)
+    except FileNotFoundError as err:
+        raise WorkflowError(
+            "the hepml command is not on PATH: install hepml (pip install -e . in its "
+            "checkout) in the environment that runs snakemake"
+        ) from err
+    if done.returncode != 0:
+        raise WorkflowError(done.stderr.strip() or f"{shlex.join(command)} failed")
+    return _json.loads(done.stdout)
+
+
+PLAN = _plan()
+for _warning in PLAN["warnings"]:
+    _logger.warning(f"hepml: {_warning}")
+
+
+def _canonical(data):
+    return _json.dumps(data, sort_keys=True, default=str)
+
+
+if _canonical(config) != _canonical(PLAN["config"]):
+    raise WorkflowError(
+        "the configuration Snakemake holds differs from what hepml reads from "
+        f"{', '.join(CONFIGFILES)}: hepml's jobs read the config files, so the config must "
+        "come from them alone (not from Python code in a Snakefile, nor a module's config:)"
+    )
+validate(config, "../schemas/config.schema.yaml")
+
+SAMPLES = PLAN["samples"]["training"]  # MC: trained on
 # label data: never trained on, only drawn against the MC (workflow/rules/plots.smk)
-DATA_SAMPLES = CFG.data_samples
+DATA_SAMPLES = PLAN["samples"]["data"]
 # scored by the apply rule
-APPLY_SAMPLES = SAMPLES + DATA_SAMPLES + list(CFG.apply.samples)
-FOLDS = list(range(CFG.folds))
+APPLY_SAMPLES = SAMPLES + DATA_SAMPLES + PLAN["samples"]["extra"]
+FOLDS = list(range(PLAN["folds"]))
+FEATURES = PLAN["features"]
+SETTINGS = PLAN["settings"]  # rule -> hash of the settings its stage reads
 PLOTS = ["roc", "roc_tpr_fpr", "overtraining", "score", "score_log"]
 PLOTS += ["significance", "cut_efficiencies"]
 # tables of the evaluate rule (hepml.evaluation_tables), each as .csv, .md and .tex
@@ -43,38 +83,30 @@ TABLE_EXTS = ["csv", "md", "tex"]
 
 def demo_outputs():
     """Every ROOT file the demo rule writes (empty without a demo section)."""
-    if CFG.demo is None:
-        return []
-    files = demo_files(CFG.demo["directory"], CFG.demo["files_per_process"])
-    return sorted(str(p) for paths in files.values() for p in paths)
+    return PLAN["demo_outputs"]
 
 
 def sample_files(wildcards):
-    """The input files of a sample: demo outputs it matches, else what its globs match now."""
-    patterns = [
-        p.rsplit(".root:", 1)[0] + ".root" if ".root:" in p else p
-        for p in (
-            CFG.samples.get(wildcards.sample) or CFG.apply.samples[wildcards.sample]
-        ).files
-    ]
-    demo = demo_outputs()
-    files = []
-    for pattern in patterns:
-        matched = [f for f in demo if _fnmatch(f, pattern)] or sorted(
-            _glob.glob(pattern)
-        )
-        files.extend(matched)
-    return files
+    """The local input files of a sample, as the plan resolved them (Snakemake's inputs)."""
+    return PLAN["inputs"][wildcards.sample]
 
 
-def ingest_params(wildcards):
-    """Everything ingest depends on, so that a change reruns exactly the affected samples."""
-    keys = ("selection", "features", "event_number", "luminosity", "seed", "reading")
-    return {
-        "sample": config["samples"][wildcards.sample],
-        "folds": config["training"]["folds"],
-        **{k: config.get(k) for k in keys},
-    }
+def files_arg(wildcards, input):
+    """`--files ...`: the sample's file list, in order, exactly as the plan resolved it.
+
+    Derived from `input` (not a trigger): the files are the inputs, and their patterns are
+    part of the sample's settings.
+    """
+    return "--files " + " ".join(shlex.quote(f) for f in PLAN["files"][wildcards.sample])
+
+
+def sample_settings(stage):
+    """A params function: the settings hash of `stage` for the job's sample."""
+
+    def settings(wildcards):
+        return SETTINGS[stage][wildcards.sample]
+
+    return settings
 
 
 def table_args(samples):
@@ -105,28 +137,10 @@ def all_outputs():
 
 
 # --- training: baselines and the hyperparameter search (hepml.baselines, hepml.tune) ---
-BASELINES = [b.name for b in CFG.baselines]
-TRIALS = []  # trial indices per fold model
-if CFG.tune is not None:
-    from hepml.tune import history_needed as _history_needed, n_trials as _n_trials
-
-    TRIALS = list(range(_n_trials(CFG.tune)))
-TUNED_PARAMS = ["results/tune/best_params.json"] if CFG.tune is not None else []
-
-
-def training_params():
-    """The training settings the BDTs depend on (the tuned ones arrive as a file; the Dask
-    scheduler's address is not one of them)."""
-    return {k: v for k, v in CFG.model_settings().items() if k != "tune"}
-
-
-def baseline_spec(wildcards):
-    """The config entry of one baseline (so that a change reruns exactly its jobs)."""
-    for spec in config["training"]["baselines"]:
-        name = spec if isinstance(spec, str) else spec.get("name", spec["method"])
-        if name == wildcards.baseline:
-            return spec
-    return None
+BASELINES = PLAN["baselines"]
+TUNE = PLAN["tune"]  # None when tuning is off
+TRIALS = TUNE["trials"] if TUNE else []  # trial indices per fold model
+TUNED_PARAMS = ["results/tune/best_params.json"] if TUNE else []
 
 
 def baseline_scores(name):
@@ -138,13 +152,13 @@ def tune_history(wildcards):
     """The earlier trials of the same fold model that a TPE trial learns from."""
     return [
         f"results/tune/fold{wildcards.k}/trial{j}.json"
-        for j in _history_needed(CFG.tune, int(wildcards.i))
+        for j in TUNE["history"][wildcards.i]
     ]
 
 
 def tune_outputs():
     """The search's table and plot (empty when tuning is off)."""
-    if CFG.tune is None:
+    if not TUNE:
         return []
     return ["results/tune/trials.csv"] + expand(
         "results/plots/tune_trials.{ext}", ext=["pdf", "png"]
@@ -155,17 +169,8 @@ def tune_outputs():
 def apply_outputs():
     """The friend-tree directory and the Parquet table, as the apply section asks."""
     outputs = {}
-    if CFG.apply.root:
+    if PLAN["apply"]["root"]:
         outputs["friends"] = directory("results/apply/{sample}")
-    if CFG.apply.parquet:
+    if PLAN["apply"]["parquet"]:
         outputs["table"] = "results/apply/{sample}.parquet"
     return outputs
-
-
-def apply_params(wildcards):
-    """Everything the scores depend on besides the models, so a change reruns the sample."""
-    keys = ("selection", "features", "event_number", "seed", "reading", "apply")
-    spec = config["samples"].get(wildcards.sample) or config["apply"]["samples"].get(
-        wildcards.sample
-    )
-    return {"sample": spec, **{k: config.get(k) for k in keys}}

@@ -11,7 +11,7 @@ rule make_demo:
     resources:
         **stage_resources("demo"),
     params:
-        demo=config.get("demo"),
-        configs=CONFIG_ARGS,
+        settings=SETTINGS["make_demo"],
+        configs=config_args,
     shell:
         "hepml make-demo {params.configs} > {log} 2>&1"

@@ -27,12 +27,12 @@ rule evaluate:
     resources:
         **stage_resources("evaluate"),
     params:
-        evaluation=config["evaluation"],
+        settings=SETTINGS["evaluate"],
         baselines=" ".join(
             f"--baseline {name} {' '.join(baseline_scores(name))}"
             for name in BASELINES
         ),
-        configs=CONFIG_ARGS,
+        configs=config_args,
     shell:
         "hepml evaluate {params.configs} --scores {input.scores} {params.baselines}"
         " --output-dir results/evaluation > {log} 2>&1"
@@ -55,8 +55,8 @@ rule plot:
     resources:
         **stage_resources("evaluate"),
     params:
-        plotting=config["plotting"],
-        configs=CONFIG_ARGS,
+        settings=SETTINGS["plot"],
+        configs=config_args,
     shell:
         "hepml plot {params.configs} --evaluation-dir results/evaluation"
         " --output-dir results/plots > {log} 2>&1"

@@ -16,9 +16,10 @@ rule ingest:
     resources:
         **stage_resources("ingest"),
     params:
-        spec=ingest_params,
-        configs=CONFIG_ARGS,
+        settings=sample_settings("ingest"),
+        files=files_arg,
+        configs=config_args,
     shell:
-        "hepml ingest {params.configs} --sample {wildcards.sample} --output {output.table}"
-        " --summary {output.summary} --cutflow {output.cutflow} --threads {threads}"
-        " > {log} 2>&1"
+        "hepml ingest {params.configs} --sample {wildcards.sample} {params.files}"
+        " --output {output.table} --summary {output.summary} --cutflow {output.cutflow}"
+        " --threads {threads} > {log} 2>&1"

@@ -4,7 +4,7 @@
 
 EXTS = ["pdf", "png"]
 INPUT_PLOTS = expand(
-    "results/plots/inputs/{feature}.{ext}", feature=CFG.feature_names, ext=EXTS
+    "results/plots/inputs/{feature}.{ext}", feature=FEATURES, ext=EXTS
 ) + expand(
     "results/plots/correlation_{cls}.{ext}", cls=["signal", "background"], ext=EXTS
 )
@@ -14,7 +14,7 @@ TRAINING_PLOTS = expand(
     ext=EXTS,
 )
 DATA_MC_PLOTS = (
-    expand("results/plots/data_mc/{feature}.{ext}", feature=CFG.feature_names, ext=EXTS)
+    expand("results/plots/data_mc/{feature}.{ext}", feature=FEATURES, ext=EXTS)
     + expand("results/plots/data_mc_score.{ext}", ext=EXTS)
     if DATA_SAMPLES
     else []
@@ -44,10 +44,9 @@ rule inputs:
     conda:
         "../../environment.yml"
     params:
+        settings=SETTINGS["inputs"],
         tables=table_args(SAMPLES),
-        features=config["features"],
-        evaluation=config["evaluation"],
-        configs=CONFIG_ARGS,
+        configs=config_args,
     shell:
         "hepml inputs {params.configs} --tables {params.tables}"
         " --output-dir results/evaluation > {log} 2>&1"
@@ -68,9 +67,9 @@ rule importance:
     conda:
         "../../environment.yml"
     params:
+        settings=SETTINGS["importance"],
         tables=table_args(SAMPLES),
-        evaluation=config["evaluation"],
-        configs=CONFIG_ARGS,
+        configs=config_args,
     shell:
         "hepml importance {params.configs} --models {input.models}"
         " --tables {params.tables} --output-dir results/evaluation > {log} 2>&1"
@@ -95,8 +94,8 @@ rule data_mc:
         data=lambda wildcards, input: " ".join(
             f"{s}={p}" for s, p in zip(DATA_SAMPLES, input.data, strict=True)
         ),
-        evaluation=config["evaluation"],
-        configs=CONFIG_ARGS,
+        settings=SETTINGS["data_mc"],
+        configs=config_args,
     shell:
         "hepml data-mc {params.configs} --models {input.models} --tables {params.tables}"
         " --data {params.data} --output-dir results/evaluation > {log} 2>&1"
@@ -114,8 +113,8 @@ rule plot_inputs:
     conda:
         "../../environment.yml"
     params:
-        plotting=config["plotting"],
-        configs=CONFIG_ARGS,
+        settings=SETTINGS["plot"],
+        configs=config_args,
     shell:
         "hepml plot-inputs {params.configs} --evaluation-dir results/evaluation"
         " --output-dir results/plots > {log} 2>&1"
@@ -135,11 +134,12 @@ rule plot_training:
     conda:
         "../../environment.yml"
     params:
-        plotting=config["plotting"],
-        configs=CONFIG_ARGS,
+        settings=SETTINGS["plot"],
+        configs=config_args,
     shell:
-        "hepml plot-training {params.configs} --train-dir results/train"
-        " --evaluation-dir results/evaluation --output-dir results/plots > {log} 2>&1"
+        "hepml plot-training {params.configs} --curves {input.curves}"
+        " --metadata {input.metadata} --evaluation-dir results/evaluation"
+        " --output-dir results/plots > {log} 2>&1"
 
 
 # only with data samples: a rule needs outputs
@@ -157,8 +157,8 @@ if DATA_SAMPLES:
         conda:
             "../../environment.yml"
         params:
-            plotting=config["plotting"],
-            configs=CONFIG_ARGS,
+            settings=SETTINGS["plot"],
+            configs=config_args,
         shell:
             "hepml plot-data-mc {params.configs} --evaluation-dir results/evaluation"
             " --output-dir results/plots > {log} 2>&1"

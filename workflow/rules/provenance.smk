@@ -2,7 +2,12 @@
 # hash, SHA-256 of every input file and model, git state, K-fold definition, training threads
 # and device. A local rule: it records the git state of the checkout on the host that runs
 # Snakemake, which a batch node without a shared file system would not see.
-from types import SimpleNamespace as _SimpleNamespace
+# The repositories whose git state it records: the workflow's (the analysis directory when
+# hepml is used as a module) and hepml's own rules (a checkout, for an editable install).
+_REPOSITORIES = " ".join(
+    f"--repository {shlex.quote(str(d))}"
+    for d in dict.fromkeys([workflow.basedir, workflow.current_basedir])
+)
 
 
 localrules:
@@ -11,15 +16,8 @@ localrules:
 
 rule provenance:
     input:
-        configs=CONFIGFILES,
         # every input file of every sample: a changed or added file reruns the provenance
-        data=lambda wildcards: sorted(
-            {
-                f
-                for s in APPLY_SAMPLES
-                for f in sample_files(_SimpleNamespace(sample=s))
-            }
-        ),
+        data=sorted({f for s in APPLY_SAMPLES for f in PLAN["inputs"][s]}),
         models=expand("results/train/fold{k}/model.json", k=FOLDS),
     output:
         record=in_report("results/provenance.json"),
@@ -34,11 +32,12 @@ rule provenance:
     resources:
         **stage_resources("default"),
     params:
-        configs=CONFIG_ARGS,
-        # A function of `input`, so recorded but never a rerun trigger (a dry run has 1 core).
+        settings=SETTINGS["provenance"],  # the whole config: it records all of it
+        configs=config_args,
+        # Functions of `input`, so recorded but never rerun triggers (a dry run has 1 core).
         train_threads=lambda wildcards, input: effective_threads("train", "train"),
-        repository=shlex.quote(workflow.basedir),
+        repositories=lambda wildcards, input: _REPOSITORIES,
     shell:
         "hepml provenance {params.configs} --models {input.models}"
-        " --train-threads {params.train_threads} --repository {params.repository}"
+        " --train-threads {params.train_threads} {params.repositories}"
         " --output {output.record} --merged-config {output.config} > {log} 2>&1"

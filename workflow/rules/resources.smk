@@ -1,5 +1,5 @@
-# Batch resources of the rules, from the config's `resources:` section (hepml.batch). A rule
-# of stage STAGE declares
+# Batch resources of the rules, from the config's `resources:` section (as `hepml plan` reports
+# it; the formula is hepml.batch's). A rule of stage STAGE declares
 #     threads: stage_threads("STAGE")
 #     resources:
 #         **stage_resources("STAGE"),
@@ -7,37 +7,60 @@
 # (profiles set `retries`), plus their HTCondor translation (htcondor_request_mem_mb,
 # +MaxRuntime, +JobFlavour), which the HTCondor executor does not derive from mem_mb/runtime
 # itself and other executors ignore. Resources are never a rerun trigger.
-from hepml.batch import htcondor_resources as _htcondor_resources
-from hepml.batch import memory_mb as _memory_mb
-from hepml.batch import runtime_minutes as _runtime_minutes
-from hepml.batch import stage as _stage
+import math as _math
+
+_MB_PER_GB = 1024.0
+
+
+def _stage(name):
+    """The resources of stage `name`, or of `default` for a stage the config does not list."""
+    return PLAN["resources"].get(name) or PLAN["resources"]["default"]
+
+
+def _scaled(base, per_gb, input_mb, attempt):
+    """(base + per-GB part) x attempt, rounded up: memory in MB or runtime in minutes."""
+    per_input = per_gb * max(float(input_mb), 0.0) / _MB_PER_GB
+    return _math.ceil((base + per_input) * max(int(attempt), 1))
+
+
+def _job_flavour(minutes):
+    """The shortest CERN job flavour whose limit covers `minutes` (the longest otherwise)."""
+    for name, limit in PLAN["job_flavours"]:
+        if minutes <= limit:
+            return name
+    return PLAN["job_flavours"][-1][0]
 
 
 def stage_threads(name):
     """Threads of a job of stage `name` (resources.<name>.threads of the config)."""
-    return _stage(CFG, name).threads
+    return _stage(name)["threads"]
 
 
 def stage_resources(name):
     """mem_mb, runtime and their HTCondor names for a job of stage `name`."""
-    res = _stage(CFG, name)
+    res = _stage(name)
 
     def mem_mb(wildcards, input, attempt):
-        return _memory_mb(res, input.size_mb, attempt)
+        return _scaled(res["mem_mb"], res["mem_mb_per_gb"], input.size_mb, attempt)
 
     def runtime(wildcards, input, attempt):
-        return _runtime_minutes(res, input.size_mb, attempt)
+        return _scaled(res["runtime"], res["runtime_per_gb"], input.size_mb, attempt)
 
-    def htcondor(key):
-        def value(wildcards, input, attempt):
-            minutes = runtime(wildcards, input, attempt)
-            return _htcondor_resources(mem_mb(wildcards, input, attempt), minutes)[key]
+    def htcondor_mem(wildcards, input, attempt):
+        return mem_mb(wildcards, input, attempt)
 
-        return value
+    def max_runtime(wildcards, input, attempt):
+        return runtime(wildcards, input, attempt) * 60
 
-    translated = _htcondor_resources(res.mem_mb, res.runtime)
-    return {"mem_mb": mem_mb, "runtime": runtime} | {
-        key: htcondor(key) for key in translated
+    def flavour(wildcards, input, attempt):
+        return _job_flavour(runtime(wildcards, input, attempt))
+
+    return {
+        "mem_mb": mem_mb,
+        "runtime": runtime,
+        "htcondor_request_mem_mb": htcondor_mem,
+        "classad_MaxRuntime": max_runtime,
+        "classad_JobFlavour": flavour,
     }
 
 

@@ -19,14 +19,10 @@ rule train:
     resources:
         **stage_resources("train"),
     params:
-        training=training_params(),
-        features=config["features"],
-        seed=config["seed"],
-        tables=lambda wildcards, input: " ".join(
-            f"{s}={p}" for s, p in zip(SAMPLES, input.tables, strict=True)
-        ),
+        settings=SETTINGS["train"],
+        tables=table_args(SAMPLES),
         tuned=lambda wildcards, input: " ".join(f"--params {p}" for p in input.tuned),
-        configs=CONFIG_ARGS,
+        configs=config_args,
     shell:
         "hepml train {params.configs} --fold {wildcards.k} --tables {params.tables}"
         " {params.tuned} --output-dir results/train/fold{wildcards.k} --threads {threads}"
@@ -36,7 +32,7 @@ rule train:
 # The baselines of training.baselines, on the BDT's folds and training weights.
 rule train_baseline:
     input:
-        expand("results/ingest/{sample}.parquet", sample=SAMPLES),
+        tables=expand("results/ingest/{sample}.parquet", sample=SAMPLES),
     output:
         model="results/baselines/{baseline}/fold{k}/model.joblib",
         metadata="results/baselines/{baseline}/fold{k}/metadata.json",
@@ -54,14 +50,9 @@ rule train_baseline:
     resources:
         **stage_resources("train"),
     params:
-        spec=baseline_spec,
-        training=training_params(),
-        features=config["features"],
-        seed=config["seed"],
-        tables=lambda wildcards, input: " ".join(
-            f"{s}={p}" for s, p in zip(SAMPLES, input, strict=True)
-        ),
-        configs=CONFIG_ARGS,
+        settings=lambda wildcards: SETTINGS["train_baseline"][wildcards.baseline],
+        tables=table_args(SAMPLES),
+        configs=config_args,
     shell:
         "hepml train {params.configs} --classifier {wildcards.baseline}"
         " --fold {wildcards.k} --tables {params.tables}"

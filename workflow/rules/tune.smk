@@ -19,14 +19,9 @@ rule tune_trial:
     resources:
         **stage_resources("train"),
     params:
-        training=training_params(),
-        tune=config["training"]["tune"],
-        features=config["features"],
-        seed=config["seed"],
-        tables=lambda wildcards, input: " ".join(
-            f"{s}={p}" for s, p in zip(SAMPLES, input.tables, strict=True)
-        ),
-        configs=CONFIG_ARGS,
+        settings=SETTINGS["tune_trial"],
+        tables=table_args(SAMPLES),
+        configs=config_args,
     shell:
         "hepml tune-trial {params.configs} --fold {wildcards.k} --trial {wildcards.i}"
         " --tables {params.tables} --history {input.history} --output {output}"
@@ -48,7 +43,8 @@ rule tune_select:
     conda:
         "../../environment.yml"
     params:
-        configs=CONFIG_ARGS,
+        settings=SETTINGS["tune_select"],
+        configs=config_args,
     shell:
         "hepml tune-select {params.configs} --trials {input} --output-dir results/tune"
         " --plot-dir results/plots > {log} 2>&1"
