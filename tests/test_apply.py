@@ -213,7 +213,7 @@ def test_root_written_files_without_event_number(shared_data, tmp_path):
     tutorial = shared_data / "cms-hep-tutorial"
     config = {
         "seed": 3,
-        "event_number": "event",  # absent from these files: (file, entry) instead
+        "event_number": "none",  # these files have no event number: (file, entry)
         "samples": {
             "ww": {"label": "signal", "files": str(tutorial / "ww.root"), "weight": "EventWeight"},
             "zz": {"label": "background", "files": str(tutorial / "zz.root")},

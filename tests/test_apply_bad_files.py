@@ -68,7 +68,7 @@ def config_with_bad_file(small_config, tmp_path, kind: str, position: int, folds
     config["samples"]["sig"]["files"] = files
     config["reading"] = {"step_size": STEP, "on_bad_file": "skip"}
     if folds == "(file, entry)":
-        config["event_number"] = "no_such_branch"  # absent: folds from (file, entry)
+        config["event_number"] = "none"  # folds from (file, entry)
     return config
 
 

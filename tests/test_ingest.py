@@ -109,11 +109,28 @@ def test_cutflow_files(small_config, tmp_path):
     assert "| step |" in (tmp_path / "cf.md").read_text()
 
 
-def test_event_number_absent_falls_back_to_entry(small_config, tmp_path, caplog):
-    small_config["event_number"] = "evt_number_not_here"
+def test_event_number_none_folds_on_file_and_entry(small_config, tmp_path, caplog):
+    small_config["event_number"] = "none"
     result = ingest_sample(config_from_dict(small_config), "sig", tmp_path / "s.parquet")
     assert result.fold_source == "(file, entry)"
-    assert "absent" in caplog.text
+    table = pq.read_table(tmp_path / "s.parquet").to_pydict()
+    expected = [
+        fold_of_event([np.array([f], np.uint64), np.array([e], np.uint64)], 3, 7)[0]
+        for f, e in zip(table["_file"], table["_entry"], strict=True)
+    ]
+    assert table["_fold"] == expected
+    assert not caplog.records  # declared: said once at validation, never per job
+
+
+def test_configured_event_number_missing_is_an_error(small_config, tmp_path):
+    """A configured branch the files lack stops ingest, never a quiet (file, entry) fallback."""
+    small_config["event_number"] = "evnt"
+    out = tmp_path / "s.parquet"
+    with pytest.raises(
+        UnknownBranch, match=r"event_number needs branch 'evnt'.*Did you mean 'event'.*none"
+    ):
+        ingest_sample(config_from_dict(small_config), "sig", out)
+    assert not out.exists()
 
 
 def _expect(small_config, tmp_path, exc, match, mutate):

@@ -172,7 +172,7 @@ REAL_FILES = {
 
 def _fuzz_config(files, tree: str, features: list[str], policy: str) -> dict:
     return {
-        "event_number": ["run", "event"],
+        "event_number": "none",  # not every file has one: folds from (file, entry)
         "reading": {"on_bad_file": policy, "step_size": 500},
         "samples": {
             "fuzzed": {"label": "signal", "files": files, "tree": tree, "cross_section": 1.0},

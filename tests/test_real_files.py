@@ -43,7 +43,7 @@ def expected_fold(ids: list[int], k: int, seed: int) -> int:
 
 def config(files, tree: str, features: dict, **sample) -> dict:
     """A config with the sample ``real``; ``event_number`` and ``selection`` may be given."""
-    event_number = sample.pop("event_number", "event")
+    event_number = sample.pop("event_number", "none")
     selection = sample.pop("selection", [])
     return {
         "luminosity": 10.0,
@@ -232,6 +232,7 @@ def test_cms_tutorial_samples_without_event_number(shared_data, tmp_path):
         features,
         weight="EventWeight",
         selection=[{"name": "one_jet", "expr": "NJet >= 1"}],
+        event_number="none",
     )
     result = ingest_sample(config_from_dict(data), "real", tmp_path / "cms.parquet")
     t = read_table(tmp_path / "cms.parquet")

@@ -240,6 +240,7 @@ def test_text_and_bad_event_number_branches(tmp_path):
             },
         )
     base = {
+        "event_number": "none",
         "samples": {
             "t": {"label": "signal", "files": str(path)},
             "u": {"label": "background", "files": str(path)},

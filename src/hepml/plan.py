@@ -44,8 +44,8 @@ def entries_fold_warning(config: Config) -> str | None:
     if not config.folds_from_entries:
         return None
     return (
-        "event_number: none: each event's fold comes from (index of its file in the sample's "
-        "sorted file list, entry number in the file). This is deterministic, but adding, "
+        "event_number: none: each event's fold comes from (file, entry): the index of its "
+        "file in the sample's sorted file list and its entry number. Deterministic, but adding, "
         "removing or renaming a sample's files changes the folds; the exported hepml_folds.h "
         "and manifest.json list each sample's files in order for scoring elsewhere."
     )

@@ -124,8 +124,15 @@ def _train(config: Config) -> dict[str, Any]:
 
 
 def training_hash(config: Config) -> str:
-    """The models' fingerprint: ingest settings of every training sample + training settings."""
-    ingest = {name: _event_reading(config, name) for name in _mc_samples(config)}
+    """The models' fingerprint: ingest settings of every training sample + training settings.
+
+    ``reading`` is left out: ``on_bad_file`` decides whether a run with a bad file stops or
+    skips it, not what the models of a finished run are.
+    """
+    ingest = {
+        name: {k: v for k, v in _event_reading(config, name).items() if k != "reading"}
+        for name in _mc_samples(config)
+    }
     return settings_hash({"ingest": ingest, "train": _train(config)})
 
 
@@ -157,13 +164,23 @@ def _plotting(config: Config) -> dict[str, Any]:
     }
 
 
-def _export(config: Config) -> dict[str, Any]:
-    """The export's manifest records the whole config, but for how it is drawn and run."""
+def _recorded(config: Config) -> dict[str, Any]:
+    """The whole config as the export and provenance record it, less what never changes a
+    number: resources, chunking, where the Dask scheduler is."""
     raw = config.raw
-    dropped = ("plotting", "resources", "demo")
-    manifest = {k: v for k, v in raw.items() if k not in dropped}
-    manifest["features"] = _features(raw)
-    manifest["reading"] = _reading(raw)
+    recorded = {k: v for k, v in raw.items() if k != "resources"}
+    recorded["reading"] = _reading(raw)
+    recorded["training"] = {
+        **_model_settings(config),
+        "baselines": raw["training"].get("baselines", []),
+    }
+    return recorded
+
+
+def _export(config: Config) -> dict[str, Any]:
+    """The export's manifest records the config, but for how it is drawn and the demo."""
+    manifest = {k: v for k, v in _recorded(config).items() if k not in ("plotting", "demo")}
+    manifest["features"] = _features(config.raw)
     return manifest
 
 
@@ -210,9 +227,5 @@ def stage_settings(config: Config) -> dict[str, Any]:
         "plot": _plotting(config),
         "apply": {n: {**_event_reading(config, n), "apply": apply_section} for n in samples},
         "export": _export(config),
-        # it records the whole config, but for what never changes a number
-        "provenance": {
-            **{k: v for k, v in raw.items() if k != "resources"},
-            "reading": _reading(raw),
-        },
+        "provenance": _recorded(config),
     }
