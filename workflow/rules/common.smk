@@ -97,7 +97,9 @@ def files_arg(wildcards, input):
     Derived from `input` (not a trigger): the files are the inputs, and their patterns are
     part of the sample's settings.
     """
-    return "--files " + " ".join(shlex.quote(f) for f in PLAN["files"][wildcards.sample])
+    return "--files " + " ".join(
+        shlex.quote(f) for f in PLAN["files"][wildcards.sample]
+    )
 
 
 def sample_settings(stage):
