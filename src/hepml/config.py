@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
+from hepml.config_checks import check_data_samples, check_processes, check_reserved_names
 from hepml.config_schema import SCHEMA_PATH, schema, validate
+from hepml.config_yaml import read_yaml
 from hepml.exceptions import ConfigError, did_you_mean
 
 __all__ = [
@@ -305,28 +306,8 @@ def load_config(paths: str | Path | list[str | Path]) -> Config:
         paths = [paths]
     merged: dict[str, Any] = {}
     for path in paths:
-        _deep_update(merged, _read_yaml(Path(path)))
+        _deep_update(merged, read_yaml(Path(path)))
     return config_from_dict(merged, source=", ".join(str(p) for p in paths))
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as err:
-        msg = f"configuration file '{path}' does not exist"
-        raise ConfigError(msg) from err
-    except OSError as err:
-        msg = f"cannot read configuration file '{path}': {err}"
-        raise ConfigError(msg) from err
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        msg = f"configuration file '{path}' is not valid YAML: {err}"
-        raise ConfigError(msg) from err
-    if not isinstance(data, dict):
-        msg = f"configuration file '{path}' must hold a mapping of keys, not {type(data).__name__}"
-        raise ConfigError(msg)
-    return data
 
 
 def _deep_update(base: dict[str, Any], new: dict[str, Any]) -> None:
@@ -340,7 +321,10 @@ def _deep_update(base: dict[str, Any], new: dict[str, Any]) -> None:
 def config_from_dict(data: dict[str, Any], *, source: str = "config") -> Config:
     """Validate a configuration mapping and build the typed :class:`Config`."""
     data = validate(data, source=source)
+    check_reserved_names(data, source)
+    check_data_samples(data["samples"], source)
     samples = {name: _sample(name, spec, source) for name, spec in data["samples"].items()}
+    check_processes(samples, source)
     if not any(s.is_signal for s in samples.values()):
         msg = f"{source}: samples: no sample has label 'signal'; a classifier needs both classes"
         raise ConfigError(msg)
