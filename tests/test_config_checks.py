@@ -267,3 +267,76 @@ def test_a_fifo_as_config_file_is_refused_without_blocking(tmp_path):
 def test_yaml_safe_dump_round_trip_still_loads(tmp_path):
     path = _write(tmp_path, yaml.safe_dump(BASE))
     assert set(load_config(path).samples) == {"sig", "bkg"}
+
+
+# ---------------------------------------------------------------- texts drawn on plots
+
+
+@pytest.mark.parametrize(
+    ("mutate", "key", "complaint"),
+    [
+        (
+            lambda d: d["features"][0].update(label="$\\frac{a$ [GeV]"),
+            "features[0].label (feature 'x')",
+            "Expected \\frac{num}{den}",
+        ),
+        (
+            lambda d: d["features"][0].update(label="$x^$"),
+            "features[0].label (feature 'x')",
+            "Expected",
+        ),
+        (
+            lambda d: d["features"][0].update(label="$\\foo$"),
+            "features[0].label (feature 'x')",
+            "Unknown symbol",
+        ),
+        (lambda d: d.update(plotting={"label": "$$"}), "plotting.label", "Expected end of text"),
+        (
+            lambda d: d.update(plotting={"data_label": "Run $\\alph$"}),
+            "plotting.data_label",
+            "Unknown symbol: \\alph",
+        ),
+    ],
+)
+def test_label_matplotlib_cannot_draw_is_refused_at_validation(mutate, key, complaint):
+    from hepml.label_check import check_labels
+
+    data = copy.deepcopy(BASE)
+    mutate(data)
+    cfg = config_from_dict(data, source="c.yaml")  # loading stays free of matplotlib
+    with pytest.raises(ConfigError) as info:
+        check_labels(cfg, source="c.yaml")
+    message = str(info.value)
+    assert message.startswith(f"c.yaml: {key} = ")
+    assert complaint in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "label", ["$m_{jj}$ [GeV]", "100% of $p_T$", "cost in \\$", "a_b", "$5 and 6", ""]
+)
+def test_labels_matplotlib_draws_pass(label):
+    from hepml.label_check import check_labels
+
+    data = copy.deepcopy(BASE)
+    data["features"][0]["label"] = label
+    check_labels(config_from_dict(data))
+
+
+def test_demo_labels_pass_and_validate_checks_labels(tmp_path, capsys):
+    from pathlib import Path
+
+    from hepml.cli import main
+    from hepml.label_check import check_labels, plotted_texts
+
+    demo = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
+    cfg = load_config(demo)
+    check_labels(cfg)
+    assert len(plotted_texts(cfg)) == len(cfg.features) + 2  # every feature has a label
+    data = yaml.safe_load(demo.read_text())
+    data["features"][2]["label"] = "$|\\Delta\\phi_{jj|$"
+    data.pop("demo")
+    broken = tmp_path / "c.yaml"
+    broken.write_text(yaml.safe_dump(data))
+    assert main(["validate", "--config", str(broken)]) == 2
+    assert "features[2].label (feature 'dphijj')" in capsys.readouterr().err

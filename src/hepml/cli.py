@@ -171,8 +171,12 @@ def _add_apply_parsers(sub) -> None:
 
 def _cmd_validate(args: argparse.Namespace) -> None:
     from hepml.config import load_config
+    from hepml.label_check import check_labels
+    from hepml.shared_files import find_shared_files, sample_files
 
     cfg = load_config(args.configs)
+    check_labels(cfg, source=", ".join(map(str, args.configs)))
+    find_shared_files(sample_files(cfg))
     log.info(
         "%s is valid: %d samples, %d features, %d folds",
         args.configs,
