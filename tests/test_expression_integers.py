@@ -369,3 +369,35 @@ def test_sixty_four_leading_objects_are_allowed():
     momentum = sum(100 - i for i in range(64))
     assert result.tolist()[1] == -1.0
     assert result.tolist()[0] == pytest.approx(math.sqrt(energy**2 - momentum**2), rel=1e-9)
+
+
+# ---------------------------------------------------------------- a real NanoAOD file
+
+
+def test_real_nanoaod_unsigned_counters_flags_and_event_numbers(shared_data):
+    """uproot's own types (uint32 counters, uint64 events, int32 and bool object flags)."""
+    import uproot
+
+    path = shared_data / "scikit-hep-testdata" / "nanoAOD_2015_CMS_Open_Data_ttbar.root"
+    names = ["nMuon", "nJet", "event", "Muon_charge", "Muon_tightId", "Jet_puId"]
+    with uproot.open(path) as f:
+        events = f["Events"].arrays(names)
+    namespace = {name: events[name] for name in names}
+    n_muon = ak.to_numpy(events.nMuon).astype(np.int64)
+    n_jet = ak.to_numpy(events.nJet).astype(np.int64)
+    assert events.nMuon.type.content.primitive == "uint32"
+    difference = ak.to_numpy(run("nMuon - nJet", namespace))
+    np.testing.assert_array_equal(difference, n_muon - n_jet)
+    assert (difference < 0).any()  # the case that wrapped to 4.29e9
+    event = [int(e) for e in ak.to_list(events.event)]
+    assert ak.to_list(run("event % 7", namespace)) == [e % 7 for e in event]
+    charges = ak.to_list(events.Muon_charge)
+    assert ak.to_list(run("sum(Muon_charge) - nMuon", namespace)) == [
+        sum(c) - len(c) for c in charges
+    ]
+    tight = ak.to_list(events.Muon_tightId)
+    assert ak.to_list(run("any(~Muon_tightId)", namespace)) == [
+        any(not t for t in e) for e in tight
+    ]
+    with pytest.raises(ExpressionError, match=r"'~Jet_puId'.*Jet_puId == 0"):
+        run("any(~Jet_puId)", namespace)
