@@ -1,10 +1,13 @@
 """Load, validate and type the analysis configuration.
 
-The YAML file is checked against the one JSON schema shipped with the package
+The YAML file is read strictly (:mod:`hepml.config_yaml`: no duplicate keys, bounded alias
+expansion and size), checked against the one JSON schema shipped with the package
 (:mod:`hepml.config_schema`: errors name the key at fault and the closest valid one), schema
 defaults are filled in, and the result becomes frozen dataclasses, with the checks a schema
-cannot express (unique names, feature names XGBoost accepts, baselines, tuning ranges). No
-stage reads raw dicts.
+cannot express (unique names, names expressions reserve, data samples and processes in
+:mod:`hepml.config_checks`, feature names XGBoost accepts, baselines, tuning ranges). No
+stage reads raw dicts. Checks that need matplotlib or the input files run in ``hepml
+validate`` only (:mod:`hepml.label_check`, :mod:`hepml.shared_files`).
 """
 
 from __future__ import annotations
