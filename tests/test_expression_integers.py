@@ -15,6 +15,8 @@ import operator
 import awkward as ak
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hepml.exceptions import ExpressionError
 from hepml.expressions import parse_expression
@@ -330,6 +332,55 @@ def test_functions_take_integers_as_int64(width):
         0,
         max(a[2:]) - min(a[2:]),
     ]
+
+
+PYTHON_OPERATORS = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "//": operator.floordiv,
+    "%": operator.mod,
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(WIDTHS[:-1]),
+    st.sampled_from(WIDTHS[:-1]),
+    st.sampled_from(list(PYTHON_OPERATORS)),
+    st.data(),
+)
+def test_random_integers_of_any_width_match_python_integers(width_a, width_b, symbol, data):
+    """Exact Python integers are the reference: equal where they fit int64, an error where
+    they do not (or where an operand is a uint64 above 2**63 - 1), NaN for a zero divisor."""
+    a_info, b_info = np.iinfo(width_a), np.iinfo(width_b)
+    size = data.draw(st.integers(1, 6))
+    a = data.draw(
+        st.lists(st.integers(int(a_info.min), int(a_info.max)), min_size=size, max_size=size)
+    )
+    b = data.draw(
+        st.lists(st.integers(int(b_info.min), int(b_info.max)), min_size=size, max_size=size)
+    )
+    namespace = {"a": np.array(a, dtype=width_a), "b": np.array(b, dtype=width_b)}
+    dividing = symbol in ("//", "%")
+    exact = [
+        None if dividing and y == 0 else PYTHON_OPERATORS[symbol](x, y)
+        for x, y in zip(a, b, strict=True)
+    ]
+    too_large = any(v > INT64_MAX for v in a + b)
+    overflows = any(v is not None and not INT64_MIN <= v <= INT64_MAX for v in exact)
+    if too_large or overflows:
+        with pytest.raises(ExpressionError, match="64"):
+            run(f"a {symbol} b", namespace)
+        return
+    result = run(f"a {symbol} b", namespace)
+    if dividing:  # a divisor that varies: float64, NaN where it is 0
+        assert result.dtype == np.float64
+        expected = [math.nan if v is None else float(v) for v in exact]
+        np.testing.assert_array_equal(result, expected)
+    else:
+        assert result.dtype == np.int64
+        assert result.tolist() == exact
 
 
 # ---------------------------------------------------------------- bounded cost
