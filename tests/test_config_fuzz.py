@@ -150,3 +150,51 @@ def test_yaml_int_keys_and_duplicate_safe_load(tmp_path):
     path.write_text(yaml.safe_dump({**VALID, "samples": {1: {"label": "signal", "files": "x"}}}))
     with pytest.raises(ConfigError):
         load_config(path)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300))
+@example(b"seed: \xff\xfe\n")  # not UTF-8: once a UnicodeDecodeError traceback
+def test_random_bytes(tmp_path_factory, raw):
+    path = tmp_path_factory.mktemp("fuzz") / "c.yaml"
+    path.write_bytes(raw)
+    try:
+        cfg = load_config(path)
+    except ConfigError as err:
+        assert str(path) in str(err) or "config" in str(err)
+    else:
+        assert isinstance(cfg, Config)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.from_regex(r"[a-z][a-z0-9_]{0,7}", fullmatch=True), min_size=1, max_size=6,
+             unique=True),
+    st.data(),
+    st.sampled_from(["samples", "training", "plotting"]),
+)  # fmt: skip
+def test_a_key_written_twice_is_always_refused(tmp_path_factory, keys, data, section):
+    repeated = data.draw(st.sampled_from(keys))
+    order = list(keys)
+    order.insert(data.draw(st.integers(0, len(order))), repeated)
+    body = "".join(f"  {key}: {i}\n" for i, key in enumerate(order))
+    path = tmp_path_factory.mktemp("dup") / "c.yaml"
+    path.write_text(f"{section}:\n{body}", encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"the key '{repeated}' appears twice"):
+        load_config(path)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=1, max_value=9), st.integers(min_value=1, max_value=12))
+def test_alias_chains_never_hang(tmp_path_factory, depth, width):
+    """Each level refers ``width`` times to the one below: width**depth values expanded."""
+    lines = ["l0: &l0 x"]
+    for level in range(1, depth + 1):
+        lines.append(f"l{level}: &l{level} [{', '.join([f'*l{level - 1}'] * width)}]")
+    path = tmp_path_factory.mktemp("bomb") / "c.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    expanded = sum(width**level for level in range(1, depth + 1))
+    if expanded > 200_000:
+        assert "aliases" in str(info.value)

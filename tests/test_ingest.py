@@ -413,3 +413,36 @@ def test_only_file_failing_half_way_is_reported_as_unreadable(tmp_path):
     ):
         ingest_sample(cfg, "s", tmp_path / "o.parquet")
     assert not (tmp_path / "o.parquet").exists()
+
+
+@pytest.mark.parametrize("sample", ["sig", "bkg"])
+def test_selected_weights_summing_negative_is_an_error(small_config, tmp_path, sample):
+    """The generator weights sum positive, the selected events' weights negative."""
+    data = copy.deepcopy(small_config)
+    data["samples"][sample].update(
+        weight="genWeight * where(MET_pt > 5, -1, 1)", generator_weight="genWeight"
+    )
+    out = tmp_path / "never.parquet"
+    with pytest.raises(DataError) as info:
+        ingest_sample(config_from_dict(data), sample, out)
+    message = str(info.value)
+    assert f"sample '{sample}'" in message
+    assert "sum to -" in message  # the (negative) weighted yield is given
+    assert not out.exists()
+
+
+def test_feature_named_like_a_function(small_config, tmp_path):
+    """``sum`` the feature and ``sum(...)`` the function live side by side."""
+    data = copy.deepcopy(small_config)
+    data["features"] += [
+        {"name": "sum", "expr": "MET_pt"},
+        {"name": "both", "expr": "sum * 2 + sum(Jet_pt)"},
+    ]
+    out = tmp_path / "bkg.parquet"
+    ingest_sample(config_from_dict(data), "bkg", out)
+    table = pq.read_table(out).to_pydict()
+    ev = _read_all(small_config["samples"]["bkg"]["files"][0])
+    sel = ev[(ak.num(ev.Muon_pt) >= 1) & (ev.MET_pt > 5)]
+    expected = 2 * ak.to_numpy(sel.MET_pt) + ak.to_numpy(ak.sum(sel.Jet_pt, axis=1))
+    np.testing.assert_allclose(table["both"], expected, rtol=1e-6)
+    np.testing.assert_allclose(table["sum"], ak.to_numpy(sel.MET_pt), rtol=1e-7)

@@ -10,7 +10,7 @@ import uproot
 from conftest import write_ntuple
 
 from hepml.config import config_from_dict
-from hepml.exceptions import DataError, ExpressionError, UnknownBranch
+from hepml.exceptions import ConfigError, DataError, ExpressionError, UnknownBranch
 from hepml.ingest import ingest_sample, plan_sample
 from hepml.inputs import InputFile
 
@@ -148,7 +148,8 @@ def test_only_used_aliases_are_read(productions):
         ),
         (dict(OTHER_PRODUCTION, extra="nothing_here"), UnknownBranch, r"alias 'extra' of .*'b'"),
         (dict(OTHER_PRODUCTION, MET_pt="MissingET +"), ExpressionError, r"alias 'MET_pt' of .*'b'"),
-        (dict(OTHER_PRODUCTION, pi="1"), ExpressionError, r"alias 'pi' of sample 'b'.*constant"),
+        # refused when the config is validated, before any file is opened
+        (dict(OTHER_PRODUCTION, pi="1"), ConfigError, r"samples.b.aliases.pi = 'pi' is reserved"),
         (
             {k: v for k, v in OTHER_PRODUCTION.items() if k != "Jet_mass"},
             UnknownBranch,

@@ -60,6 +60,11 @@ def _build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plan", help="the workflow's plan of a config, as JSON (for Snakemake)")
     _add_config(p)
     p.add_argument("--output", help="write the plan here instead of standard output")
+    p.add_argument(
+        "--checks",
+        action="store_true",
+        help="also check what validate checks beyond the schema (labels, shared files)",
+    )
 
     p = sub.add_parser("make-demo", help="write the built-in demo ntuples")
     _add_config(p)
@@ -200,9 +205,10 @@ def _add_apply_parsers(sub) -> None:
 
 def _cmd_validate(args: argparse.Namespace) -> None:
     from hepml.config import load_config
-    from hepml.plan import entries_fold_warning
+    from hepml.plan import check_config, entries_fold_warning, sample_file_lists
 
     cfg = load_config(args.configs)
+    check_config(cfg, sample_file_lists(cfg), ", ".join(map(str, args.configs)))
     warning = entries_fold_warning(cfg)
     if warning:
         log.warning("%s", warning)
@@ -234,7 +240,7 @@ def _cmd_plan(args: argparse.Namespace) -> None:
     from hepml.atomic import write_text
     from hepml.plan import workflow_plan
 
-    text = json.dumps(workflow_plan(args.configs), sort_keys=True) + "\n"
+    text = json.dumps(workflow_plan(args.configs, checks=args.checks), sort_keys=True) + "\n"
     if args.output:
         write_text(args.output, text)
     else:

@@ -1,10 +1,13 @@
 """Load, validate and type the analysis configuration.
 
-The YAML file is checked against the one JSON schema shipped with the package
+The YAML file is read strictly (:mod:`hepml.config_yaml`: no duplicate keys, bounded alias
+expansion and size), checked against the one JSON schema shipped with the package
 (:mod:`hepml.config_schema`: errors name the key at fault and the closest valid one), schema
 defaults are filled in, and the result becomes frozen dataclasses, with the checks a schema
-cannot express (unique names, feature names XGBoost accepts, baselines, tuning ranges). No
-stage reads raw dicts.
+cannot express (unique names, names expressions reserve, data samples and processes in
+:mod:`hepml.config_checks`, feature names XGBoost accepts, baselines, tuning ranges). No
+stage reads raw dicts. Checks that need matplotlib or the input files run in ``hepml
+validate`` only (:mod:`hepml.label_check`, :mod:`hepml.shared_files`).
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
+from hepml.config_checks import check_data_samples, check_processes, check_reserved_names
 from hepml.config_schema import SCHEMA_PATH, schema, validate
+from hepml.config_yaml import read_yaml
 from hepml.exceptions import ConfigError, did_you_mean
 
 __all__ = [
@@ -280,28 +284,8 @@ def read_config_files(paths: list[str | Path]) -> dict[str, Any]:
     """The YAML files ``paths`` merged in order, as written (not validated, no defaults)."""
     merged: dict[str, Any] = {}
     for path in paths:
-        _deep_update(merged, _read_yaml(Path(path)))
+        _deep_update(merged, read_yaml(Path(path)))
     return merged
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as err:
-        msg = f"configuration file '{path}' does not exist"
-        raise ConfigError(msg) from err
-    except OSError as err:
-        msg = f"cannot read configuration file '{path}': {err}"
-        raise ConfigError(msg) from err
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        msg = f"configuration file '{path}' is not valid YAML: {err}"
-        raise ConfigError(msg) from err
-    if not isinstance(data, dict):
-        msg = f"configuration file '{path}' must hold a mapping of keys, not {type(data).__name__}"
-        raise ConfigError(msg)
-    return data
 
 
 def _deep_update(base: dict[str, Any], new: dict[str, Any]) -> None:
@@ -315,7 +299,10 @@ def _deep_update(base: dict[str, Any], new: dict[str, Any]) -> None:
 def config_from_dict(data: dict[str, Any], *, source: str = "config") -> Config:
     """Validate a configuration mapping and build the typed :class:`Config`."""
     data = validate(data, source=source)
+    check_reserved_names(data, source)
+    check_data_samples(data["samples"], source)
     samples = {name: _sample(name, spec, source) for name, spec in data["samples"].items()}
+    check_processes(samples, source)
     if not any(s.is_signal for s in samples.values()):
         msg = f"{source}: samples: no sample has label 'signal'; a classifier needs both classes"
         raise ConfigError(msg)

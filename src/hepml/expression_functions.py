@@ -15,7 +15,6 @@ Implementations raise plain exceptions; the interpreter adds which expression an
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from hepml.expression_names import CONSTANT_VALUES
 from hepml.expression_physics import (
     collection_branches,
     collection_momenta,
@@ -34,10 +34,20 @@ from hepml.expression_physics import (
     momentum_component,
     transverse_mass,
 )
+from hepml.expression_values import (
+    OVERFLOW,
+    as_float,
+    bool_as_int,
+    check_no_overflow,
+    is_jagged,
+    kind_of,
+    primitive,
+)
 
 __all__ = [
     "CONSTANTS",
     "FUNCTIONS",
+    "MAX_LEADING_OBJECTS",
     "FunctionSpec",
     "bool_as_int",
     "collection_branches",
@@ -47,35 +57,8 @@ __all__ = [
     "primitive",
 ]
 
-CONSTANTS: dict[str, np.float64] = {
-    "pi": np.float64(math.pi),
-    "e": np.float64(math.e),
-    "inf": np.float64(math.inf),
-    "nan": np.float64(math.nan),
-}
-
-
-def is_jagged(values: Any) -> bool:
-    """True for an awkward array with a list of values per event (``var * float32``)."""
-    return isinstance(values, ak.Array) and values.ndim > 1
-
-
-def primitive(values: Any) -> str | None:
-    """The numeric type name of ``values`` ("bool", "float32", ...); None for records/unions."""
-    if isinstance(values, bool):
-        return "bool"
-    if isinstance(values, np.ndarray | np.generic):
-        return values.dtype.name
-    if isinstance(values, int | float):
-        return np.asarray(values).dtype.name
-    if not isinstance(values, ak.Array):
-        return None
-    if values.layout.parameter("__array__") in ("string", "bytestring"):
-        return None  # text: a list of characters to awkward, not a number
-    kind = values.type.content
-    while hasattr(kind, "content"):
-        kind = kind.content
-    return getattr(kind, "primitive", None)
+CONSTANTS: dict[str, np.float64] = {name: np.float64(v) for name, v in CONSTANT_VALUES.items()}
+MAX_LEADING_OBJECTS = 64  # m_lead(Jet, n): the cost grows with n; no analysis needs more
 
 
 def _require_jagged(values: Any, function: str) -> None:
@@ -159,7 +142,7 @@ def _reduction(function: str, reducer: Callable[..., Any]) -> Callable[..., Any]
 
 
 def _total(function: str, reducer: Callable[..., Any]) -> Callable[..., Any]:
-    """sum/any/all along the object axis; empty lists give 0, False and True."""
+    """any/all along the object axis; empty lists give False and True."""
 
     def reduce(values: Any, *, fill: float) -> Any:
         _require_jagged(values, function)
@@ -168,13 +151,19 @@ def _total(function: str, reducer: Callable[..., Any]) -> Callable[..., Any]:
     return reduce
 
 
-def bool_as_int(values: Any) -> Any:
-    """True/False as the integers 1/0 (int64); anything else unchanged."""
-    if primitive(values) != "bool":
-        return values
-    if isinstance(values, ak.Array):
-        return ak.values_astype(values, np.int64)
-    return np.asarray(values).astype(np.int64)[()]
+def _sum(values: Any, *, fill: float) -> Any:
+    """Per-event sum; integers (int64 here) are refused where the sum could overflow.
+
+    The float64 sum tells: below 2**62 in size the exact sum is far inside int64, beyond it
+    the sum is refused rather than checked exactly (no event sums integers that large).
+    """
+    _require_jagged(values, "sum")
+    total = ak.sum(values, axis=1)
+    if kind_of(values) == "int":
+        approximate = ak.sum(as_float(values), axis=1)
+        if ak.any(abs(approximate) >= 2.0**62, axis=None):
+            raise OverflowError(OVERFLOW)
+    return total
 
 
 def _where(condition: Any, if_true: Any, if_false: Any, *, fill: float) -> Any:
@@ -191,7 +180,10 @@ def _clip(values: Any, low: Any, high: Any, *, fill: float) -> Any:
 def _elementwise(ufunc: np.ufunc) -> Callable[..., Any]:
     def apply(*args: Any, fill: float) -> Any:
         # numpy computes sqrt(True) in float16; take True/False as the integers 1/0 instead
-        return ufunc(*(bool_as_int(a) for a in args))
+        result = ufunc(*(bool_as_int(a) for a in args))
+        if ufunc is np.absolute and kind_of(result) == "int":
+            check_no_overflow(result < 0)  # abs(-2**63) wraps onto itself
+        return result
 
     return apply
 
@@ -201,8 +193,9 @@ class FunctionSpec:
     """One callable name: its parameters (for checks and messages) and implementation.
 
     ``collections`` leading parameters take a collection *name* (``Jet``), and parameters
-    listed in ``int_literals`` must be written as positive integer literals (``m_lead(Jet,
-    3)``) because they fix the shape of the computation. A parameter ending in ``=value`` is
+    listed in ``int_literals`` must be written as integer literals from 1 to
+    :data:`MAX_LEADING_OBJECTS` (``m_lead(Jet, 3)``) because they fix the shape and the cost
+    of the computation. A parameter ending in ``=value`` is
     optional.
     """
 
@@ -241,7 +234,7 @@ def _specs() -> dict[str, FunctionSpec]:
         FunctionSpec("clip", ("x", "lo", "hi"), _clip),
         FunctionSpec("where", ("condition", "a", "b"), _where),
         FunctionSpec("num", ("x",), _num),
-        FunctionSpec("sum", ("x",), _total("sum", ak.sum)),
+        FunctionSpec("sum", ("x",), _sum),
         FunctionSpec("any", ("x",), _total("any", ak.any)),
         FunctionSpec("all", ("x",), _total("all", ak.all)),
         FunctionSpec("max", ("x",), _reduction("max", ak.max)),

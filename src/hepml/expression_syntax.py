@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from hepml.exceptions import ExpressionError, did_you_mean
-from hepml.expression_functions import CONSTANTS, FUNCTIONS
+from hepml.expression_functions import CONSTANTS, FUNCTIONS, MAX_LEADING_OBJECTS
 
 __all__ = ["MAX_DEPTH", "MAX_LENGTH", "MAX_NODES", "CheckedTree", "check_expression"]
 
@@ -266,10 +266,16 @@ class _Checker:
             if position < spec.collections:
                 self.check_collection(arg, spec.signature)
             elif position in spec.int_literals:
-                if not (isinstance(arg, ast.Constant) and type(arg.value) is int and arg.value > 0):
-                    self.fail(
-                        arg, "the argument", f"a positive integer is expected: {spec.signature}"
+                if not (
+                    isinstance(arg, ast.Constant)
+                    and type(arg.value) is int
+                    and 1 <= arg.value <= MAX_LEADING_OBJECTS
+                ):
+                    advice = (
+                        f"a positive integer from 1 to {MAX_LEADING_OBJECTS} is expected (the "
+                        f"cost grows with it): {spec.signature}"
                     )
+                    self.fail(arg, "the argument", advice)
             else:
                 self.check(arg)
 

@@ -9,15 +9,37 @@ Language
 Names
     Branch names of the input tree (``MET_pt``, ``Jet_pt``) and features defined earlier in the
     configuration. Branches may be flat (one value per event) or jagged (a list of objects per
-    event). ``pi``, ``e``, ``inf`` and ``nan`` are constants (these four names
-    are reserved, so they never refer to branches).
+    event). ``pi``, ``e``, ``inf`` and ``nan`` are constants: these four names and Python's
+    keywords (``True``, ``None``, ``if`` ...) are reserved, and config validation refuses a
+    feature or alias named like one (``hepml.expression_names``). A feature may be named like a
+    function (``sum``): ``sum + 1`` is the feature, ``sum(Jet_pt)`` the function.
 Numbers
-    ``30``, ``2.5``, ``1e-3``, ``True``, ``False``. Integers are 64-bit; ``a ** b`` is computed
-    in floating point, so ``2**2**100`` is ``inf`` rather than a hang.
+    ``30``, ``2.5``, ``1e-3``, ``True``, ``False``. Integer literals must fit in 64 bits.
 Operators
-    ``+ - * / // % **``, unary ``- + ~``, comparisons ``== != < <= > >=`` (chained ``0 < x < 1``
-    too), and ``& | ^`` or ``and or not`` as elementwise logic. Mind that ``&`` binds tighter
+    ``+ - * / // % **``, unary ``- +``, comparisons ``== != < <= > >=`` (chained ``0 < x < 1``
+    too), ``and or not`` and ``& | ^ ~`` as elementwise logic. Mind that ``&`` binds tighter
     than ``>``: write ``(MET_pt > 50) & (num(Jet_pt) >= 2)``.
+Integers (the rules numpy alone would break; ``expression_arithmetic.py``)
+    Every integer, whatever its width (int8 ... int64, uint8 ... uint64 as uproot reads them,
+    a literal, a count), is computed as a signed 64-bit integer, int64: unsigned NanoAOD
+    counters subtract to negative numbers (``nMuon - nJet`` is -2, not 4294967294), products of
+    small types do not wrap (``uint8 * uint8``), and event numbers stay exact (int64 holds every
+    integer up to 9.2e18, float64 only up to 9.0e15). An unsigned 64-bit value above 2**63 - 1
+    cannot be held and is an error naming the expression; so is every result beyond the int64
+    range (``+ - *``, unary ``-``, ``abs``, ``//``, and ``sum`` of integers beyond 2**62): never
+    a wrapped-around number. True/False count as 1/0 in arithmetic. An integer with a float
+    gives a float (float64). ``/`` and ``**`` always give float64 (``2**2**100`` is ``inf``
+    rather than a hang). ``//`` and ``%`` of integers give integers, with Python's signs
+    (``-7 // 2`` is -4, ``-7 % 2`` is 1); a zero divisor gives NaN (numpy would give 0), so
+    with a divisor that is not a constant the result is float64, exact up to 2**53, NaN where
+    the divisor is 0 (``event % 2`` stays an integer). Floats follow IEEE: ``x / 0`` is
+    ``inf``, ``0 / 0`` and ``x % 0.0`` NaN.
+Logic
+    ``and or not ~`` take True/False values only: on a number they are an error that says to
+    compare first (``~Muon_isGood`` on an int32 flag would be -2 or -1, both "true"; write
+    ``Muon_isGood == 0``). ``& | ^`` are logical on True/False and bitwise on integers (int64),
+    e.g. ``(Muon_flags & 4) != 0`` tests a bit; mixing True/False with an integer
+    (``(x > 1) & flag``) is an error that says to compare the integer first.
 Elementwise functions (numpy ufuncs, on flat and jagged arrays alike)
     ``abs sqrt log log10 log1p exp sin cos tan arcsin arccos arctan arctan2(y, x) sinh cosh tanh
     hypot(x, y) minimum(a, b) maximum(a, b) clip(x, lo, hi) where(condition, a, b) isnan isfinite
@@ -36,7 +58,8 @@ Physics (scikit-hep ``vector``)
 Collections (the first argument is a collection *name*: ``Jet`` stands for ``Jet_pt``,
 ``Jet_eta``, ``Jet_phi``, ``Jet_mass``, or ``Jet_E`` for the mass, or Cartesian ``Jet_px/Px``,
 ``Jet_py``, ``Jet_pz``, ``Jet_E``; see :func:`collection_branches`)
-    ``m_lead(Jet, 2)`` invariant mass of the n highest-pT objects (default 2; fill if fewer),
+    ``m_lead(Jet, 2)`` invariant mass of the n highest-pT objects (default 2, at most 64, a
+    literal; fill if fewer),
     ``pt_lead(Jet, 2)`` pT of their sum, ``m_pair(Muon, Electron)`` mass of the leading object of
     each collection, ``m_all(Jet)`` mass of all objects (fill if none), and ``pt(Jet)``,
     ``eta(Jet)``, ``phi(Jet)``, ``mass(Jet)`` per object, e.g. ``pt(Jet)[0]`` for a Cartesian
@@ -60,7 +83,6 @@ import ast
 import functools
 import logging
 import math
-import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -69,17 +91,16 @@ import awkward as ak
 import numpy as np
 
 from hepml.exceptions import ExpressionError, HepmlError, UnknownBranch, did_you_mean
+from hepml.expression_arithmetic import binary, compare, logical, unary
 from hepml.expression_functions import (
     CONSTANTS,
     FUNCTIONS,
-    bool_as_int,
     collection_branches,
     collection_momenta,
-    is_jagged,
     pick_object,
-    primitive,
 )
 from hepml.expression_syntax import check_expression
+from hepml.expression_values import as_int64, is_jagged, primitive
 
 __all__ = [
     "Expression",
@@ -93,20 +114,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _JAGGED_ADVICE = "reduce it with sum/max/min/mean/num or pick an object like Jet_pt[0]"
-_BINARY: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-    ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
-    ast.Pow: operator.pow, ast.BitAnd: operator.and_, ast.BitOr: operator.or_,
-    ast.BitXor: operator.xor,
-}  # fmt: skip
-_UNARY: dict[type, Callable[[Any], Any]] = {
-    ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert,
-    ast.Not: np.logical_not,
-}  # fmt: skip
-_COMPARE: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-    ast.Gt: operator.gt, ast.GtE: operator.ge,
-}  # fmt: skip
 _LOGIC_HINT = (
     "; & | ^ ~ combine true/false values: put comparisons in parentheses, e.g. (x > 1) & (y < 2)"
 )
@@ -283,30 +290,25 @@ class _Interpreter:
 
     def visit_BinOp(self, node: ast.BinOp) -> Any:
         left, right = self.visit(node.left), self.visit(node.right)
-        if isinstance(node.op, _ARITHMETIC):  # True + True is 2 here, not numpy's True
-            left, right = bool_as_int(left), bool_as_int(right)
-        if isinstance(node.op, ast.Pow) and _is_integer(left) and _is_integer(right):
-            left = _as_float(left)  # int64 ** int64 overflows silently or fails for b < 0
         hint = _LOGIC_HINT if isinstance(node.op, ast.BitAnd | ast.BitOr | ast.BitXor) else ""
-        return self.apply(node, _BINARY[type(node.op)], left, right, hint=hint)
+        texts = (_source(node.left), _source(node.right))
+        return self.apply(node, binary, node.op, left, right, texts, hint=hint)
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> Any:
         hint = _LOGIC_HINT if isinstance(node.op, ast.Invert) else ""
         operand = self.visit(node.operand)
-        if isinstance(node.op, ast.USub | ast.UAdd):
-            operand = bool_as_int(operand)
-        return self.apply(node, _UNARY[type(node.op)], operand, hint=hint)
+        return self.apply(node, unary, node.op, operand, _source(node.operand), hint=hint)
 
     def visit_BoolOp(self, node: ast.BoolOp) -> Any:
-        combine = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
         values = [self.visit(value) for value in node.values]
-        return self.apply(node, functools.reduce, combine, values)
+        texts = [_source(value) for value in node.values]
+        return self.apply(node, logical, node.op, values, texts)
 
     def visit_Compare(self, node: ast.Compare) -> Any:
         left, result = self.visit(node.left), None
         for op, comparator in zip(node.ops, node.comparators, strict=True):
             right = self.visit(comparator)
-            passed = self.apply(node, _COMPARE[type(op)], left, right)
+            passed = self.apply(node, compare, op, left, right)
             result = passed if result is None else self.apply(node, np.logical_and, result, passed)
             left = right
         return result
@@ -328,8 +330,8 @@ class _Interpreter:
                 args.append(self.momenta(arg.id))
             elif position in spec.int_literals:
                 args.append(arg.value)
-            else:
-                args.append(self.visit(arg))
+            else:  # integers of every width are int64 here, as in arithmetic
+                args.append(self.apply(arg, as_int64, self.visit(arg)))
         result = self.apply(node, functools.partial(spec.impl, fill=self.fill), *args)
         if isinstance(result, bool | int | float):  # vector objects give Python floats
             return np.asarray(result)[()]
@@ -362,17 +364,8 @@ def _filter_objects(values: Any, mask: Any) -> Any:
     return values[mask]
 
 
-_ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)
-
-
-def _is_integer(values: Any) -> bool:
-    kind = primitive(values)
-    return kind is not None and kind.startswith(("int", "uint"))
-
-
-def _as_float(values: Any) -> Any:
-    if isinstance(values, ak.Array):
-        return ak.values_astype(values, np.float64)
-    if isinstance(values, np.ndarray):
-        return values.astype(np.float64)
-    return np.float64(values)
+def _source(node: ast.AST) -> str:
+    """An operand's source for messages, in parentheses unless it is a single term."""
+    text = ast.unparse(node)
+    simple = isinstance(node, ast.Name | ast.Constant | ast.Subscript | ast.Call)
+    return text if simple else f"({text})"

@@ -221,8 +221,14 @@ class _Run:
             msg = f"sample '{sample.name}': the selection keeps no events (cutflow {counts})"
             raise DataError(msg)
         cutflow = Cutflow(steps, total.events, [norm * w for w in total.weighted])
-        if cutflow.weighted[-1] == 0:
-            msg = f"sample '{sample.name}': the selected events' weights sum to zero"
+        if not cutflow.weighted[-1] > 0:  # zero, negative or NaN: no expected yield
+            msg = (
+                f"sample '{sample.name}' ({sample.label}): the selected events' weights sum "
+                f"to {cutflow.weighted[-1]:.6g} ({selected} events, "
+                f"{total.negative} with negative weight); a sample needs a positive expected "
+                f"yield, or its events would count against their class in every table and "
+                f"plot. Check the sign of '{sample.weight}', or use more simulated events"
+            )
             raise DataError(msg)
         if skipped and sample.sum_of_weights is not None and sample.cross_section:
             log.warning(

@@ -32,7 +32,13 @@ from hepml.exceptions import InputFileError
 from hepml.file_lists import REMOTE_URL, TREE_SUFFIX, resolve_files
 from hepml.stage_settings import settings_hash, stage_settings
 
-__all__ = ["FORMAT_VERSION", "entries_fold_warning", "workflow_plan"]
+__all__ = [
+    "FORMAT_VERSION",
+    "check_config",
+    "entries_fold_warning",
+    "sample_file_lists",
+    "workflow_plan",
+]
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +57,36 @@ def entries_fold_warning(config: Config) -> str | None:
     )
 
 
-def workflow_plan(config_paths: Sequence[str | Path]) -> dict[str, Any]:
-    """The plan of the configuration made of ``config_paths`` (merged in order), as JSON data."""
-    config = load_config(list(config_paths))
+def sample_file_lists(config: Config) -> dict[str, list[str]]:
+    """Every sample's files (training, data and ``apply`` samples) in the config's syntax
+    (``path`` or ``path.root:tree``), in order: globs resolved now, or matched against the
+    files the demo rule will write. A glob matching nothing raises
+    :class:`~hepml.exceptions.InputFileError` naming the sample."""
     demo_files = _demo_outputs(config)
     samples = {**config.samples, **config.apply.samples}
-    files = {name: _sample_files(sample, demo_files) for name, sample in samples.items()}
+    return {name: _sample_files(sample, demo_files) for name, sample in samples.items()}
+
+
+def check_config(config: Config, files: dict[str, list[str]], source: str) -> None:
+    """The checks that need more than the schema: every plotted label drawable by
+    matplotlib, no file in two samples. Run by ``hepml validate`` and once when the workflow
+    starts (not in every cluster job)."""
+    from hepml.label_check import check_labels
+    from hepml.shared_files import find_shared_files
+
+    check_labels(config, source=source)
+    find_shared_files({name: _local_paths(entries) for name, entries in files.items()})
+
+
+def workflow_plan(config_paths: Sequence[str | Path], *, checks: bool = False) -> dict[str, Any]:
+    """The plan of the configuration made of ``config_paths`` (merged in order), as JSON data.
+
+    ``checks`` adds :func:`check_config` (labels, files shared between samples).
+    """
+    config = load_config(list(config_paths))
+    files = sample_file_lists(config)
+    if checks:
+        check_config(config, files, ", ".join(map(str, config_paths)))
     settings = stage_settings(config)
     return {
         "format": FORMAT_VERSION,
@@ -68,7 +98,7 @@ def workflow_plan(config_paths: Sequence[str | Path]) -> dict[str, Any]:
         },
         "files": files,
         "inputs": {name: _local_paths(entries) for name, entries in files.items()},
-        "demo_outputs": demo_files,
+        "demo_outputs": _demo_outputs(config),
         "folds": config.folds,
         "features": config.feature_names,
         "baselines": [b.name for b in config.baselines],

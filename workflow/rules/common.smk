@@ -8,6 +8,7 @@ import shlex
 import subprocess as _subprocess
 
 from snakemake.logging import logger as _logger
+from snakemake_interface_executor_plugins.settings import ExecMode as _ExecMode
 from snakemake.utils import validate
 
 if workflow.config_settings.config:
@@ -36,6 +37,8 @@ def config_args(wildcards, input):
 def _plan():
     """`hepml plan` of the config files, read once (its errors name the key at fault)."""
     command = ["hepml", "plan"] + [a for f in CONFIGFILES for a in ("--config", f)]
+    if workflow.exec_mode == _ExecMode.DEFAULT:  # once, not again in every cluster job
+        command.append("--checks")
     try:
         done = _subprocess.run(command, capture_output=True, text=True, check=False)
     except FileNotFoundError as err:
