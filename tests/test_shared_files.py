@@ -146,3 +146,13 @@ def test_validate_refuses_shared_files(files, tmp_path, capsys):
     data["samples"]["bkg"]["files"] = [str(f) for f in files[1:]]
     path.write_text(yaml.safe_dump(data))
     assert main(["validate", "--config", str(path)]) == 0
+
+
+def test_a_file_not_written_yet_is_the_same_file_under_the_same_path(tmp_path):
+    """Demo files are planned before the demo rule writes them: a path is still a path."""
+    later = tmp_path / "demo" / "x_0.root"
+    with pytest.raises(ConfigError, match=r"samples 'sig' and 'data' both list"):
+        find_shared_files(
+            {"sig": [later], "data": [tmp_path / "demo" / ".." / "demo" / "x_0.root"]}
+        )
+    find_shared_files({"sig": [later], "data": [tmp_path / "demo" / "x_1.root"]})

@@ -1,7 +1,8 @@
 """End to end: the detailed evaluation of the real `snakemake` run, with a `data` sample.
 
-The tiny demo config gets pseudo-data (the second file of every process, label `data`): it
-is ingested, never trained on, and drawn against the MC with the signal region blinded.
+The tiny demo config gets pseudo-data (a third demo file of every process, label `data`,
+which no MC sample lists): it is ingested, never trained on, and drawn against the MC with the
+signal region blinded.
 """
 
 from __future__ import annotations
@@ -23,9 +24,12 @@ BLIND_ABOVE = 0.6
 
 
 def _with_pseudo_data(cfg: dict) -> None:
+    cfg["demo"]["files_per_process"] = 3
+    for name, sample in cfg["samples"].items():  # the MC keeps files 0 and 1
+        sample["files"] = f"{cfg['demo']['directory']}/{name}_[01].root"
     cfg["samples"]["data"] = {
         "label": "data",
-        "files": f"{cfg['demo']['directory']}/*_1.root",
+        "files": f"{cfg['demo']['directory']}/*_2.root",
         "tree": "events",
     }
     cfg["evaluation"].update(blind_above=BLIND_ABOVE, shap_events=200)
