@@ -1,15 +1,16 @@
-"""Find, check and read a sample's input ROOT files.
+"""Find, check and read a sample's input files: ROOT TTrees, ROOT RNTuples or Parquet.
 
-Everything a user can get wrong about the files (an empty glob, a file that is not ROOT, a
-missing or misspelt tree or branch, a branch of text rather than numbers) is caught here, up
-front, with an error that names the file and suggests the near match. A typo therefore never
-turns into a half-read sample.
+Everything a user can get wrong about the files (an empty glob, a directory or FIFO, the same
+file twice, a file that is neither ROOT nor Parquet, a missing or misspelt tree or branch, a
+branch of text rather than numbers) is caught here, up front, with an error that names the
+file and suggests the near match. A typo therefore never turns into a half-read sample. The
+kinds of file are read through one interface, :mod:`hepml.sources`.
 
-Faults of one file (not ROOT, truncated, corrupt, zero entries, the tree name bound to something
-other than a TTree, a basket that fails to decompress while reading) raise
-:class:`~hepml.exceptions.BadFile`, which ``on_bad_file: skip`` may turn into a skipped file;
-every other problem is an error whatever the policy. :class:`BadFiles` applies that policy,
-file by file, for ingest and apply alike.
+Faults of one file (not ROOT or Parquet, truncated, corrupt, zero entries, the tree name bound
+to something other than a TTree or RNTuple, a basket or page that fails to decompress while
+reading) raise :class:`~hepml.exceptions.BadFile`, which ``on_bad_file: skip`` may turn into a
+skipped file; every other problem is an error whatever the policy. :class:`BadFiles` applies
+that policy, file by file, for ingest and apply alike.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import logging
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -24,7 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import awkward as ak
-import uproot
 
 from hepml.exceptions import (
     BadFile,
@@ -33,6 +34,15 @@ from hepml.exceptions import (
     InputFileError,
     UnknownBranch,
     did_you_mean,
+)
+from hepml.sources import (
+    PARQUET_SUFFIXES,
+    Source,
+    is_remote,
+    open_source,
+    opened_source,
+    reason,
+    special_file_problem,
 )
 
 if TYPE_CHECKING:
@@ -47,15 +57,14 @@ __all__ = [
     "guarded",
     "iterate_file",
     "located",
-    "open_tree",
-    "opened_tree",
+    "open_source",
+    "opened_source",
     "reason",
     "resolve_files",
 ]
 
 log = logging.getLogger(__name__)
 
-_REMOTE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _TREE_SUFFIX = re.compile(r"^(?P<path>.*\.root):(?P<tree>[^/:]+)$")
 
 
@@ -122,23 +131,39 @@ def resolve_files(sample: str, patterns: tuple[str, ...], tree: str) -> list[Inp
 
     Remote URLs (``root://``, ``https://``) are passed to uproot as they are. Sorting makes
     the file order, and hence the entry-based fold fallback, independent of the file system.
+    A directory, FIFO, socket or device among the files, or one file listed twice (also
+    through a symlink or overlapping globs), raises :class:`InputFileError`.
     """
     files: list[InputFile] = []
+    origin: dict[tuple[str, str], tuple[str, str]] = {}  # (real path, tree) -> (path, pattern)
     for pattern in patterns:
         path, tree_name = pattern, tree
         match = _TREE_SUFFIX.match(pattern)
         if match:
             path, tree_name = match["path"], match["tree"]
-        if _REMOTE.match(path):
-            files.append(InputFile(path, tree_name))
-            continue
-        matches = sorted(glob.glob(path, recursive=True))
+        matches = [path] if is_remote(path) else sorted(glob.glob(path, recursive=True))
         if not matches:
             raise InputFileError(_no_match_message(sample, path))
-        files.extend(InputFile(m, tree_name) for m in matches)
-    seen: set[str] = set()
-    unique = [f for f in files if not (f.path in seen or seen.add(f.path))]
-    return unique
+        for found in matches:
+            problem = special_file_problem(found)
+            if problem:
+                msg = f"sample '{sample}': {problem}"
+                raise InputFileError(msg)
+            key = (found if is_remote(found) else os.path.realpath(found), tree_name)
+            if key in origin:
+                raise InputFileError(_twice_message(sample, found, pattern, *origin[key]))
+            origin[key] = (found, pattern)
+            files.append(InputFile(found, tree_name))
+    return files
+
+
+def _twice_message(sample: str, path: str, pattern: str, first: str, first_pattern: str) -> str:
+    same = f"'{path}'" if path == first else f"'{path}' and '{first}' (the same file)"
+    by = f"'{pattern}'" if pattern == first_pattern else f"'{first_pattern}' and '{pattern}'"
+    return (
+        f"sample '{sample}': {same} listed twice, by {by}; its events would count twice. "
+        "List each file once in files."
+    )
 
 
 def _no_match_message(sample: str, pattern: str) -> str:
@@ -146,80 +171,10 @@ def _no_match_message(sample: str, pattern: str) -> str:
     msg = f"sample '{sample}': no file matches '{pattern}'"
     if not parent.is_dir():
         return f"{msg} (the directory '{parent}' does not exist)"
-    nearby = [p.name for p in parent.iterdir() if p.suffix == ".root"]
+    nearby = [p.name for p in parent.iterdir() if p.suffix in (".root", *PARQUET_SUFFIXES)]
     hint = did_you_mean(Path(pattern).name, nearby)
-    listing = f" ROOT files in '{parent}': {', '.join(sorted(nearby)[:10])}." if nearby else ""
+    listing = f" Input files in '{parent}': {', '.join(sorted(nearby)[:10])}." if nearby else ""
     return f"{msg}.{hint}{listing}"
-
-
-def open_tree(file: InputFile) -> uproot.TTree:
-    """Open ``file`` and return its tree, with clear errors for every way this can fail.
-
-    A file that does not exist raises :class:`InputFileError`; one that cannot be read, lacks
-    the tree, or holds something else under the tree's name raises :class:`BadFile`.
-    """
-    try:
-        handle = uproot.open(file.path)
-    except FileNotFoundError as err:
-        msg = f"input file '{file.path}' does not exist"
-        raise InputFileError(msg) from err
-    except Exception as err:
-        msg = (
-            f"input file '{file.path}' cannot be read as a ROOT file "
-            f"({reason(err)}); is it truncated, corrupt, or not ROOT at all?"
-        )
-        raise BadFile(msg) from err
-    try:
-        obj = _get_tree(handle, file)
-    except BaseException:
-        handle.file.close()
-        raise
-    return obj
-
-
-def _get_tree(handle: uproot.ReadOnlyDirectory, file: InputFile) -> uproot.TTree:
-    try:
-        classes = handle.classnames(cycle=False)
-        if file.tree not in classes:
-            trees = [k for k, c in classes.items() if c.startswith("TTree")]
-            hint = did_you_mean(file.tree, trees)
-            listing = ", ".join(sorted(trees)) or "none"
-            msg = (
-                f"file '{file.path}' has no tree '{file.tree}'.{hint} Trees in the file: {listing}."
-            )
-            raise BadFile(msg)
-        obj = handle[file.tree]
-    except BadFile:
-        raise
-    except Exception as err:
-        msg = (
-            f"cannot read tree '{file.tree}' from '{file.path}' ({reason(err)}); "
-            "the file is truncated or corrupt"
-        )
-        raise BadFile(msg) from err
-    if not isinstance(obj, uproot.behaviors.TTree.TTree):
-        msg = (
-            f"'{file.tree}' in '{file.path}' is a {type(obj).__name__}, not a TTree "
-            "(wrong file type, or the wrong tree name?)"
-        )
-        raise BadFile(msg)
-    return obj
-
-
-@contextlib.contextmanager
-def opened_tree(file: InputFile) -> Iterator[uproot.TTree]:
-    """:func:`open_tree` as a context manager that closes the file afterwards."""
-    tree = open_tree(file)
-    try:
-        yield tree
-    finally:
-        tree.file.close()
-
-
-def reason(err: BaseException, limit: int = 300) -> str:
-    """A third-party error as one short line, for messages about a file."""
-    text = " ".join(f"{type(err).__name__}: {err}".split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def located(err: HepmlError, where: str) -> HepmlError:
@@ -228,61 +183,43 @@ def located(err: HepmlError, where: str) -> HepmlError:
     return type(err)(msg)
 
 
-def check_entries(tree: uproot.TTree, file: InputFile) -> int:
-    """The number of entries of ``tree``; :class:`BadFile` when there are none."""
-    entries = int(tree.num_entries)
-    if entries <= 0:
+def check_entries(source: Source) -> int:
+    """The number of entries of ``source``; :class:`BadFile` when there are none."""
+    if source.num_entries <= 0:
         msg = (
-            f"tree '{file.tree}' in '{file.path}' has no entries (an empty or failed job's "
-            "output?); remove the file, or set on_bad_file: skip"
+            f"{source.where} has no entries (an empty or failed job's output?); remove the "
+            "file, or set on_bad_file: skip"
         )
         raise BadFile(msg)
-    return entries
+    return source.num_entries
 
 
-def check_branches(tree: uproot.TTree, file: InputFile, needed: dict[str, str]) -> None:
-    """Raise :class:`UnknownBranch` if any branch in ``needed`` (name -> who needs it) is absent."""
-    available = set(tree.keys(recursive=True))
+def check_branches(source: Source, needed: dict[str, str]) -> None:
+    """Raise :class:`UnknownBranch` if any name in ``needed`` (name -> who needs it) is absent."""
     for branch, who in sorted(needed.items()):
-        if branch not in available:
-            hint = did_you_mean(branch, available)
-            msg = (
-                f"{who} needs branch '{branch}', which tree '{file.tree}' in '{file.path}' "
-                f"lacks.{hint}"
-            )
+        if branch not in source.names:
+            hint = did_you_mean(branch, source.names)
+            msg = f"{who} needs {source.item} '{branch}', which {source.where} lacks.{hint}"
             raise UnknownBranch(msg)
 
 
-def check_branch_types(tree: uproot.TTree, file: InputFile, needed: dict[str, str]) -> None:
-    """Raise :class:`ExpressionError` for a needed branch that does not hold numbers.
+def check_branch_types(source: Source, needed: dict[str, str]) -> None:
+    """Raise :class:`ExpressionError` for a needed name that does not hold numbers.
 
     Expressions work on numbers and booleans, one per event or a list per event (``float``,
-    ``int[]``, ``std::vector<float>``); text (``char*``, ``std::string``), nested lists and
-    objects cannot be used.
+    ``int[]``, ``std::vector<float>``, ``list<float>``); text (``char*``, ``std::string``),
+    nested lists and objects cannot be used.
     """
     for branch, who in sorted(needed.items()):
-        try:
-            interpretation = tree[branch].interpretation
-        except Exception as err:  # uproot.interpretation.identify.UnknownInterpretation etc.
-            interpretation = err
-        if _is_numeric(interpretation):
+        column = source.column(branch)
+        if column.numeric:
             continue
-        typename = tree[branch].typename
         msg = (
-            f"{who} needs branch '{branch}' of tree '{file.tree}' in '{file.path}', which "
-            f"holds {typename} values; expressions can only use numbers and booleans, one per "
+            f"{who} needs {source.item} '{branch}' of {source.where}, which holds "
+            f"{column.typename} values; expressions can only use numbers and booleans, one per "
             "event or a list per event"
         )
         raise ExpressionError(msg)
-
-
-def _is_numeric(interpretation: object) -> bool:
-    from uproot.interpretation.jagged import AsJagged
-    from uproot.interpretation.numerical import Numerical
-
-    if isinstance(interpretation, AsJagged):
-        interpretation = interpretation.content
-    return isinstance(interpretation, Numerical)
 
 
 def iterate_file(
@@ -290,32 +227,30 @@ def iterate_file(
 ) -> Iterator[tuple[ak.Array, int, int]]:
     """Yield ``(arrays, entry_start, entry_stop)`` chunks of ``branches`` of one file.
 
-    Any failure to read or decompress the file's data raises :class:`BadFile` naming the file
-    and the entries being read; errors raised by the caller's code are not touched.
+    Works alike for every kind of source (TTree, RNTuple, Parquet); the entries are the rows
+    of the file. Any failure to read or decompress the file's data raises :class:`BadFile`
+    naming the file and the entries being read; hepml's own errors (a null integer in a
+    Parquet column) and errors raised by the caller's code are not touched.
     """
-    wanted = frozenset(branches)
     start = 0
-    with opened_tree(file) as tree:
-        chunks = tree.iterate(
-            filter_name=lambda name: name in wanted,
-            step_size=step_size,
-            library="ak",
-            report=True,
-        )
+    with opened_source(file) as source:
+        chunks = source.iterate(sorted(frozenset(branches)), step_size)
         while True:
             try:
-                arrays, report = next(chunks)
+                arrays, chunk_start, stop = next(chunks)
                 _check_valid(arrays)
             except StopIteration:
                 return
+            except HepmlError:
+                raise
             except Exception as err:
                 msg = (
-                    f"reading '{file.path}' (tree '{file.tree}') failed after entry {start} "
+                    f"reading '{file.path}' ({source.what}) failed after entry {start} "
                     f"({reason(err)}); the file is truncated or corrupt"
                 )
                 raise BadFile(msg) from err
-            start = report.tree_entry_stop
-            yield arrays, report.tree_entry_start, report.tree_entry_stop
+            start = stop
+            yield arrays, chunk_start, stop
 
 
 def _check_valid(arrays: ak.Array) -> None:
