@@ -28,14 +28,14 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import uproot
+
 from hepml.exceptions import BadFile, InputFileError, did_you_mean
 from hepml.parquet_source import ParquetSource
 from hepml.root_sources import RNTupleSource, TTreeSource
 from hepml.source_base import Column, Source
 
 if TYPE_CHECKING:
-    import uproot
-
     from hepml.inputs import InputFile
 
 __all__ = [
@@ -163,8 +163,6 @@ def _open_parquet(file: InputFile) -> Source:
 
 
 def _open_root(file: InputFile) -> Source:
-    import uproot
-
     try:
         handle = uproot.open(file.path)
     except FileNotFoundError as err:
