@@ -48,7 +48,8 @@ class FileProblem:
 
     def __str__(self) -> str:
         where = f"sample '{self.sample}'" + (f", file '{self.file}'" if self.file else "")
-        return f"{where}: {self.message}"
+        message = self.message.removeprefix(f"sample '{self.sample}': ")
+        return f"{where}: {message}"
 
 
 def check_config_files(config: Config) -> list[FileProblem]:
@@ -86,7 +87,7 @@ def _source_problems(config: Config, sample: Sample, source: Source) -> list[Hep
         problems.append(err)
     plan, found = sample_problems(config, sample, source)
     problems.extend(found)
-    if plan is None or source.num_entries <= 0:
+    if source.num_entries <= 0:
         return problems
     chunk = _first_chunk(source, plan.branches | plan.generator_branches)
     problems.extend(chunk_problems(plan, chunk))

@@ -165,11 +165,13 @@ def plan_sample(config: Config, sample: Sample, source: Source) -> SamplePlan:
 
 def sample_problems(
     config: Config, sample: Sample, source: Source
-) -> tuple[SamplePlan | None, list[HepmlError]]:
+) -> tuple[SamplePlan, list[HepmlError]]:
     """Check every alias, feature, cut and weight of ``sample`` against ``source``.
 
-    Returns the plan (None if there is a problem) and every problem found, one per
-    expression; an expression that uses a broken alias or feature is passed over.
+    Returns every problem found, one per expression (an expression that uses a broken alias
+    or feature is passed over), and the plan of the expressions without problems: with
+    problems it lacks the broken ones (``weight`` or ``generator_weight`` None if theirs is
+    broken), so it is fit only for :func:`chunk_problems`; :func:`plan_sample` raises then.
     """
     problems: list[HepmlError] = []
     resolver = _Resolver(sample, set(source.names), config.samples, problems, source.where)
@@ -192,14 +194,16 @@ def sample_problems(
         if expr is not None:
             needed = checked.branches[expr.where] | needed  # the first to need a branch names it
             used |= checked.aliases[expr.where]
+    before = len(problems)
     gen = checked(sample.generator_weight, f"generator_weight of sample '{sample.name}'", ())
+    if gen is None and weight is None and sample.generator_weight == sample.weight:
+        del problems[before:]  # the default generator_weight is the weight: reported once
     ids = _event_number_branches(config, sample, set(source.names), source.file)
     try:
         _check_event_number_types(source, ids)
     except HepmlError as err:
         problems.append(err)
-    if problems:
-        return None, problems
+        ids = ()
     plan = SamplePlan(
         features,
         cuts,
@@ -208,8 +212,8 @@ def sample_problems(
         ids,
         frozenset(needed) | frozenset(ids),
         resolver.ordered(used),
-        frozenset(checked.branches[gen.where]),
-        resolver.ordered(checked.aliases[gen.where]),
+        frozenset(checked.branches.get(getattr(gen, "where", None), ())),
+        resolver.ordered(checked.aliases.get(getattr(gen, "where", None), set())),
     )
     return plan, problems
 
@@ -343,17 +347,17 @@ def chunk_problems(plan: SamplePlan, chunk: ak.Array) -> list[HepmlError]:
         attempt(name, expr, feature)
     for name, expr in plan.cuts:
         attempt(name, expr, lambda e=expr: _broadcast(as_mask(e.evaluate(ns), where=e.where), n))
-    for expr, names in (
-        (plan.weight, ns),
-        (plan.generator_weight, namespace(plan.generator_aliases)),
-    ):
+    weight, gen = plan.weight, plan.generator_weight
+    if weight is not None:
         attempt(
-            "",
-            expr,
-            lambda e=expr, t=names: as_flat(
-                e.evaluate(t), where=e.where, numbers_only=e is plan.weight
-            ),
+            "<weight>",
+            weight,
+            lambda: as_flat(weight.evaluate(ns), where=weight.where, numbers_only=True),
         )
+    same = weight is not None and gen is not None and gen.text == weight.text
+    if gen is not None and not (same and "<weight>" in failed):  # the default: reported once
+        gen_ns = namespace(plan.generator_aliases)
+        attempt("", gen, lambda: as_flat(gen.evaluate(gen_ns), where=gen.where))
     return problems
 
 
