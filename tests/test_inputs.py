@@ -23,7 +23,6 @@ from hepml.inputs import (
     iterate_file,
     located,
     open_source,
-    opened_source,
     reason,
     resolve_files,
 )
@@ -58,13 +57,13 @@ def test_open_errors_name_the_file(tmp_path):
     text = InputFile(str(tmp_path / "text.root"), "events")
     with (
         pytest.raises(BadFile, match=r"text.root.*cannot be read as a ROOT file"),
-        opened_source(text),
+        open_source(text),
     ):
         pass
     missing = InputFile(str(tmp_path / "gone.root"), "events")
     with (
         pytest.raises(InputFileError, match=r"gone.root' does not exist") as info,
-        opened_source(missing),
+        open_source(missing),
     ):
         pass
     assert not isinstance(info.value, BadFile)  # a missing file is never skipped
@@ -89,7 +88,7 @@ def test_zero_entries_is_a_bad_file(tmp_path):
     with uproot.recreate(path) as f:
         f.mktree("events", {"x": np.zeros(0)})
     file = InputFile(str(path), "events")
-    with opened_source(file) as source, pytest.raises(BadFile, match=r"empty.root' has no entries"):
+    with open_source(file) as source, pytest.raises(BadFile, match=r"empty.root' has no entries"):
         check_entries(source)
 
 
@@ -106,7 +105,7 @@ def test_branch_checks_name_branch_file_and_type(tmp_path):
             },
         )
     file = InputFile(str(path), "events")
-    with opened_source(file) as source:
+    with open_source(file) as source:
         check_branch_types(source, {"x": "a", "flag": "b", "jets": "c"})  # all numeric
         with pytest.raises(ExpressionError, match=r"feature 'n' needs branch 'name'.*char\*"):
             check_branch_types(source, {"name": "feature 'n'"})

@@ -27,7 +27,7 @@ import awkward as ak
 
 from hepml.config import Config, Sample
 from hepml.exceptions import BadFile, HepmlError, InputFileError
-from hepml.inputs import InputFile, check_entries, iterate_file, opened_source, resolve_files
+from hepml.inputs import InputFile, check_entries, iterate_file, open_source, resolve_files
 from hepml.sample_plan import chunk_problems, sample_problems
 from hepml.sources import Source, file_format, is_remote
 
@@ -72,7 +72,7 @@ def check_sample_files(config: Config, sample: Sample) -> list[FileProblem]:
     problems = [FileProblem(sample.name, None, m) for m in _mixed_formats(sample, files)]
     first = files[0]
     try:
-        with opened_source(first) as source:
+        with open_source(first) as source:
             found = _source_problems(config, sample, source)
     except HepmlError as err:
         found = [err]

@@ -40,7 +40,6 @@ from hepml.sources import (
     Source,
     is_remote,
     open_source,
-    opened_source,
     reason,
     special_file_problem,
 )
@@ -58,7 +57,6 @@ __all__ = [
     "iterate_file",
     "located",
     "open_source",
-    "opened_source",
     "reason",
     "resolve_files",
 ]
@@ -233,7 +231,7 @@ def iterate_file(
     Parquet column) and errors raised by the caller's code are not touched.
     """
     start = 0
-    with opened_source(file) as source:
+    with open_source(file) as source:
         chunks = source.iterate(sorted(frozenset(branches)), step_size)
         while True:
             try:

@@ -34,7 +34,7 @@ import uproot
 from hepml.config import PB_PER_INVERSE_FB, Sample, WeightSumSource
 from hepml.exceptions import BadFile, DataError, InputFileError, UnknownBranch, did_you_mean
 from hepml.expressions import Expression, as_flat
-from hepml.inputs import InputFile, check_branch_types, iterate_file, opened_source, reason
+from hepml.inputs import InputFile, check_branch_types, iterate_file, open_source, reason
 from hepml.sources import source_of
 
 __all__ = [
@@ -84,7 +84,7 @@ def sum_from_entries(
 def sum_from_file(file: InputFile, source: WeightSumSource, sample: str) -> float:
     """The sum of generator weights that ``file`` records in a histogram or a tree branch."""
     what = f"sample '{sample}': sum_of_weights from {source}"
-    with opened_source(file) as opened:
+    with open_source(file) as opened:
         handle = getattr(opened, "root_file", None)
         if handle is None:
             msg = (

@@ -37,7 +37,7 @@ from hepml.inputs import (
     check_entries,
     guarded,
     located,
-    opened_source,
+    open_source,
 )
 from hepml.sources import Source
 
@@ -387,7 +387,7 @@ def check_files(
     entries: dict[str, int] = {}
     kinds: dict[str, str] = {}  # kind -> the first file of that kind
     for file in files:
-        with guarded(bad, file), opened_source(file) as source:
+        with guarded(bad, file), open_source(file) as source:
             kinds.setdefault(source.kind, file.path)
             _check_one_kind(sample, kinds)
             n = check_entries(source)

@@ -173,16 +173,21 @@ def _column(name: str, leaf: ak.forms.Form, levels: list[str], path: tuple[str, 
 
 def _without_none(values: ak.Array, column: Column, where: str) -> ak.Array:
     """``values`` without option types: NaN for a missing float, an error for other nulls."""
-    if column.dtype is not None and column.dtype.kind == "f":
-        values = ak.fill_none(values, column.dtype.type(np.nan), axis=-1)
     try:
         return ak.Array(_strip_options(values.layout))
     except _Missing as missing:
-        msg = (
-            f"{where}: {missing.count} null (missing) value(s); a null is read as NaN in float "
-            f"columns only, not in {column.typename} ones: fill them when writing the file"
-        )
-        raise DataError(msg) from None
+        count = missing.count
+    if column.dtype is not None and column.dtype.kind == "f":
+        values = ak.fill_none(values, column.dtype.type(np.nan), axis=-1)
+        try:
+            return ak.Array(_strip_options(values.layout))
+        except _Missing as missing:  # a missing list, not a missing number
+            count = missing.count
+    msg = (
+        f"{where}: {count} null (missing) value(s); a null is read as NaN in float columns "
+        f"only, not in {column.typename} ones: fill them when writing the file"
+    )
+    raise DataError(msg)
 
 
 class _Missing(Exception):

@@ -46,7 +46,6 @@ __all__ = [
     "file_format",
     "is_remote",
     "open_source",
-    "opened_source",
     "reason",
     "source_of",
     "special_file_problem",
@@ -133,11 +132,6 @@ def open_source(file: InputFile) -> Source:
     if file_format(file.path) == "Parquet":
         return _open_parquet(file)
     return _open_root(file)
-
-
-def opened_source(file: InputFile) -> Source:
-    """:func:`open_source`, for ``with opened_source(file) as source:`` (closes the file)."""
-    return open_source(file)
 
 
 def _open_parquet(file: InputFile) -> Source:
