@@ -22,28 +22,26 @@ from hepml.inputs import (
     check_entries,
     iterate_file,
     located,
-    open_tree,
-    opened_tree,
+    open_source,
     reason,
     resolve_files,
 )
 
 
-def test_resolve_files_sorted_unique_with_tree_suffix(tmp_path):
+def test_resolve_files_sorted_with_tree_suffix(tmp_path):
     for name in ("b.root", "a.root", "c.root"):
         write_baskets(tmp_path / name, baskets=1, per_basket=10)
     files = resolve_files(
         "s",
-        (str(tmp_path / "*.root"), f"{tmp_path / 'a.root'}:other", "root://eos.example//x.root"),
+        (str(tmp_path / "[bc].root"), f"{tmp_path / 'a.root'}:other", "root://eos.example//x.root"),
         "events",
     )
-    assert [f.path for f in files] == [
-        str(tmp_path / "a.root"),
-        str(tmp_path / "b.root"),
-        str(tmp_path / "c.root"),
-        "root://eos.example//x.root",  # remote: passed through, no glob
+    assert [(f.path, f.tree) for f in files] == [
+        (str(tmp_path / "b.root"), "events"),
+        (str(tmp_path / "c.root"), "events"),
+        (str(tmp_path / "a.root"), "other"),
+        ("root://eos.example//x.root", "events"),  # remote: passed through, no glob
     ]
-    assert {f.tree for f in files} == {"events"}  # a.root came first, from the glob
 
 
 def test_resolve_files_empty_glob_suggests(tmp_path):
@@ -59,13 +57,13 @@ def test_open_errors_name_the_file(tmp_path):
     text = InputFile(str(tmp_path / "text.root"), "events")
     with (
         pytest.raises(BadFile, match=r"text.root.*cannot be read as a ROOT file"),
-        opened_tree(text),
+        open_source(text),
     ):
         pass
     missing = InputFile(str(tmp_path / "gone.root"), "events")
     with (
         pytest.raises(InputFileError, match=r"gone.root' does not exist") as info,
-        opened_tree(missing),
+        open_source(missing),
     ):
         pass
     assert not isinstance(info.value, BadFile)  # a missing file is never skipped
@@ -78,9 +76,11 @@ def test_missing_tree_and_wrong_type(tmp_path):
         f["events"] = (np.array([1.0, 2.0]), np.array([0.0, 1.0, 2.0]))  # a TH1D named events
     histogram, typo = InputFile(str(path), "events"), InputFile(str(path), "Event")
     with pytest.raises(BadFile, match=r"'events' in .*f.root' is a .*TH1D.*not a TTree"):
-        open_tree(histogram)
-    with pytest.raises(BadFile, match=r"no tree 'Event'.*Did you mean 'Events'.*Trees in .*Events"):
-        open_tree(typo)
+        open_source(histogram)
+    with pytest.raises(
+        BadFile, match=r"no tree 'Event'.*Did you mean 'Events'.*TTrees in .*Events"
+    ):
+        open_source(typo)
 
 
 def test_zero_entries_is_a_bad_file(tmp_path):
@@ -88,8 +88,8 @@ def test_zero_entries_is_a_bad_file(tmp_path):
     with uproot.recreate(path) as f:
         f.mktree("events", {"x": np.zeros(0)})
     file = InputFile(str(path), "events")
-    with opened_tree(file) as tree, pytest.raises(BadFile, match=r"empty.root' has no entries"):
-        check_entries(tree, file)
+    with open_source(file) as source, pytest.raises(BadFile, match=r"empty.root' has no entries"):
+        check_entries(source)
 
 
 def test_branch_checks_name_branch_file_and_type(tmp_path):
@@ -105,12 +105,12 @@ def test_branch_checks_name_branch_file_and_type(tmp_path):
             },
         )
     file = InputFile(str(path), "events")
-    with opened_tree(file) as tree:
-        check_branch_types(tree, file, {"x": "a", "flag": "b", "jets": "c"})  # all numeric
+    with open_source(file) as source:
+        check_branch_types(source, {"x": "a", "flag": "b", "jets": "c"})  # all numeric
         with pytest.raises(ExpressionError, match=r"feature 'n' needs branch 'name'.*char\*"):
-            check_branch_types(tree, file, {"name": "feature 'n'"})
+            check_branch_types(source, {"name": "feature 'n'"})
         with pytest.raises(UnknownBranch, match=r"'jet'.*types.root.*Did you mean 'jets'"):
-            check_branches(tree, file, {"jet": "feature 'j'"})
+            check_branches(source, {"jet": "feature 'j'"})
 
 
 def test_iterate_file_covers_every_entry_in_order(tmp_path):

@@ -131,6 +131,10 @@ def test_sample_files_expands_globs_tree_suffixes_and_apply_samples(files, tmp_p
     }
     with pytest.raises(ConfigError, match=r"samples 'sig' and 'extra' both list"):
         find_shared_files({k: [p.removesuffix(":events") for p in v] for k, v in found.items()})
+    # validation checks only the samples that are counted: apply.samples are only scored
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert main(["validate", "--config", str(path)]) == 0
 
 
 def test_validate_refuses_shared_files(files, tmp_path, capsys):

@@ -49,8 +49,14 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("validate", help="check a config against the schema")
+    p = sub.add_parser("validate", help="check a config against the schema (and its input files)")
     _add_config(p)
+    p.add_argument(
+        "--check-files",
+        action="store_true",
+        help="also open the first file of every sample: its tree, branches and types, and every "
+        "expression evaluated on its first 1000 entries; one line per problem",
+    )
 
     p = sub.add_parser(
         "init", help="create an analysis directory: a config to fill in, and the workflow"
@@ -63,7 +69,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--checks",
         action="store_true",
-        help="also check what validate checks beyond the schema (labels, shared files)",
+        help="also check what validate --check-files checks: labels, files shared between "
+        "samples, the first file of every sample",
     )
 
     p = sub.add_parser("make-demo", help="write the built-in demo ntuples")
@@ -186,11 +193,17 @@ def _add_apply_parsers(sub) -> None:
     )
     p.add_argument("--closure-events", type=int, default=2000, help="test events per fold")
 
-    p = sub.add_parser("score", help="score ROOT files with an exported model (no config)")
-    p.add_argument("files", nargs="+", metavar="FILE", help="ROOT files (globs, file.root:tree)")
+    p = sub.add_parser("score", help="score ntuples with an exported model (no config)")
+    p.add_argument(
+        "files", nargs="+", metavar="FILE", help="ROOT or Parquet files (globs, file.root:tree)"
+    )
     p.add_argument("--export-dir", required=True, help="the directory hepml export wrote")
     p.add_argument("--output-dir", required=True, help="one friend file per input goes here")
-    p.add_argument("--tree", default="events", help="TTree name (default: events)")
+    p.add_argument(
+        "--tree",
+        default="events",
+        help="TTree or RNTuple name (default: events; ignored for Parquet files)",
+    )
     p.add_argument("--mode", choices=["fold", "mean"], default="fold")
     p.add_argument("--parquet", action="store_true", help="also write scores.parquet")
     p.add_argument("--threads", type=int, default=1)
@@ -219,6 +232,17 @@ def _cmd_validate(args: argparse.Namespace) -> None:
         len(cfg.features),
         cfg.folds,
     )
+    if not args.check_files:
+        return
+    from hepml.file_checks import check_config_files
+
+    problems = check_config_files(cfg)
+    for problem in problems:
+        sys.stderr.write(f"hepml validate: error: {problem}\n")
+    if problems:
+        msg = f"{len(problems)} problem(s) with the input files of {', '.join(args.configs)}"
+        raise HepmlError(msg)
+    log.info("the first file of every sample reads and computes every expression")
 
 
 def _cmd_init(args: argparse.Namespace) -> None:

@@ -1,4 +1,7 @@
-"""Ingest: ROOT ntuples of one sample -> a flat feature table (Parquet) and a cutflow.
+"""Ingest: the ntuples of one sample -> a flat feature table (Parquet) and a cutflow.
+
+The ntuples are ROOT TTrees, ROOT RNTuples or Parquet files, read alike through
+:mod:`hepml.sources`; the same events give the same table whichever kind stores them.
 
 For each sample the files are checked up front (:mod:`hepml.inputs`) and the expressions
 planned (:mod:`hepml.sample_plan`); the sum of generator weights is taken from the config, the

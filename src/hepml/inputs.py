@@ -1,15 +1,16 @@
-"""Find, check and read a sample's input ROOT files.
+"""Find, check and read a sample's input files: ROOT TTrees, ROOT RNTuples or Parquet.
 
-Everything a user can get wrong about the files (an empty glob, a file that is not ROOT, a
-missing or misspelt tree or branch, a branch of text rather than numbers) is caught here, up
-front, with an error that names the file and suggests the near match. A typo therefore never
-turns into a half-read sample.
+Everything a user can get wrong about the files (an empty glob, a directory or FIFO, the same
+file twice, a file that is neither ROOT nor Parquet, a missing or misspelt tree or branch, a
+branch of text rather than numbers) is caught here, up front, with an error that names the
+file and suggests the near match. A typo therefore never turns into a half-read sample. The
+kinds of file are read through one interface, :mod:`hepml.sources`.
 
-Faults of one file (not ROOT, truncated, corrupt, zero entries, the tree name bound to something
-other than a TTree, a basket that fails to decompress while reading) raise
-:class:`~hepml.exceptions.BadFile`, which ``on_bad_file: skip`` may turn into a skipped file;
-every other problem is an error whatever the policy. :class:`BadFiles` applies that policy,
-file by file, for ingest and apply alike.
+Faults of one file (not ROOT or Parquet, truncated, corrupt, zero entries, the tree name bound
+to something other than a TTree or RNTuple, a basket or page that fails to decompress while
+reading) raise :class:`~hepml.exceptions.BadFile`, which ``on_bad_file: skip`` may turn into a
+skipped file; every other problem is an error whatever the policy. :class:`BadFiles` applies
+that policy, file by file, for ingest and apply alike.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 import awkward as ak
-import uproot
 
 from hepml.exceptions import (
     BadFile,
@@ -38,6 +38,7 @@ from hepml.file_lists import (
     input_files,
     resolve_files,
 )
+from hepml.sources import Source, open_source, reason
 
 if TYPE_CHECKING:
     from hepml.config import Config, Sample
@@ -55,8 +56,7 @@ __all__ = [
     "input_files",
     "iterate_file",
     "located",
-    "open_tree",
-    "opened_tree",
+    "open_source",
     "reason",
     "resolve_files",
 ]
@@ -111,137 +111,49 @@ def guarded(bad: BadFiles | None, file: InputFile) -> contextlib.AbstractContext
     return contextlib.nullcontext() if bad is None else bad.guard(file)
 
 
-def open_tree(file: InputFile) -> uproot.TTree:
-    """Open ``file`` and return its tree, with clear errors for every way this can fail.
-
-    A file that does not exist raises :class:`InputFileError`; one that cannot be read, lacks
-    the tree, or holds something else under the tree's name raises :class:`BadFile`.
-    """
-    try:
-        handle = uproot.open(file.path)
-    except FileNotFoundError as err:
-        msg = f"input file '{file.path}' does not exist"
-        raise InputFileError(msg) from err
-    except Exception as err:
-        msg = (
-            f"input file '{file.path}' cannot be read as a ROOT file "
-            f"({reason(err)}); is it truncated, corrupt, or not ROOT at all?"
-        )
-        raise BadFile(msg) from err
-    try:
-        obj = _get_tree(handle, file)
-    except BaseException:
-        handle.file.close()
-        raise
-    return obj
-
-
-def _get_tree(handle: uproot.ReadOnlyDirectory, file: InputFile) -> uproot.TTree:
-    try:
-        classes = handle.classnames(cycle=False)
-        if file.tree not in classes:
-            trees = [k for k, c in classes.items() if c.startswith("TTree")]
-            hint = did_you_mean(file.tree, trees)
-            listing = ", ".join(sorted(trees)) or "none"
-            msg = (
-                f"file '{file.path}' has no tree '{file.tree}'.{hint} Trees in the file: {listing}."
-            )
-            raise BadFile(msg)
-        obj = handle[file.tree]
-    except BadFile:
-        raise
-    except Exception as err:
-        msg = (
-            f"cannot read tree '{file.tree}' from '{file.path}' ({reason(err)}); "
-            "the file is truncated or corrupt"
-        )
-        raise BadFile(msg) from err
-    if not isinstance(obj, uproot.behaviors.TTree.TTree):
-        msg = (
-            f"'{file.tree}' in '{file.path}' is a {type(obj).__name__}, not a TTree "
-            "(wrong file type, or the wrong tree name?)"
-        )
-        raise BadFile(msg)
-    return obj
-
-
-@contextlib.contextmanager
-def opened_tree(file: InputFile) -> Iterator[uproot.TTree]:
-    """:func:`open_tree` as a context manager that closes the file afterwards."""
-    tree = open_tree(file)
-    try:
-        yield tree
-    finally:
-        tree.file.close()
-
-
-def reason(err: BaseException, limit: int = 300) -> str:
-    """A third-party error as one short line, for messages about a file."""
-    text = " ".join(f"{type(err).__name__}: {err}".split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def located(err: HepmlError, where: str) -> HepmlError:
     """A copy of ``err`` (same class) whose message ends with ``where``, e.g. the file."""
     msg = f"{err} ({where})"
     return type(err)(msg)
 
 
-def check_entries(tree: uproot.TTree, file: InputFile) -> int:
-    """The number of entries of ``tree``; :class:`BadFile` when there are none."""
-    entries = int(tree.num_entries)
-    if entries <= 0:
+def check_entries(source: Source) -> int:
+    """The number of entries of ``source``; :class:`BadFile` when there are none."""
+    if source.num_entries <= 0:
         msg = (
-            f"tree '{file.tree}' in '{file.path}' has no entries (an empty or failed job's "
-            "output?); remove the file, or set on_bad_file: skip"
+            f"{source.where} has no entries (an empty or failed job's output?); remove the "
+            "file, or set on_bad_file: skip"
         )
         raise BadFile(msg)
-    return entries
+    return source.num_entries
 
 
-def check_branches(tree: uproot.TTree, file: InputFile, needed: dict[str, str]) -> None:
-    """Raise :class:`UnknownBranch` if any branch in ``needed`` (name -> who needs it) is absent."""
-    available = set(tree.keys(recursive=True))
+def check_branches(source: Source, needed: dict[str, str]) -> None:
+    """Raise :class:`UnknownBranch` if any name in ``needed`` (name -> who needs it) is absent."""
     for branch, who in sorted(needed.items()):
-        if branch not in available:
-            hint = did_you_mean(branch, available)
-            msg = (
-                f"{who} needs branch '{branch}', which tree '{file.tree}' in '{file.path}' "
-                f"lacks.{hint}"
-            )
+        if branch not in source.names:
+            hint = did_you_mean(branch, source.names)
+            msg = f"{who} needs {source.item} '{branch}', which {source.where} lacks.{hint}"
             raise UnknownBranch(msg)
 
 
-def check_branch_types(tree: uproot.TTree, file: InputFile, needed: dict[str, str]) -> None:
-    """Raise :class:`ExpressionError` for a needed branch that does not hold numbers.
+def check_branch_types(source: Source, needed: dict[str, str]) -> None:
+    """Raise :class:`ExpressionError` for a needed name that does not hold numbers.
 
     Expressions work on numbers and booleans, one per event or a list per event (``float``,
-    ``int[]``, ``std::vector<float>``); text (``char*``, ``std::string``), nested lists and
-    objects cannot be used.
+    ``int[]``, ``std::vector<float>``, ``list<float>``); text (``char*``, ``std::string``),
+    nested lists and objects cannot be used.
     """
     for branch, who in sorted(needed.items()):
-        try:
-            interpretation = tree[branch].interpretation
-        except Exception as err:  # uproot.interpretation.identify.UnknownInterpretation etc.
-            interpretation = err
-        if _is_numeric(interpretation):
+        column = source.column(branch)
+        if column.numeric:
             continue
-        typename = tree[branch].typename
         msg = (
-            f"{who} needs branch '{branch}' of tree '{file.tree}' in '{file.path}', which "
-            f"holds {typename} values; expressions can only use numbers and booleans, one per "
+            f"{who} needs {source.item} '{branch}' of {source.where}, which holds "
+            f"{column.typename} values; expressions can only use numbers and booleans, one per "
             "event or a list per event"
         )
         raise ExpressionError(msg)
-
-
-def _is_numeric(interpretation: object) -> bool:
-    from uproot.interpretation.jagged import AsJagged
-    from uproot.interpretation.numerical import Numerical
-
-    if isinstance(interpretation, AsJagged):
-        interpretation = interpretation.content
-    return isinstance(interpretation, Numerical)
 
 
 def iterate_file(
@@ -249,32 +161,30 @@ def iterate_file(
 ) -> Iterator[tuple[ak.Array, int, int]]:
     """Yield ``(arrays, entry_start, entry_stop)`` chunks of ``branches`` of one file.
 
-    Any failure to read or decompress the file's data raises :class:`BadFile` naming the file
-    and the entries being read; errors raised by the caller's code are not touched.
+    Works alike for every kind of source (TTree, RNTuple, Parquet); the entries are the rows
+    of the file. Any failure to read or decompress the file's data raises :class:`BadFile`
+    naming the file and the entries being read; hepml's own errors (a null integer in a
+    Parquet column) and errors raised by the caller's code are not touched.
     """
-    wanted = frozenset(branches)
     start = 0
-    with opened_tree(file) as tree:
-        chunks = tree.iterate(
-            filter_name=lambda name: name in wanted,
-            step_size=step_size,
-            library="ak",
-            report=True,
-        )
+    with open_source(file) as source:
+        chunks = source.iterate(sorted(frozenset(branches)), step_size)
         while True:
             try:
-                arrays, report = next(chunks)
+                arrays, chunk_start, stop = next(chunks)
                 _check_valid(arrays)
             except StopIteration:
                 return
+            except HepmlError:
+                raise
             except Exception as err:
                 msg = (
-                    f"reading '{file.path}' (tree '{file.tree}') failed after entry {start} "
+                    f"reading '{file.path}' ({source.what}) failed after entry {start} "
                     f"({reason(err)}); the file is truncated or corrupt"
                 )
                 raise BadFile(msg) from err
-            start = report.tree_entry_stop
-            yield arrays, report.tree_entry_start, report.tree_entry_stop
+            start = stop
+            yield arrays, chunk_start, stop
 
 
 def _check_valid(arrays: ak.Array) -> None:

@@ -12,11 +12,14 @@ dropped events from the files, which is why it can be read from the files' bookk
 The sum comes from, per file (so that a skipped file drops out of numerator and denominator
 alike):
 
-* ``entries``: the ``generator_weight`` expression summed over every entry of the tree;
-* ``histogram``: the content of one bin of a TH1, or the sum of its in-range bins;
-* ``tree``: a branch of another tree summed over its entries (NanoAOD ``Runs/genEventSumw``);
+* ``entries``: the ``generator_weight`` expression summed over every entry of the tree
+  (TTree, RNTuple or Parquet file alike);
+* ``histogram``: the content of one bin of a TH1, or the sum of its in-range bins (ROOT files);
+* ``tree``: a branch of another TTree or RNTuple summed over its entries (NanoAOD
+  ``Runs/genEventSumw``; ROOT files);
 
-or, for the whole sample, from ``sum_of_weights: <number>`` in the config.
+or, for the whole sample, from ``sum_of_weights: <number>`` in the config. A Parquet file holds
+one table, with neither histograms nor other trees: ``histogram`` and ``tree`` are refused.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ import uproot
 from hepml.config import PB_PER_INVERSE_FB, Sample, WeightSumSource
 from hepml.exceptions import BadFile, DataError, InputFileError, UnknownBranch, did_you_mean
 from hepml.expressions import Expression, as_flat
-from hepml.inputs import InputFile, check_branch_types, iterate_file, opened_tree, reason
+from hepml.inputs import InputFile, check_branch_types, iterate_file, open_source, reason
+from hepml.sources import source_of
 
 __all__ = [
     "describe_source",
@@ -80,8 +84,15 @@ def sum_from_entries(
 def sum_from_file(file: InputFile, source: WeightSumSource, sample: str) -> float:
     """The sum of generator weights that ``file`` records in a histogram or a tree branch."""
     what = f"sample '{sample}': sum_of_weights from {source}"
-    with opened_tree(file) as tree:
-        handle = tree.file
+    with open_source(file) as opened:
+        handle = getattr(opened, "root_file", None)
+        if handle is None:
+            msg = (
+                f"{what}: '{file.path}' is a {opened.kind} file, which holds one table and "
+                "no histograms or other trees; give sum_of_weights as a number, or leave it "
+                "out to sum generator_weight over all entries"
+            )
+            raise InputFileError(msg)
         try:
             if source.histogram is not None:
                 return _from_histogram(handle, file, source, what)
@@ -93,25 +104,29 @@ def sum_from_file(file: InputFile, source: WeightSumSource, sample: str) -> floa
             raise BadFile(msg) from err
 
 
-def _get(handle: uproot.ReadOnlyFile, file: InputFile, name: str, kind: str, what: str):
+def _get(
+    handle: uproot.ReadOnlyFile, file: InputFile, name: str, kinds: tuple[str, ...], what: str
+):
+    """Object ``name`` of the file, which must be of a class starting with one of ``kinds``."""
     directory = handle.root_directory
     classes = directory.classnames(cycle=False)
+    words = " or ".join(k.removeprefix("ROOT::") for k in kinds)
     if name not in classes:
-        candidates = [k for k, c in classes.items() if c.startswith(kind)]
+        candidates = [k for k, c in classes.items() if c.startswith(kinds)]
         listing = ", ".join(sorted(candidates)[:20]) or "none"
         msg = (
             f"{what}: '{file.path}' has no '{name}'.{did_you_mean(name, candidates)} "
-            f"{kind} objects in the file: {listing}."
+            f"{words} objects in the file: {listing}."
         )
         raise InputFileError(msg)
-    if not classes[name].startswith(kind):
-        msg = f"{what}: '{name}' in '{file.path}' is a {classes[name]}, not a {kind}"
+    if not classes[name].startswith(kinds):
+        msg = f"{what}: '{name}' in '{file.path}' is a {classes[name]}, not a {words}"
         raise InputFileError(msg)
     return directory[name]
 
 
 def _from_histogram(handle, file: InputFile, source: WeightSumSource, what: str) -> float:
-    hist = _get(handle, file, source.histogram, "TH1", what)
+    hist = _get(handle, file, source.histogram, ("TH1",), what)
     if source.bin is None:
         return float(np.sum(hist.values(flow=False), dtype=np.float64))
     values = hist.values(flow=True)  # [underflow, bin 1, ..., bin n, overflow]
@@ -126,14 +141,18 @@ def _from_histogram(handle, file: InputFile, source: WeightSumSource, what: str)
 
 
 def _from_tree(handle, file: InputFile, source: WeightSumSource, what: str) -> float:
-    tree = _get(handle, file, source.tree, "TTree", what)
-    if source.branch not in tree.keys(recursive=True):
-        hint = did_you_mean(source.branch, tree.keys(recursive=True))
-        msg = f"{what}: tree '{source.tree}' in '{file.path}' has no branch '{source.branch}'."
+    obj = _get(handle, file, source.tree, ("TTree", "ROOT::RNTuple"), what)
+    tree = source_of(InputFile(file.path, source.tree), obj)
+    if source.branch not in tree.names:
+        hint = did_you_mean(source.branch, tree.names)
+        msg = f"{what}: {tree.where} has no {tree.item} '{source.branch}'."
         raise UnknownBranch(msg + hint)
-    check_branch_types(tree, InputFile(file.path, source.tree), {source.branch: what})
-    values = as_flat(tree[source.branch].array(library="ak"), where=f"{what} in '{file.path}'")
-    return float(np.sum(values, dtype=np.float64))
+    check_branch_types(tree, {source.branch: what})
+    total = 0.0
+    for chunk, _, _ in tree.iterate([source.branch], "100 MB"):
+        values = as_flat(chunk[source.branch], where=f"{what} in '{file.path}'")
+        total += float(np.sum(values, dtype=np.float64))
+    return total
 
 
 def normalisation_factor(

@@ -35,6 +35,7 @@ from hepml.stage_settings import settings_hash, stage_settings
 __all__ = [
     "FORMAT_VERSION",
     "check_config",
+    "check_first_files",
     "entries_fold_warning",
     "sample_file_lists",
     "workflow_plan",
@@ -75,18 +76,36 @@ def check_config(config: Config, files: dict[str, list[str]], source: str) -> No
     from hepml.shared_files import find_shared_files
 
     check_labels(config, source=source)
-    find_shared_files({name: _local_paths(entries) for name, entries in files.items()})
+    # the samples that are counted (training MC, data); apply.samples are only scored, and
+    # may well be files of a training sample scored another way (data_model: mean)
+    find_shared_files({name: _local_paths(files[name]) for name in config.samples})
+
+
+def check_first_files(config: Config, source: str) -> None:
+    """``hepml validate --check-files``: the first file of every sample opened, every branch
+    and expression checked on its first entries; every problem in one error."""
+    from hepml.file_checks import check_config_files
+
+    problems = check_config_files(config)
+    if problems:
+        lines = "\n".join(f"  {p}" for p in problems)
+        msg = f"{len(problems)} problem(s) with the input files of {source}:\n{lines}"
+        raise InputFileError(msg)
 
 
 def workflow_plan(config_paths: Sequence[str | Path], *, checks: bool = False) -> dict[str, Any]:
     """The plan of the configuration made of ``config_paths`` (merged in order), as JSON data.
 
-    ``checks`` adds :func:`check_config` (labels, files shared between samples).
+    ``checks`` adds what ``hepml validate --check-files`` checks: :func:`check_config` (labels,
+    files shared between samples) and :func:`check_first_files`, so that a misspelt branch
+    stops Snakemake before any job runs.
     """
     config = load_config(list(config_paths))
     files = sample_file_lists(config)
     if checks:
-        check_config(config, files, ", ".join(map(str, config_paths)))
+        source = ", ".join(map(str, config_paths))
+        check_config(config, files, source)
+        check_first_files(config, source)
     settings = stage_settings(config)
     return {
         "format": FORMAT_VERSION,

@@ -1,9 +1,9 @@
-"""Score ROOT ntuples with the K fold models, streaming: the core of ``hepml apply`` and ``score``.
+"""Score ntuples with the K fold models, streaming: the core of ``hepml apply`` and ``score``.
 
-Each file is read in chunks with ``uproot.iterate`` (memory bounded by the step size), its
-features and selection computed by exactly the code ingest uses
-(:func:`hepml.sample_plan.check_files`, :func:`hepml.sample_plan.evaluate_chunk`), and each selected
-event scored:
+Each file (TTree, RNTuple or Parquet, :mod:`hepml.sources`) is read in chunks (memory
+bounded by the step size), its features and selection computed by exactly the code ingest
+uses (:func:`hepml.sample_plan.check_files`, :func:`hepml.sample_plan.evaluate_chunk`), and
+each selected event scored:
 
 - ``fold`` mode: by model k for an event of fold k, where the fold is the same hash of the
   event number that training used (:func:`hepml.folds.fold_of_event`). Model k never trained
@@ -14,6 +14,8 @@ event scored:
 The output of one input file is a friend tree with one entry per source entry, in the same
 order: the score (float64; ``fill`` for events failing the selection), ``passes_selection``,
 the ``fold`` and the event-number branch(es) copied, so ``TTree::AddFriend`` needs no join.
+The friend is a ROOT TTree whatever the source's kind (``x.parquet`` gets ``x.root``), row
+``i`` belonging to entry (row) ``i`` of the source.
 
 Bad files follow the sample's ``on_bad_file`` policy (:class:`hepml.inputs.BadFiles`), as in
 ingest. A skipped file keeps its position in the file list, which the (file, entry) folds and
@@ -46,6 +48,7 @@ from hepml.fold_models import MODES, FoldModels, predict
 from hepml.folds import fold_of_entry, fold_of_event
 from hepml.inputs import BadFiles, InputFile, guarded, input_files, iterate_file, located
 from hepml.sample_plan import SamplePlan, check_files, evaluate_chunk
+from hepml.sources import PARQUET_SUFFIXES
 
 __all__ = [
     "Chunk",
@@ -166,6 +169,11 @@ def _chunk(config, plan, features, file, index, chunk, start: int, stop: int) ->
     return Chunk(index, X, rows, selected, fold, ids)
 
 
+def _friend_name(source: str) -> str:
+    stem, dot, suffix = source.rpartition(".")
+    return f"{stem}.root" if dot and f".{suffix}" in PARQUET_SUFFIXES else source
+
+
 _END = object()
 _FRIEND_COMPRESSION = uproot.LZ4(1)  # 5x cheaper than ZLIB; any ROOT >= 6.08 reads it
 
@@ -225,8 +233,9 @@ def _check_finite(X: np.ndarray, features: tuple[str, ...], file: InputFile) -> 
 
 
 def friend_names(files: Sequence[InputFile]) -> list[str]:
-    """File names of the friend files: the source's name, prefixed by its index on a clash."""
-    names = [Path(f.path.split("?")[0]).name for f in files]
+    """File names of the friend files: the source's name (``.root`` for a Parquet source, as
+    the friend is a ROOT file), prefixed by its index on a clash."""
+    names = [_friend_name(Path(f.path.split("?")[0]).name) for f in files]
     if len(set(names)) == len(names):
         return names
     return [f"{i:04d}_{name}" for i, name in enumerate(names)]

@@ -64,7 +64,7 @@ def _identity(path: str) -> tuple[object | None, int]:
     try:
         info = Path(path).stat()
     except FileNotFoundError:  # not written yet (a demo file): the same path is the same file
-        return ("path", os.path.abspath(path)), 0
+        return ("path", str(Path(path).resolve())), 0
     except OSError:
         return None, 0
     if not stat.S_ISREG(info.st_mode):
