@@ -172,11 +172,11 @@ def test_hepml_score_reproduces_apply(pipeline, tmp_path, capsys):
     for branch in applied:
         np.testing.assert_array_equal(scored[branch], applied[branch])
     assert pq.read_metadata(out / "scores.parquet").num_rows == len(scored["bdt_score"])
-    assert not list(out.glob(".*"))  # no temporary left behind
+    assert [p.name for p in out.glob(".*")] == [".hepml"]  # the ledger; no temporary left
     # a friend file never replaces its source ntuple
     assert main(["score", source, "--export-dir", str(pipeline["export"]),
                  "--output-dir", str(tmp_path)]) == 2  # fmt: skip
-    assert "would overwrite its source ntuple" in capsys.readouterr().err
+    assert "is also an input" in capsys.readouterr().err
     assert uproot.open(source)["events"].num_entries == 1500
 
 
@@ -195,7 +195,7 @@ def test_hepml_score_bad_file_stops_or_is_skipped(pipeline, tmp_path, capsys):
 
     argv += ["--output-dir", str(out), "--parquet", "--on-bad-file", "skip"]
     assert main(argv) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["scores.parquet", "sig_1.root"]
+    assert sorted(p.name for p in out.iterdir()) == [".hepml", "scores.parquet", "sig_1.root"]
     scored = friend_arrays(out / "sig_1.root")
     applied = friend_arrays(pipeline["out"] / "sig" / "sig_1.root")
     np.testing.assert_array_equal(scored["bdt_score"], applied["bdt_score"])

@@ -200,6 +200,8 @@ def _cmd_ingest(args: argparse.Namespace) -> None:
     from hepml.config import load_config
     from hepml.exceptions import ConfigError, did_you_mean
     from hepml.ingest import ingest_sample, summary_of, write_cutflow
+    from hepml.inputs import resolve_files
+    from hepml.outputs import check_outputs
 
     cfg = load_config(args.configs)
     if args.sample not in cfg.samples:
@@ -207,11 +209,22 @@ def _cmd_ingest(args: argparse.Namespace) -> None:
             f"no sample '{args.sample}' in {args.configs}.{did_you_mean(args.sample, cfg.samples)}"
         )
         raise ConfigError(msg)
-    result = ingest_sample(cfg, args.sample, args.output, threads=args.threads)
+    sample = cfg.samples[args.sample]
     cutflow = Path(args.cutflow)
+    check_outputs(
+        files=[args.output, cutflow, cutflow.with_suffix(".md"), *_given(args.summary)],
+        inputs=[*(f.path for f in resolve_files(sample.name, sample.files, sample.tree)),
+                *args.configs],
+    )  # fmt: skip
+    result = ingest_sample(cfg, args.sample, args.output, threads=args.threads)
     write_cutflow(result, cutflow, cutflow.with_suffix(".md"))
     if args.summary:
         write_json(args.summary, summary_of(result))
+
+
+def _given(*paths: str | None) -> list[str]:
+    """The optional paths that were given."""
+    return [p for p in paths if p]
 
 
 def _parse_tables(specs: Sequence[str]) -> dict[str, str]:
@@ -237,6 +250,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         hint = did_you_mean(args.classifier, ["xgboost", *baselines])
         msg = f"no classifier '{args.classifier}': not xgboost nor in training.baselines.{hint}"
         raise ConfigError(msg)
+    _check_train_outputs(args)
     params = tuned_parameters(args.params, args.fold) if args.params else None
     if args.classifier == "xgboost" and cfg.engine == "dask":
         from hepml.distributed import run_fold
@@ -257,6 +271,19 @@ def _cmd_train(args: argparse.Namespace) -> None:
     write_fold(model, args.output_dir)
 
 
+def _check_train_outputs(args: argparse.Namespace) -> None:
+    """The files train writes into --output-dir: none may be an input or a foreign file."""
+    from hepml.outputs import check_outputs
+
+    names = ["model.json", "metadata.json", "learning_curve.csv", "scores.parquet"]
+    if args.classifier != "xgboost":
+        names = ["model.joblib", "metadata.json", "scores.parquet"]
+    check_outputs(
+        files=[Path(args.output_dir) / n for n in names],
+        inputs=[*_parse_tables(args.tables).values(), *_given(args.params), *args.configs],
+    )
+
+
 def _load_tables(cfg, specs: Sequence[str]):
     """The training data set from SAMPLE=PATH ingest tables."""
     from hepml.dataset import load_dataset
@@ -271,9 +298,14 @@ def _cmd_tune_trial(args: argparse.Namespace) -> None:
 
     from hepml.atomic import write_json
     from hepml.config import load_config
+    from hepml.outputs import check_outputs
     from hepml.tune import run_trial
 
     cfg = load_config(args.configs)
+    check_outputs(
+        files=[args.output],
+        inputs=[*args.history, *_parse_tables(args.tables).values(), *args.configs],
+    )
     history = [json.loads(Path(p).read_text(encoding="utf-8")) for p in args.history]
     data = _load_tables(cfg, args.tables)
     record = run_trial(cfg, data, args.fold, args.trial, history=history, threads=args.threads)
@@ -332,10 +364,16 @@ def _cmd_export(args: argparse.Namespace) -> None:
     from hepml.config import load_config
     from hepml.export import closure_sample, export_models
     from hepml.fold_models import check_models, read_training_models
+    from hepml.outputs import check_outputs
 
     cfg = load_config(args.configs)
-    models = check_models(cfg, read_training_models(args.models))
     tables = _parse_tables(args.tables)
+    metadata = [Path(m).with_name("metadata.json") for m in args.models]
+    check_outputs(
+        directories={args.output_dir: "export"},
+        inputs=[*args.models, *metadata, *args.scores, *tables.values(), *args.configs],
+    )
+    models = check_models(cfg, read_training_models(args.models))
     closure = closure_sample(cfg, tables, args.scores, max_events=args.closure_events)
     export_models(cfg, models, closure, args.output_dir, onnx=args.onnx)
 
@@ -357,9 +395,13 @@ def _cmd_score(args: argparse.Namespace) -> None:
 
 def _cmd_provenance(args: argparse.Namespace) -> None:
     from hepml.config import load_config
+    from hepml.outputs import check_outputs
     from hepml.provenance import collect_provenance, write_merged_config, write_provenance
 
     cfg = load_config(args.configs)
+    check_outputs(
+        files=[args.output, *_given(args.merged_config)], inputs=[*args.configs, *args.models]
+    )
     record = collect_provenance(
         cfg,
         args.configs,
@@ -373,9 +415,18 @@ def _cmd_provenance(args: argparse.Namespace) -> None:
 
 
 def _cmd_compare(args: argparse.Namespace) -> None:
-    from hepml.compare import compare_runs, comparison_markdown, write_comparison_csv
+    from hepml.compare import (
+        compare_runs,
+        comparison_markdown,
+        evaluation_dir,
+        write_comparison_csv,
+    )
+    from hepml.outputs import check_outputs
 
     comparison = compare_runs(args.run_a, args.run_b)
+    if args.csv:  # never onto (or among) the tables compared
+        runs = [evaluation_dir(args.run_a), evaluation_dir(args.run_b)]
+        check_outputs(files=[args.csv], input_directories=runs)
     sys.stdout.write(
         comparison_markdown(comparison, tolerance=args.tolerance, only_changed=args.only_changed)
     )

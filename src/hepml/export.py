@@ -35,14 +35,15 @@ import numpy as np
 import pyarrow.parquet as pq
 import xgboost as xgb
 
-from hepml.atomic import write_json
+from hepml.atomic import atomic_directory, atomic_path, write_json
 from hepml.config import Config, Sample, config_from_dict
 from hepml.dataset import load_dataset
 from hepml.exceptions import DataError, FoldMismatch, HepmlError
 from hepml.fold_models import FoldModels, check_models
 from hepml.folds import fold_of_event
 from hepml.inputs import BadFiles
-from hepml.score import ScoreOptions, atomic_directory, friend_names, plan_files, score_files
+from hepml.outputs import check_outputs
+from hepml.score import ScoreOptions, friend_names, plan_files, score_files
 
 __all__ = ["ONNX_TOLERANCE", "closure_sample", "export_models", "load_export", "score_with_export"]
 
@@ -120,7 +121,8 @@ def export_models(
     ``onnx``: ``yes`` (fail without the extra), ``no``, or ``auto`` (ONNX when installed).
     """
     onnx_modules = _onnx_modules(onnx)
-    with atomic_directory(output_dir) as tmp:
+    check_outputs(directories={output_dir: "export"}, inputs=models.paths)
+    with atomic_directory(output_dir, "export") as tmp:
         entries, checks = [], []
         for k, source in enumerate(models.paths):
             X, expected = closure[k]
@@ -385,14 +387,14 @@ def score_with_export(
         step_size=config.step_size,
     )
     out = Path(output_dir)
-    sources = {Path(f.path).resolve() for f in inputs}
-    clash = [n for n in friend_names(inputs) if (out / n).resolve() in sources]
-    if clash:
-        msg = (
-            f"the friend file '{out / clash[0]}' would overwrite its source ntuple: choose "
-            "another --output-dir"
-        )
-        raise HepmlError(msg)
+    names = [
+        n for n, f in zip(friend_names(inputs), inputs, strict=True) if f.path not in bad.skipped
+    ]
+    check_outputs(
+        files=[out / n for n in [*names, *(["scores.parquet"] if parquet else [])]],
+        inputs=[f.path for f in inputs],
+        input_directories=[export_dir],
+    )
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".hepml-score.", dir=out) as tmp:
         table = Path(tmp) / "scores.parquet" if parquet else None
@@ -401,7 +403,8 @@ def score_with_export(
         )
         written = [r["friend"] for r in records if r["friend"] is not None]
         for name in [*written, *(["scores.parquet"] if parquet else [])]:
-            (Path(tmp) / name).replace(out / name)  # each file appears complete or not at all
+            with atomic_path(out / name) as target:  # checked, recorded, complete or absent
+                (Path(tmp) / name).replace(target)
     if bad.skipped:
         log.warning("%d bad file(s) skipped: %s", len(bad.skipped), ", ".join(bad.skipped))
     return records
