@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -105,6 +106,23 @@ def test_onnx_export_agrees_with_xgboost(pipeline):
         np.testing.assert_allclose(probabilities[:, 1], expected, atol=1e-5, rtol=0)
         assert manifest["closure"][k]["onnx_max_abs_diff"] <= 1e-5
     assert "onnxruntime" in manifest["versions"]
+
+
+def test_two_exports_are_byte_identical(pipeline, tmp_path):
+    """Every file of two clean exports, ONNX and manifest included, is the same byte for byte
+    (the ONNX graph name was a random UUID; the manifest holds no time or run-dependent value)."""
+    pytest.importorskip("onnxmltools", reason="the onnx extra is not installed")
+    first = export(pipeline, onnx="yes")
+    files = {p.relative_to(pipeline["export"]): p.read_bytes()
+             for p in sorted(pipeline["export"].rglob("*")) if p.is_file()}  # fmt: skip
+    pipeline["export"] = tmp_path / "again"
+    assert export(pipeline, onnx="yes") == first
+    again = {p.relative_to(pipeline["export"]): p.read_bytes()
+             for p in sorted(pipeline["export"].rglob("*")) if p.is_file()}  # fmt: skip
+    assert sorted(again) == sorted(files)
+    assert any(p.suffix == ".onnx" for p in files) and Path("manifest.json") in files
+    for name, data in files.items():
+        assert again[name] == data, name
 
 
 def test_onnx_yes_without_the_extra_names_the_install_command(pipeline, monkeypatch):

@@ -100,8 +100,8 @@ def claim_file(target: str | os.PathLike[str]) -> None:
 
 
 def claim_directory(target: str | os.PathLike[str], kind: str) -> None:
-    """Refuse unless ``target`` is free or a directory ``hepml <kind>`` made wholesale and
-    holding only files hepml wrote, so replacing it deletes nothing else."""
+    """Refuse unless ``target`` is free, empty, or a directory ``hepml <kind>`` made wholesale
+    holding only files hepml wrote, so that replacing it deletes nothing else."""
     target = Path(target)
     if not os.path.lexists(target):
         return
@@ -109,6 +109,8 @@ def claim_directory(target: str | os.PathLike[str], kind: str) -> None:
         what = "is a symbolic link" if target.is_symlink() else "is not a directory"
         msg = f"output directory '{target}' {what}: choose another output directory"
         raise OutputConflict(msg)
+    if not any(target.iterdir()):
+        return  # an empty directory: replacing it deletes nothing
     marker = target / LEDGER / WHOLESALE
     made_by = marker.read_text(encoding="utf-8").strip() if marker.is_file() else None
     if made_by != f"hepml {kind}":
