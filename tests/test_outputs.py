@@ -7,17 +7,22 @@ line, exit status 2, and that every byte is still there. Reruns into hepml's own
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 import uproot
 import yaml
 from conftest import make_small_config, write_ntuple
 from test_apply import build_pipeline
 
-from hepml.atomic import atomic_directory, atomic_path, write_text
+from hepml.atomic import atomic_directory, atomic_path, output_error, write_text
 from hepml.cli import main
 from hepml.exceptions import HepmlError, OutputConflict
 from hepml.outputs import LEDGER, check_outputs, is_ours
@@ -303,3 +308,95 @@ def test_compare_csv_onto_a_compared_table_is_refused(tmp_path, capsys):
 
 def test_refusals_are_hepml_errors():
     assert issubclass(OutputConflict, HepmlError)
+
+
+# ------------------------------------------------------------ a full disk, a denied write
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 96 KiB tmpfs (mounting needs root; skipped otherwise): a disk that fills up."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    run = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(mount)],
+                         capture_output=True, text=True, check=False)  # fmt: skip
+    if run.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {run.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def test_disk_full_during_export_is_one_line_and_leaves_nothing(trained, tiny_disk, capsys):
+    out = tiny_disk / "export"
+    assert main(_export_argv(trained, out)) == 2  # three models of ~40 KB each do not fit
+    _refused(capsys, f"cannot write '{out}'", "No space left on device")
+    assert _files(tiny_disk) == []
+    assert not [p for p in tiny_disk.iterdir() if p.name != LEDGER]
+
+
+def test_disk_full_during_ingest_is_one_line_and_leaves_nothing(trained, tiny_disk, capsys):
+    (tiny_disk / "ballast").write_bytes(b"x" * 90 * 1024)  # leave ~6 KiB free
+    out = tiny_disk / "sig.parquet"
+    argv = ["ingest", "-c", str(trained["config_file"]), "--sample", "sig", "--output", str(out),
+            "--cutflow", str(tiny_disk / "sig.csv")]  # fmt: skip
+    assert main(argv) == 2
+    _refused(capsys, f"cannot write '{out}'", "No space left on device")
+    assert _files(tiny_disk) == ["ballast"]
+
+
+def test_read_only_output_is_one_line(trained, tiny_disk, capsys):
+    subprocess.run(["mount", "-o", "remount,ro", str(tiny_disk)], check=True)
+    out = tiny_disk / "results" / "sig.parquet"
+    argv = ["ingest", "-c", str(trained["config_file"]), "--sample", "sig", "--output", str(out),
+            "--cutflow", str(tiny_disk / "sig.csv")]  # fmt: skip
+    assert main(argv) == 2
+    _refused(capsys, f"cannot write '{out}'", "Read-only file system")
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT])
+def test_full_disk_while_writing_parquet_is_one_line(trained, tmp_path, capsys, monkeypatch, code):
+    """Without root: the Parquet writer fails as on a full disk (as pyarrow reports it)."""
+
+    def full(self, *args, **kwargs):
+        raise OSError(code, f"Error writing bytes to file. Detail: [errno {code}]")
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", full)
+    out = tmp_path / "out" / "sig.parquet"
+    argv = ["ingest", "-c", str(trained["config_file"]), "--sample", "sig", "--output", str(out),
+            "--cutflow", str(tmp_path / "out" / "sig.csv")]  # fmt: skip
+    assert main(argv) == 2
+    _refused(capsys, f"cannot write '{out}'", os.strerror(code))
+    assert _files(tmp_path / "out") == []
+
+
+def test_permission_denied_on_the_output_directory_is_one_line(trained, tmp_path, capsys,
+                                                               monkeypatch):  # fmt: skip
+    """As root the kernel grants every write: the refusal is simulated where it would come."""
+    real = tempfile.mkstemp
+
+    def denied(suffix=None, prefix=None, dir=None, **kwargs):
+        if dir is not None and Path(dir).name == "locked":  # as mkstemp reports it
+            name = str(Path(dir) / f"{prefix}k3x9q{suffix}")
+            raise PermissionError(errno.EACCES, "Permission denied", name)
+        return real(suffix=suffix, prefix=prefix, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    out = tmp_path / "locked" / "sig.parquet"
+    argv = ["ingest", "-c", str(trained["config_file"]), "--sample", "sig", "--output", str(out),
+            "--cutflow", str(tmp_path / "locked" / "sig.csv")]  # fmt: skip
+    assert main(argv) == 2
+    _refused(capsys, f"cannot write '{out}'", "Permission denied")
+    assert _files(tmp_path / "locked") == []
+
+
+def test_an_unreadable_input_is_not_reported_as_an_output_error(tmp_path):
+    target = tmp_path / "out.txt"
+    err = PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "elsewhere" / "in"))
+    assert output_error(err, target) is None  # the input's own error passes through
+    assert output_error(OSError(errno.ENOSPC, "No space left on device"), target) is not None

@@ -24,7 +24,14 @@ from typing import Any
 from hepml.exceptions import OutputError
 from hepml.outputs import LEDGER, claim_directory, claim_file, mark_wholesale, record, settle
 
-__all__ = ["atomic_directory", "atomic_path", "output_error", "write_json", "write_text"]
+__all__ = [
+    "atomic_directory",
+    "atomic_path",
+    "output_error",
+    "storage_errors",
+    "write_json",
+    "write_text",
+]
 
 # errors of the storage, not of hepml or its inputs: reported as OutputError, in one line
 _STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
@@ -41,13 +48,13 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target = Path(target)
     claim_file(target)
-    with _storage_errors(target):
+    with storage_errors(target):
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         os.close(fd)
     tmp = Path(tmp_name)
     try:
-        with _storage_errors(target):
+        with storage_errors(target):
             tmp.chmod(0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
             yield tmp
             digest = record(tmp, target)
@@ -69,11 +76,11 @@ def atomic_directory(target: str | os.PathLike[str], kind: str) -> Iterator[Path
     """
     target = Path(target)
     claim_directory(target, kind)
-    with _storage_errors(target):
+    with storage_errors(target):
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
-        with _storage_errors(target):
+        with storage_errors(target):
             yield tmp
             mark_wholesale(tmp, kind)
             tmp.chmod(0o755)
@@ -101,7 +108,7 @@ def _swap(new: Path, target: Path) -> None:
 
 
 @contextlib.contextmanager
-def _storage_errors(target: Path) -> Iterator[None]:
+def storage_errors(target: Path) -> Iterator[None]:
     """Turn a full disk, a quota or a denied permission on ``target``'s directory into an
     :class:`OutputError` naming ``target``; other errors pass through."""
     try:

@@ -467,6 +467,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HepmlError as err:
         sys.stderr.write(f"hepml {args.command}: error: {err}\n")
         return 2
+    except OSError as err:  # the system refused (a file, the disk): its message names the path
+        log.debug("the system refused", exc_info=True)
+        sys.stderr.write(f"hepml {args.command}: error: {err}\n")
+        return 2
     peak = _peak_rss_mb()
     if peak is not None:  # in every job's log: what a batch job's mem_mb must cover
         log.info("peak memory: %.0f MB resident", peak)

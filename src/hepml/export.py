@@ -35,7 +35,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import xgboost as xgb
 
-from hepml.atomic import atomic_directory, atomic_path, write_json
+from hepml.atomic import atomic_directory, atomic_path, storage_errors, write_json
 from hepml.config import Config, Sample, config_from_dict
 from hepml.dataset import load_dataset
 from hepml.exceptions import DataError, FoldMismatch, HepmlError
@@ -446,8 +446,10 @@ def score_with_export(
         inputs=[f.path for f in inputs],
         input_directories=[export_dir],
     )
-    out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".hepml-score.", dir=out) as tmp:
+    with (
+        storage_errors(out),
+        tempfile.TemporaryDirectory(prefix=".hepml-score.", dir=_mkdir(out)) as tmp,
+    ):
         table = Path(tmp) / "scores.parquet" if parquet else None
         records = score_files(
             config, inputs, plan, models, options, friend_dir=Path(tmp), parquet=table, bad=bad
@@ -459,3 +461,8 @@ def score_with_export(
     if bad.skipped:
         log.warning("%d bad file(s) skipped: %s", len(bad.skipped), ", ".join(bad.skipped))
     return records
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
