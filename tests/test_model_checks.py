@@ -60,18 +60,21 @@ def test_training_records_each_models_hash_and_fold(trained):
         assert meta["model_sha256"] == hashlib.sha256(model.read_bytes()).hexdigest()
 
 
-@pytest.mark.parametrize("tamper", ["swapped", "edited", "no_hash"])
+@pytest.mark.parametrize("tamper", ["swapped", "edited", "no_hash", "truncated_metadata"])
 def test_apply_refuses_a_tampered_model_before_writing(trained, tmp_path, capsys, tamper):
     models = _copy_models(trained, tmp_path / "train")
     if tamper == "swapped":
         _swap(models[0], models[1])
     elif tamper == "edited":
         _edit_a_leaf(models[2])
-    else:
+    elif tamper == "no_hash":
         meta_path = models[0].with_name("metadata.json")
         meta = json.loads(meta_path.read_text())
         del meta["model_sha256"]
         meta_path.write_text(json.dumps(meta))
+    else:
+        meta_path = models[1].with_name("metadata.json")
+        meta_path.write_bytes(meta_path.read_bytes()[:100])
     out = tmp_path / "apply"
     argv = ["apply", "-c", str(trained["config_file"]), "--sample", "sig",
             "--models", *map(str, models), "--output-dir", str(out)]  # fmt: skip
@@ -81,8 +84,10 @@ def test_apply_refuses_a_tampered_model_before_writing(trained, tmp_path, capsys
         assert str(models[0]) in line and "fold 0" in line and "model of fold 1" in line, line
     elif tamper == "edited":
         assert str(models[2]) in line and "sha256" in line, line
-    else:
+    elif tamper == "no_hash":
         assert "model_sha256" in line and "rerun the train rule" in line, line
+    else:
+        assert "metadata.json' is not valid JSON" in line, line
     assert not out.exists()
 
 

@@ -178,7 +178,6 @@ def test_export_twice_replaces_its_own_directory(trained, tmp_path, capsys):
     out = tmp_path / "export"
     assert main(_export_argv(trained, out)) == 0
     first = snapshot(out)
-    (out / "fold0.json").chmod(0o644)
     assert main(_export_argv(trained, out)) == 0
     assert snapshot(out) == first
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
