@@ -72,6 +72,12 @@ def write_ntuple(path: Path, n: int, *, seed: int, signal: bool, tree: str = "ev
 @pytest.fixture
 def small_config(tmp_path: Path) -> dict:
     """A complete config dict over small signal/background ntuples written in ``tmp_path``."""
+    return make_small_config(tmp_path)
+
+
+def make_small_config(tmp_path: Path) -> dict:
+    """Write the ntuples of :func:`small_config` into ``tmp_path``; return its config dict
+    (for module-scoped fixtures, which cannot use the function-scoped one)."""
     for i in range(2):
         write_ntuple(tmp_path / f"sig_{i}.root", 1500, seed=10 + i, signal=True)
         write_ntuple(tmp_path / f"bkg_{i}.root", 2000, seed=20 + i, signal=False)

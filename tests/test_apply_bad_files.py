@@ -106,7 +106,8 @@ def test_skipped_file_leaves_the_other_scores_equal_to_training(
         "selected": 0,
     }
     good = [i for i in range(3) if i != position]
-    assert sorted(f.name for f in (p["out"] / "sig").iterdir()) == ["sig_0.root", "sig_1.root"]
+    friends = sorted(f.name for f in (p["out"] / "sig").iterdir())
+    assert friends == [".hepml", "sig_0.root", "sig_1.root"]  # .hepml: hepml.outputs' ledger
     assert summary["entries"] == sum(records[i]["entries"] for i in good) == 3000
 
     # the Parquet table: no row of the bad file, every row of the others as in their friends
@@ -165,7 +166,7 @@ def test_extra_sample_own_policy_and_every_file_bad(small_config, tmp_path):
     alone = apply_sample(p["config"], "alone", models, p["out"])
     assert [s["file"] for s in data["skipped_files"]] == [str(d / "run_0.root")]
     assert alone["skipped_files"] == []
-    assert sorted(f.name for f in (p["out"] / "data").iterdir()) == ["run_1.root"]
+    assert sorted(f.name for f in (p["out"] / "data").iterdir()) == [".hepml", "run_1.root"]
     with_bad, without = (
         friend_arrays(p["out"] / "data" / "run_1.root"),
         friend_arrays(p["out"] / "alone" / "run_1.root"),

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import math
+import subprocess
+
 import pytest
 
 from hepml.batch import (
     JOB_FLAVOURS,
+    SINFO_COMMAND,
+    fit_slurm_job,
     htcondor_resources,
     job_flavour,
     memory_mb,
+    parse_sinfo,
+    query_slurm_nodes,
     runtime_minutes,
+    slurm_minutes,
     stage,
 )
 from hepml.config import StageResources, config_from_dict, schema
@@ -83,3 +91,88 @@ def test_htcondor_translation():
         "classad_MaxRuntime": 3660,
         "classad_JobFlavour": "longlunch",
     }
+
+
+# ------------------------------------------------------ SLURM: jobs no node can run
+
+# `sinfo --noheader --Node --format=%N|%P|%c|%m|%l` of a cluster with three partitions, as
+# SLURM 23 prints it (a node in two partitions is listed twice; * marks the default).
+SINFO = """\
+cn001|batch*|64|256000|2-00:00:00
+cn002|batch*|64|191000|2-00:00:00
+cn002|long|64|191000|7-00:00:00
+gpu01|gpu|32|512000|12:00:00
+fat01|bigmem|128|2048000|infinite
+"""
+
+
+def test_sinfo_is_parsed_node_by_node():
+    nodes = parse_sinfo(SINFO + "garbage line\n\n")
+    assert [(n.name, n.partition, n.cpus, n.mem_mb, n.default) for n in nodes] == [
+        ("cn001", "batch", 64, 256000, True),
+        ("cn002", "batch", 64, 191000, True),
+        ("cn002", "long", 64, 191000, False),
+        ("gpu01", "gpu", 32, 512000, False),
+        ("fat01", "bigmem", 128, 2048000, False),
+    ]
+    assert [n.time_limit for n in nodes] == [2880, 2880, 10080, 720, math.inf]
+
+
+@pytest.mark.parametrize(
+    ("text", "minutes"),
+    [("infinite", math.inf), ("UNLIMITED", math.inf), ("30", 30), ("30:00", 30),
+     ("2:00:00", 120), ("1-00:00:00", 1440), ("1-12", 2160), ("1-00:30", 1470)],
+)  # fmt: skip
+def test_slurm_time_formats(text, minutes):
+    assert slurm_minutes(text) == minutes
+
+
+def _fit(**request):
+    job = {"threads": 4, "mem_mb": 8000, "runtime": 60, "attempt": 1} | request
+    partition = job.pop("partition", None)
+    return fit_slurm_job("a job of stage 'train'", nodes=parse_sinfo(SINFO),
+                         partition=partition, **job)  # fmt: skip
+
+
+def test_a_job_that_fits_is_left_as_it_is():
+    assert _fit() == (8000, 60)
+    assert _fit(threads=128, mem_mb=1_000_000, partition="bigmem") == (1_000_000, 60)
+    assert _fit(partition="nowhere") == (8000, 60)  # unknown: SLURM itself will say
+
+
+def test_more_cpus_than_any_node_is_refused_naming_stage_and_resource():
+    with pytest.raises(ConfigError, match="PartitionConfig") as err:
+        _fit(threads=65)
+    message = str(err.value)
+    assert "stage 'train' asks for 65 CPUs (threads)" in message
+    assert "largest node of SLURM partition 'batch' has 64" in message
+    with pytest.raises(ConfigError, match="largest node of SLURM partition 'gpu' has 32"):
+        _fit(threads=33, partition="gpu")
+    with pytest.raises(ConfigError, match="65 CPUs"):
+        _fit(threads=65, attempt=3)  # no retry makes more CPUs appear
+
+
+def test_too_much_memory_is_refused_then_capped_on_retries():
+    with pytest.raises(ConfigError, match=r"300000 MB of memory \(mem_mb\).* has 256000 MB"):
+        _fit(mem_mb=300_000)
+    assert _fit(mem_mb=300_000, attempt=2) == (256_000, 60)  # the retry gets the largest node
+
+
+def test_more_time_than_the_partition_allows_is_refused_then_capped():
+    with pytest.raises(ConfigError, match=r"3000 minutes \(runtime\).* allows 2880.*PartitionTime"):
+        _fit(runtime=3000)
+    assert _fit(runtime=3000, attempt=2) == (8000, 2880)
+    assert _fit(runtime=3000, partition="long") == (8000, 3000)
+
+
+def test_query_reads_sinfo_and_gives_up_quietly():
+    calls = []
+
+    def fake(cmd, **kwargs):
+        calls.append(cmd)
+        return subprocess.CompletedProcess(cmd, 0, SINFO, "")
+
+    assert query_slurm_nodes(fake) == parse_sinfo(SINFO)
+    assert calls == [list(SINFO_COMMAND)]
+    failed = lambda cmd, **kw: subprocess.CompletedProcess(cmd, 1, "", "slurm_load_partitions")  # noqa: E731
+    assert query_slurm_nodes(failed) is None

@@ -99,6 +99,7 @@ def test_make_demo_and_config_merge(tmp_path):
         == 0
     )
     assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == [
+        ".hepml",  # the ledger of what hepml wrote (hepml.outputs)
         "dy_0.root",
         "ttbar_0.root",
         "vbf_h_0.root",

@@ -24,8 +24,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from review_runs import TRAIN_THREADS, review_config, workflow_run
-from workflow_helpers import snakemake_command, snakemake_env
+from workflow_helpers import snakemake_command, snakemake_env, write_tiny_config
 
 from hepml.batch import job_flavour, memory_mb, runtime_minutes
 from hepml.config import load_config
@@ -138,6 +139,29 @@ def test_slurm_jobs_got_the_configured_threads_and_memory(slurm_run):
     assert (remote / ".snakemake" / "slurm_logs" / "group_summary_evaluate_plot").is_dir()
     record = json.loads((remote / "results" / "provenance.json").read_text())
     assert record["training"]["threads"] == TRAIN_THREADS
+
+
+@pytest.mark.slurm
+@pytest.mark.e2e
+def test_a_job_no_node_can_run_stops_the_run_naming_rule_and_resource(slurm_cluster, tmp_path):
+    """More CPUs than the node has: SLURM would keep the job pending forever (PartitionConfig)
+    and Snakemake would wait with it; the run stops before submitting, naming both."""
+    path = write_tiny_config(tmp_path, events=6000)
+    cfg = yaml.safe_load(path.read_text())
+    cfg["resources"] = {"demo": {"threads": 1024}}  # the first job; the schema's maximum
+    path.write_text(yaml.safe_dump(cfg))
+    cmd = snakemake_command(tmp_path, "--profile", str(PROFILES / "slurm"),
+                            "--slurm-init-seconds-before-status-checks", "2")  # fmt: skip
+    try:
+        run = _run(cmd, env=snakemake_env(), timeout=300, cwd=tmp_path)
+    except subprocess.TimeoutExpired as err:
+        _run(["scancel", "--user", str(os.geteuid())])
+        pytest.fail(f"the run waited for a job no node can run: {err.stdout!r}"[-3000:])
+    log = run.stdout + run.stderr
+    assert run.returncode != 0, log[-3000:]
+    assert "rule make_demo" in log, log[-3000:]
+    assert "asks for 1024 CPUs (threads)" in log and "PartitionConfig" in log, log[-3000:]
+    assert "submitted with SLURM jobid" not in log  # refused before anything was queued
 
 
 # ------------------------------------------------------------------------------- HTCondor

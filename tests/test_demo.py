@@ -130,7 +130,10 @@ def test_make_demo_writes_exactly_demo_files(demo):
     directory, files = demo
     assert files == demo_files(directory, FILES)
     written = sorted(p.name for p in directory.iterdir())  # also: no temporary files left
-    assert written == sorted(p.name for paths in files.values() for p in paths)
+    # the ledger of what hepml wrote (hepml.outputs), one record per file
+    assert written == [".hepml", *sorted(p.name for paths in files.values() for p in paths)]
+    records = sorted(p.name for p in (directory / ".hepml").iterdir())
+    assert records == [f"{name}.sha256" for name in written[1:]]
 
 
 def test_one_log_line_per_file(tmp_path, caplog):

@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -107,6 +108,23 @@ def test_onnx_export_agrees_with_xgboost(pipeline):
     assert "onnxruntime" in manifest["versions"]
 
 
+def test_two_exports_are_byte_identical(pipeline, tmp_path):
+    """Every file of two clean exports, ONNX and manifest included, is the same byte for byte
+    (the ONNX graph name was a random UUID; the manifest holds no time or run-dependent value)."""
+    pytest.importorskip("onnxmltools", reason="the onnx extra is not installed")
+    first = export(pipeline, onnx="yes")
+    files = {p.relative_to(pipeline["export"]): p.read_bytes()
+             for p in sorted(pipeline["export"].rglob("*")) if p.is_file()}  # fmt: skip
+    pipeline["export"] = tmp_path / "again"
+    assert export(pipeline, onnx="yes") == first
+    again = {p.relative_to(pipeline["export"]): p.read_bytes()
+             for p in sorted(pipeline["export"].rglob("*")) if p.is_file()}  # fmt: skip
+    assert sorted(again) == sorted(files)
+    assert any(p.suffix == ".onnx" for p in files) and Path("manifest.json") in files
+    for name, data in files.items():
+        assert again[name] == data, name
+
+
 def test_onnx_yes_without_the_extra_names_the_install_command(pipeline, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxmltools", None)  # import fails as if not installed
     with pytest.raises(HepmlError, match=r'pip install "hepml\[onnx\]"'):
@@ -172,11 +190,11 @@ def test_hepml_score_reproduces_apply(pipeline, tmp_path, capsys):
     for branch in applied:
         np.testing.assert_array_equal(scored[branch], applied[branch])
     assert pq.read_metadata(out / "scores.parquet").num_rows == len(scored["bdt_score"])
-    assert not list(out.glob(".*"))  # no temporary left behind
+    assert [p.name for p in out.glob(".*")] == [".hepml"]  # the ledger; no temporary left
     # a friend file never replaces its source ntuple
     assert main(["score", source, "--export-dir", str(pipeline["export"]),
                  "--output-dir", str(tmp_path)]) == 2  # fmt: skip
-    assert "would overwrite its source ntuple" in capsys.readouterr().err
+    assert "is also an input" in capsys.readouterr().err
     assert uproot.open(source)["events"].num_entries == 1500
 
 
@@ -195,7 +213,7 @@ def test_hepml_score_bad_file_stops_or_is_skipped(pipeline, tmp_path, capsys):
 
     argv += ["--output-dir", str(out), "--parquet", "--on-bad-file", "skip"]
     assert main(argv) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["scores.parquet", "sig_1.root"]
+    assert sorted(p.name for p in out.iterdir()) == [".hepml", "scores.parquet", "sig_1.root"]
     scored = friend_arrays(out / "sig_1.root")
     applied = friend_arrays(pipeline["out"] / "sig" / "sig_1.root")
     np.testing.assert_array_equal(scored["bdt_score"], applied["bdt_score"])

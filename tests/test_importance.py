@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 import xgboost as xgb
 
 from hepml.dataset import load_dataset
-from hepml.exceptions import FoldMismatch, InputFileError
+from hepml.exceptions import FoldMismatch
 from hepml.importance import (
     beeswarm_data,
     feature_ranking,
@@ -122,6 +123,7 @@ def _write_fold_models(directory, X, label, fold, *, features=FEATURES, wrong_fo
         out.mkdir(parents=True, exist_ok=True)
         booster.save_model(out / "model.json")
         meta = {"model_fold": k if wrong_fold != k else 0, "features": list(features)}
+        meta |= {"model_sha256": hashlib.sha256((out / "model.json").read_bytes()).hexdigest()}
         (out / "metadata.json").write_text(json.dumps(meta))
         paths.append(out / "model.json")
     return paths
@@ -197,5 +199,5 @@ def test_fold_models_must_agree(tmp_path):
     other = _write_fold_models(tmp_path / "c", X, label, fold, features=["a", "b", "c"])
     with pytest.raises(FoldMismatch, match="different feature lists"):
         load_fold_models([good[0], other[1]])
-    with pytest.raises(InputFileError, match="cannot read fold model"):
+    with pytest.raises(FoldMismatch, match="does not exist"):
         load_fold_models([tmp_path / "missing" / "model.json"])

@@ -15,7 +15,8 @@ Outputs of sample ``S`` under ``output_dir``:
 - ``S.json``: the summary (files, friend files, counts, models, config hash, mode, and the
   ``skipped_files`` with the reason).
 
-Everything is checked (models against the config, every file's branches) before anything is
+Everything is checked (models against the config, every file's branches, the outputs against
+the inputs and against what hepml wrote before: :mod:`hepml.outputs`) before anything is
 written, and every output appears atomically. Bad files (not ROOT, truncated, corrupt, no
 entries) follow ``on_bad_file`` as in ingest: an error naming the file, or (``skip``) a
 warning, no friend file and no Parquet rows for it, and its record in ``skipped_files``.
@@ -29,12 +30,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hepml.atomic import atomic_path, write_json
+from hepml.atomic import atomic_directory, atomic_path, write_json
 from hepml.config import Config, Sample
 from hepml.exceptions import ConfigError, did_you_mean
 from hepml.fold_models import FoldModels
 from hepml.inputs import BadFiles
-from hepml.score import ScoreOptions, atomic_directory, plan_files, score_files
+from hepml.outputs import check_outputs
+from hepml.score import ScoreOptions, plan_files, score_files
 
 __all__ = [
     "apply_sample",
@@ -108,10 +110,15 @@ def apply_sample(
     # every file checked before anything is written
     files, plan = plan_files(config, sample, bad, files)
     paths = output_paths(config, name, output_dir)
+    check_outputs(
+        files=[p for key, p in paths.items() if key != "friends" and p is not None],
+        directories={paths["friends"]: "apply"} if paths["friends"] is not None else {},
+        inputs=[*(f.path for f in files), *models.paths, *_metadata_paths(models.paths)],
+    )
     with contextlib.ExitStack() as stack:
         friends = parquet = None
         if paths["friends"] is not None:
-            friends = stack.enter_context(atomic_directory(paths["friends"]))
+            friends = stack.enter_context(atomic_directory(paths["friends"], "apply"))
         if paths["parquet"] is not None:
             parquet = stack.enter_context(atomic_path(paths["parquet"]))
         records = score_files(
@@ -144,3 +151,8 @@ def apply_sample(
         len(bad.skipped),
     )
     return summary
+
+
+def _metadata_paths(model_paths) -> list[Path]:
+    """The metadata.json beside each model (read with it, so an input too)."""
+    return [Path(p).with_name("metadata.json") for p in model_paths]

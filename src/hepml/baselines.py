@@ -41,7 +41,14 @@ from hepml.atomic import atomic_path, write_json
 from hepml.config import Baseline, Config
 from hepml.dataset import Dataset
 from hepml.exceptions import ConfigError, did_you_mean
-from hepml.train import fold_masks, fold_roles, fold_weights, score_table, write_scores
+from hepml.train import (
+    fold_masks,
+    fold_roles,
+    fold_weights,
+    model_record,
+    score_table,
+    write_scores,
+)
 
 __all__ = [
     "METHODS",
@@ -283,6 +290,7 @@ def write_baseline(model: BaselineModel, output_dir: str | Path) -> list[Path]:
     paths = [out / "model.joblib", out / "metadata.json", out / "scores.parquet"]
     with atomic_path(paths[0]) as tmp:
         joblib.dump(model.pipeline, tmp, compress=3)
-    write_json(paths[1], model.metadata)
+        raw = tmp.read_bytes()
+    write_json(paths[1], model_record(model.metadata, paths[0].name, raw))
     write_scores(model.scores, paths[2])
     return paths

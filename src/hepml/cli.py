@@ -63,6 +63,19 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("directory", metavar="DIR", help="the new analysis directory")
 
+    p = sub.add_parser(
+        "slurm-limits",
+        help="per stage, the most memory and runtime a job may ask of a SLURM partition (JSON)",
+    )
+    p.add_argument(
+        "--threads",
+        nargs="+",
+        required=True,
+        metavar="STAGE=N",
+        help="each stage's threads (as the config's resources section gives them)",
+    )
+    p.add_argument("--partition", help="the partition (default: the cluster's default one)")
+
     p = sub.add_parser("plan", help="the workflow's plan of a config, as JSON (for Snakemake)")
     _add_config(p)
     p.add_argument("--output", help="write the plan here instead of standard output")
@@ -271,6 +284,18 @@ def _cmd_plan(args: argparse.Namespace) -> None:
         sys.stdout.write(text)
 
 
+def _cmd_slurm_limits(args: argparse.Namespace) -> None:
+    """JSON of :func:`hepml.batch.slurm_limits` from sinfo ({} when sinfo cannot be asked)."""
+    import json
+
+    from hepml.batch import query_slurm_nodes, slurm_limits
+
+    threads = {name: int(n) for name, n in _parse_tables(args.threads, "--threads").items()}
+    nodes = query_slurm_nodes()
+    limits = slurm_limits(threads, nodes, args.partition) if nodes else {}
+    sys.stdout.write(json.dumps(limits, sort_keys=True) + "\n")
+
+
 def _cmd_make_demo(args: argparse.Namespace) -> None:
     from hepml.config import load_config
     from hepml.demo import make_demo
@@ -289,6 +314,8 @@ def _cmd_ingest(args: argparse.Namespace) -> None:
     from hepml.config import load_config
     from hepml.exceptions import ConfigError, did_you_mean
     from hepml.ingest import ingest_sample, summary_of, write_cutflow
+    from hepml.inputs import input_files
+    from hepml.outputs import check_outputs
 
     cfg = load_config(args.configs)
     if args.sample not in cfg.samples:
@@ -296,11 +323,21 @@ def _cmd_ingest(args: argparse.Namespace) -> None:
             f"no sample '{args.sample}' in {args.configs}.{did_you_mean(args.sample, cfg.samples)}"
         )
         raise ConfigError(msg)
-    result = ingest_sample(cfg, args.sample, args.output, threads=args.threads, files=args.files)
+    sample = cfg.samples[args.sample]
     cutflow = Path(args.cutflow)
+    check_outputs(
+        files=[args.output, cutflow, cutflow.with_suffix(".md"), *_given(args.summary)],
+        inputs=[*(f.path for f in input_files(sample, args.files)), *args.configs],
+    )
+    result = ingest_sample(cfg, args.sample, args.output, threads=args.threads, files=args.files)
     write_cutflow(result, cutflow, cutflow.with_suffix(".md"))
     if args.summary:
         write_json(args.summary, summary_of(result))
+
+
+def _given(*paths: str | None) -> list[str]:
+    """The optional paths that were given."""
+    return [p for p in paths if p]
 
 
 def _parse_tables(specs: Sequence[str], option: str = "--tables") -> dict[str, str]:
@@ -326,6 +363,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         hint = did_you_mean(args.classifier, ["xgboost", *baselines])
         msg = f"no classifier '{args.classifier}': not xgboost nor in training.baselines.{hint}"
         raise ConfigError(msg)
+    _check_train_outputs(args)
     params = tuned_parameters(args.params, args.fold) if args.params else None
     if args.classifier == "xgboost" and cfg.engine == "dask":
         from hepml.distributed import run_fold
@@ -346,6 +384,19 @@ def _cmd_train(args: argparse.Namespace) -> None:
     write_fold(model, args.output_dir)
 
 
+def _check_train_outputs(args: argparse.Namespace) -> None:
+    """The files train writes into --output-dir: none may be an input or a foreign file."""
+    from hepml.outputs import check_outputs
+
+    names = ["model.json", "metadata.json", "learning_curve.csv", "scores.parquet"]
+    if args.classifier != "xgboost":
+        names = ["model.joblib", "metadata.json", "scores.parquet"]
+    check_outputs(
+        files=[Path(args.output_dir) / n for n in names],
+        inputs=[*_parse_tables(args.tables).values(), *_given(args.params), *args.configs],
+    )
+
+
 def _load_tables(cfg, specs: Sequence[str]):
     """The training data set from SAMPLE=PATH ingest tables."""
     from hepml.dataset import load_dataset
@@ -360,9 +411,14 @@ def _cmd_tune_trial(args: argparse.Namespace) -> None:
 
     from hepml.atomic import write_json
     from hepml.config import load_config
+    from hepml.outputs import check_outputs
     from hepml.tune import run_trial
 
     cfg = load_config(args.configs)
+    check_outputs(
+        files=[args.output],
+        inputs=[*args.history, *_parse_tables(args.tables).values(), *args.configs],
+    )
     history = [json.loads(Path(p).read_text(encoding="utf-8")) for p in args.history]
     data = _load_tables(cfg, args.tables)
     record = run_trial(cfg, data, args.fold, args.trial, history=history, threads=args.threads)
@@ -423,10 +479,16 @@ def _cmd_export(args: argparse.Namespace) -> None:
     from hepml.config import load_config
     from hepml.export import closure_sample, export_models
     from hepml.fold_models import check_models, read_training_models
+    from hepml.outputs import check_outputs
 
     cfg = load_config(args.configs)
-    models = check_models(cfg, read_training_models(args.models))
     tables = _parse_tables(args.tables)
+    metadata = [Path(m).with_name("metadata.json") for m in args.models]
+    check_outputs(
+        directories={args.output_dir: "export"},
+        inputs=[*args.models, *metadata, *args.scores, *tables.values(), *args.configs],
+    )
+    models = check_models(cfg, read_training_models(args.models))
     closure = closure_sample(cfg, tables, args.scores, max_events=args.closure_events)
     files = {
         name: json.loads(Path(path).read_text(encoding="utf-8"))["files"]
@@ -452,9 +514,13 @@ def _cmd_score(args: argparse.Namespace) -> None:
 
 def _cmd_provenance(args: argparse.Namespace) -> None:
     from hepml.config import load_config
+    from hepml.outputs import check_outputs
     from hepml.provenance import collect_provenance, write_merged_config, write_provenance
 
     cfg = load_config(args.configs)
+    check_outputs(
+        files=[args.output, *_given(args.merged_config)], inputs=[*args.configs, *args.models]
+    )
     record = collect_provenance(
         cfg,
         args.configs,
@@ -468,9 +534,18 @@ def _cmd_provenance(args: argparse.Namespace) -> None:
 
 
 def _cmd_compare(args: argparse.Namespace) -> None:
-    from hepml.compare import compare_runs, comparison_markdown, write_comparison_csv
+    from hepml.compare import (
+        compare_runs,
+        comparison_markdown,
+        evaluation_dir,
+        write_comparison_csv,
+    )
+    from hepml.outputs import check_outputs
 
     comparison = compare_runs(args.run_a, args.run_b)
+    if args.csv:  # never onto (or among) the tables compared
+        runs = [evaluation_dir(args.run_a), evaluation_dir(args.run_b)]
+        check_outputs(files=[args.csv], input_directories=runs)
     sys.stdout.write(
         comparison_markdown(comparison, tolerance=args.tolerance, only_changed=args.only_changed)
     )
@@ -482,6 +557,7 @@ _COMMANDS = {
     "validate": _cmd_validate,
     "init": _cmd_init,
     "plan": _cmd_plan,
+    "slurm-limits": _cmd_slurm_limits,
     "make-demo": _cmd_make_demo,
     "ingest": _cmd_ingest,
     "train": _cmd_train,
@@ -511,6 +587,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _COMMANDS[args.command](args)
     except HepmlError as err:
+        sys.stderr.write(f"hepml {args.command}: error: {err}\n")
+        return 2
+    except OSError as err:  # the system refused (a file, the disk): its message names the path
+        log.debug("the system refused", exc_info=True)
         sys.stderr.write(f"hepml {args.command}: error: {err}\n")
         return 2
     peak = _peak_rss_mb()

@@ -24,6 +24,7 @@ import numpy as np
 
 from hepml.atomic import atomic_path
 from hepml.exceptions import ConfigError
+from hepml.outputs import check_outputs
 
 __all__ = ["DEMO_PROCESSES", "DEMO_TREE", "DemoProcess", "demo_files", "make_demo"]
 
@@ -139,6 +140,7 @@ def make_demo(
 
     files = demo_files(directory, files_per_process)
     sizes = _events_per_file(n_events, files_per_process)
+    check_outputs(files=[p for paths in files.values() for p in paths])  # a user's file stays
     for process in DEMO_PROCESSES:
         for index, path in enumerate(files[process.name]):
             rng = np.random.default_rng(_file_seed(seed, process.name, index))

@@ -20,6 +20,8 @@ __all__ = [
     "FoldMismatch",
     "HepmlError",
     "InputFileError",
+    "OutputConflict",
+    "OutputError",
     "UnknownBranch",
     "did_you_mean",
 ]
@@ -76,3 +78,18 @@ class FoldMismatch(HepmlError):
 
 class ClusterError(HepmlError):
     """Raised when the Dask cluster of ``training.engine: dask`` cannot be reached or started."""
+
+
+class OutputConflict(HepmlError):
+    """Raised when an output would replace what hepml did not write, or overlap an input.
+
+    hepml writes only paths it owns (see :mod:`hepml.outputs`): a user's file, a directory it
+    did not make wholesale, or one of the command's own inputs is never overwritten or deleted.
+    """
+
+
+class OutputError(HepmlError):
+    """Raised when an output cannot be written: disk full, quota, permission denied, read-only.
+
+    Nothing partial is left under the output's name.
+    """

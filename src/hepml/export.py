@@ -35,14 +35,15 @@ import numpy as np
 import pyarrow.parquet as pq
 import xgboost as xgb
 
-from hepml.atomic import write_json
+from hepml.atomic import atomic_directory, atomic_path, storage_errors, write_json
 from hepml.config import Config, Sample, config_from_dict
 from hepml.dataset import load_dataset
 from hepml.exceptions import DataError, FoldMismatch, HepmlError
 from hepml.fold_models import FoldModels, check_models
 from hepml.folds import fold_of_event
 from hepml.inputs import BadFiles
-from hepml.score import ScoreOptions, atomic_directory, friend_names, plan_files, score_files
+from hepml.outputs import check_outputs
+from hepml.score import ScoreOptions, friend_names, plan_files, score_files
 
 __all__ = ["ONNX_TOLERANCE", "closure_sample", "export_models", "load_export", "score_with_export"]
 
@@ -129,7 +130,8 @@ def export_models(
         )
         raise HepmlError(msg)
     onnx_modules = _onnx_modules(onnx)
-    with atomic_directory(output_dir) as tmp:
+    check_outputs(directories={output_dir: "export"}, inputs=models.paths)
+    with atomic_directory(output_dir, "export") as tmp:
         entries, checks = [], []
         for k, source in enumerate(models.paths):
             X, expected = closure[k]
@@ -213,7 +215,9 @@ def _write_onnx(mods: dict, booster: xgb.Booster, config: Config, k: int, path: 
     unnamed.feature_names = None
     n = len(config.features)
     model = mods["onnxmltools"].convert_xgboost(
-        unnamed, initial_types=[("features", mods["FloatTensorType"]([None, n]))]
+        unnamed,
+        name=f"hepml_fold{k}",  # onnxmltools' default is a random UUID: two exports would differ
+        initial_types=[("features", mods["FloatTensorType"]([None, n]))],
     )
     mods["onnx"].helper.set_model_props(
         model,
@@ -366,36 +370,85 @@ def _versions(with_onnx: bool) -> dict[str, str]:
 
 
 def load_export(export_dir: str | Path, *, threads: int = 1) -> tuple[Config, FoldModels, dict]:
-    """The config, fold models and manifest of an export directory, checked."""
+    """The config, fold models and manifest of an export directory, checked.
+
+    Every file the manifest lists must have the SHA-256 it records (an edited, truncated or
+    swapped model is refused, naming it), the config must give the recorded hash, and the
+    models must fit the config (:func:`hepml.fold_models.check_models`).
+    """
     export_dir = Path(export_dir)
     path = export_dir / "manifest.json"
-    if not path.is_file():
-        msg = f"'{export_dir}' is not a hepml export: it has no manifest.json (run hepml export)"
-        raise FoldMismatch(msg)
-    manifest = json.loads(path.read_text())
-    config = config_from_dict(manifest["config"], source=str(path))
-    if config.training_hash() != manifest["config_hash"]:
+    manifest = _read_manifest(export_dir, path)
+    try:
+        config = config_from_dict(manifest["config"], source=str(path))
+        recorded = manifest["config_hash"]
+        features = [f["name"] for f in manifest["features"]]
+        entries = [
+            (int(e["fold"]), e["xgboost_json"], dict(e["sha256"])) for e in manifest["models"]
+        ]
+    except (KeyError, TypeError, ValueError) as err:
+        msg = f"'{path}' is not a complete hepml export manifest ({err!r} is wrong or missing)"
+        raise FoldMismatch(msg) from err
+    if config.training_hash() != recorded:
         msg = (
             f"'{path}': its config gives hash {config.training_hash()} but it records "
-            f"{manifest['config_hash']}; was it edited, or written by another hepml version?"
+            f"{recorded}; was it edited, or written by another hepml version?"
         )
         raise FoldMismatch(msg)
-    features = [f["name"] for f in manifest["features"]]
+    by_hash = {h: fold for fold, _, hashes in entries for h in hashes.values()}
     loaded = []
-    for entry in manifest["models"]:
-        model_path = export_dir / entry["xgboost_json"]
-        meta = {"features": features, "config_hash": manifest["config_hash"]}
-        loaded.append(
-            (str(model_path), _booster(model_path), {**meta, "model_fold": entry["fold"]})
-        )
+    for fold, name, hashes in entries:
+        for listed, digest in hashes.items():
+            raw = _verified(export_dir / listed, fold, digest, by_hash)
+            if listed == name:
+                meta = {"features": features, "config_hash": recorded, "model_fold": fold}
+                loaded.append((str(export_dir / name), _booster(export_dir / name, raw), meta))
     return config, check_models(config, loaded, threads=threads), manifest
 
 
-def _booster(path: Path) -> xgb.Booster:
+def _read_manifest(export_dir: Path, path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        msg = f"'{export_dir}' is not a hepml export: it has no manifest.json (run hepml export)"
+        raise FoldMismatch(msg)
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        msg = f"'{path}' is not valid JSON ({err}): the export is damaged, export again"
+        raise FoldMismatch(msg) from err
+    if not isinstance(manifest, dict):
+        msg = f"'{path}' is not a hepml export manifest (not a JSON object)"
+        raise FoldMismatch(msg)
+    return manifest
+
+
+def _verified(path: Path, fold: int, expected: str, by_hash: Mapping[str, int]) -> bytes:
+    """The bytes of exported file ``path`` of model ``fold``, which must hash to ``expected``."""
     if not path.is_file():
         msg = f"exported model '{path}' is missing"
         raise FoldMismatch(msg)
-    return xgb.Booster(model_file=str(path))
+    raw = path.read_bytes()
+    found = hashlib.sha256(raw).hexdigest()
+    if found != expected:
+        other = by_hash.get(found)
+        what = (
+            f"which is the file of fold {other}: the files were swapped"
+            if other is not None
+            else "so it was edited, truncated or replaced"
+        )
+        msg = (
+            f"exported model '{path}' is not the fold {fold} model the manifest lists: expected "
+            f"sha256 {expected[:16]}..., found {found[:16]}..., {what}. Export again."
+        )
+        raise FoldMismatch(msg)
+    return raw
+
+
+def _booster(path: Path, raw: bytes) -> xgb.Booster:
+    try:
+        return xgb.Booster(model_file=bytearray(raw))
+    except xgb.core.XGBoostError as err:
+        msg = f"exported model '{path}' is not a readable XGBoost model: export again"
+        raise FoldMismatch(msg) from err
 
 
 def score_with_export(
@@ -432,23 +485,31 @@ def score_with_export(
         step_size=config.step_size,
     )
     out = Path(output_dir)
-    sources = {Path(f.path).resolve() for f in inputs}
-    clash = [n for n in friend_names(inputs) if (out / n).resolve() in sources]
-    if clash:
-        msg = (
-            f"the friend file '{out / clash[0]}' would overwrite its source ntuple: choose "
-            "another --output-dir"
-        )
-        raise HepmlError(msg)
-    out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".hepml-score.", dir=out) as tmp:
+    names = [
+        n for n, f in zip(friend_names(inputs), inputs, strict=True) if f.path not in bad.skipped
+    ]
+    check_outputs(
+        files=[out / n for n in [*names, *(["scores.parquet"] if parquet else [])]],
+        inputs=[f.path for f in inputs],
+        input_directories=[export_dir],
+    )
+    with (
+        storage_errors(out),
+        tempfile.TemporaryDirectory(prefix=".hepml-score.", dir=_mkdir(out)) as tmp,
+    ):
         table = Path(tmp) / "scores.parquet" if parquet else None
         records = score_files(
             config, inputs, plan, models, options, friend_dir=Path(tmp), parquet=table, bad=bad
         )
         written = [r["friend"] for r in records if r["friend"] is not None]
         for name in [*written, *(["scores.parquet"] if parquet else [])]:
-            (Path(tmp) / name).replace(out / name)  # each file appears complete or not at all
+            with atomic_path(out / name) as target:  # checked, recorded, complete or absent
+                (Path(tmp) / name).replace(target)
     if bad.skipped:
         log.warning("%d bad file(s) skipped: %s", len(bad.skipped), ", ".join(bad.skipped))
     return records
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path

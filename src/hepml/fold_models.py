@@ -4,13 +4,16 @@ Model k is the one that tested on fold k: it never trained or early-stopped on t
 fold k, so those events, and only those, are scored by it (``fold`` mode). Events that were
 never used in training (collision data) may instead get the mean of all K models (``mean``).
 
-Before any model scores anything it is checked against the config: its features (names and
-order), the training config hash it was written under, and one model per fold. A mismatch
-raises :class:`~hepml.exceptions.FoldMismatch` naming the model file.
+Before any model scores anything it is verified and checked against the config: its bytes
+against the SHA-256 training recorded (an edited model, or one swapped with another fold's,
+is refused), its features (names and order), the training config hash it was written under,
+and one model per fold. A mismatch raises :class:`~hepml.exceptions.FoldMismatch` naming the
+model file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +25,14 @@ import xgboost as xgb
 from hepml.config import Config
 from hepml.exceptions import FoldMismatch, did_you_mean
 
-__all__ = ["MODES", "FoldModels", "check_models", "predict", "read_training_models"]
+__all__ = [
+    "MODES",
+    "FoldModels",
+    "check_models",
+    "predict",
+    "read_training_models",
+    "verify_models",
+]
 
 MODES = ("fold", "mean")
 
@@ -42,21 +52,72 @@ class FoldModels:
 
 
 def read_training_models(paths: Sequence[str | Path]) -> list[tuple[str, xgb.Booster, dict]]:
-    """Load each ``model.json`` with the ``metadata.json`` that training wrote beside it."""
-    models = []
-    for path in map(Path, paths):
-        meta_path = path.with_name("metadata.json")
-        for p in (path, meta_path):
-            if not p.is_file():
-                msg = f"model file '{p}' does not exist; run the train rule first"
-                raise FoldMismatch(msg)
-        models.append((str(path), _load_booster(path), json.loads(meta_path.read_text())))
-    return models
+    """Load each ``model.json`` with the ``metadata.json`` that training wrote beside it.
+
+    Each model is verified first (:func:`verify_models`): its bytes must have the SHA-256
+    that training recorded for it, so a model edited, or swapped with another fold's, never
+    scores an event. The booster is loaded from the verified bytes.
+    """
+    read = [(Path(p), *_read_files(Path(p))) for p in paths]
+    verify_models([(path, raw, meta) for path, raw, meta in read])
+    return [(str(path), _load_booster(path, raw), meta) for path, raw, meta in read]
 
 
-def _load_booster(path: str | Path) -> xgb.Booster:
+def _read_files(path: Path) -> tuple[bytes, dict]:
+    """The bytes of ``path`` and the metadata.json beside it."""
+    meta_path = path.with_name("metadata.json")
+    for p in (path, meta_path):
+        if not p.is_file():
+            msg = f"model file '{p}' does not exist; run the train rule first"
+            raise FoldMismatch(msg)
     try:
-        return xgb.Booster(model_file=str(path))
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        msg = f"'{meta_path}' is not valid JSON ({err}); rerun the train rule"
+        raise FoldMismatch(msg) from err
+    if not isinstance(meta, dict):
+        msg = f"'{meta_path}' is not a model's metadata (a JSON object); rerun the train rule"
+        raise FoldMismatch(msg)
+    return path.read_bytes(), meta
+
+
+def verify_models(models: Sequence[tuple[str | Path, bytes, dict]]) -> None:
+    """Check that each (path, bytes, metadata) model is the one its metadata describes.
+
+    Training records ``model_sha256`` and ``model_fold`` in every model's metadata. A model
+    whose bytes have another hash raises :class:`FoldMismatch` naming the file, the fold and
+    hash expected and the hash found, and the fold it belongs to when it is another given
+    model (two fold models swapped: each would score the events it trained on).
+    """
+    recorded = {m.get("model_sha256"): m.get("model_fold") for _, _, m in models}
+    for path, raw, meta in models:
+        expected = meta.get("model_sha256")
+        if not isinstance(expected, str):
+            msg = (
+                f"the metadata.json of model '{path}' records no model_sha256 (written by an "
+                "older hepml, or edited), so the model cannot be verified: rerun the train rule"
+            )
+            raise FoldMismatch(msg)
+        found = hashlib.sha256(raw).hexdigest()
+        if found == expected:
+            continue
+        other = recorded.get(found)
+        what = (
+            f"which is the model of fold {other}: fold models were swapped"
+            if other is not None
+            else "so it was edited, truncated or replaced"
+        )
+        msg = (
+            f"model '{path}' is not the model of fold {meta.get('model_fold')} that its "
+            f"metadata.json describes: expected sha256 {expected[:16]}..., found "
+            f"{found[:16]}..., {what}. Restore it or rerun the train rule."
+        )
+        raise FoldMismatch(msg)
+
+
+def _load_booster(path: str | Path, raw: bytes | None = None) -> xgb.Booster:
+    try:
+        return xgb.Booster(model_file=bytearray(raw) if raw is not None else str(path))
     except xgb.core.XGBoostError as err:
         msg = f"'{path}' is not a readable XGBoost model ({str(err).splitlines()[0]})"
         raise FoldMismatch(msg) from err

@@ -16,7 +16,6 @@ Both are reported as fractions of their totals over features, so they can share 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -28,7 +27,8 @@ import xgboost as xgb
 
 from hepml.atomic import write_json
 from hepml.dataset import check_tables, read_column
-from hepml.exceptions import DataError, FoldMismatch, InputFileError
+from hepml.exceptions import DataError, FoldMismatch
+from hepml.fold_models import read_training_models
 from hepml.tables import write_table
 
 __all__ = [
@@ -193,31 +193,21 @@ def load_fold_models(
     model_paths: Sequence[str | os.PathLike],
 ) -> tuple[list[xgb.Booster], list[str]]:
     """The boosters of the fold models (model k at index k) and their common feature list,
-    read with the metadata.json beside each model.json."""
-    models = [_load_model(Path(p), k) for k, p in enumerate(model_paths)]
-    if not models:
+    read with the metadata.json beside each model.json and verified against the SHA-256
+    training recorded (:func:`hepml.fold_models.read_training_models`)."""
+    if not model_paths:
         msg = "no fold models given"
         raise DataError(msg)
-    features = models[0][1]
-    if any(f != features for _, f in models):
+    models = read_training_models(model_paths)
+    for k, (path, _, meta) in enumerate(models):
+        if int(meta.get("model_fold", k)) != k:
+            msg = f"'{path}' is the model of fold {meta['model_fold']}, given as fold {k}"
+            raise FoldMismatch(msg)
+    features = list(models[0][2].get("features", []))
+    if any(list(meta.get("features", [])) != features for _, _, meta in models):
         msg = "the fold models were trained on different feature lists; retrain them together"
         raise FoldMismatch(msg)
-    return [booster for booster, _ in models], features
-
-
-def _load_model(path: Path, k: int) -> tuple[xgb.Booster, list[str]]:
-    """The booster of fold ``k`` and its features (metadata.json beside model.json)."""
-    meta_path = path.with_name("metadata.json")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        booster = xgb.Booster(model_file=str(path))
-    except (OSError, ValueError, xgb.core.XGBoostError) as err:
-        msg = f"cannot read fold model '{path}' or its '{meta_path.name}': {err}"
-        raise InputFileError(msg) from err
-    if int(meta.get("model_fold", k)) != k:
-        msg = f"'{path}' is the model of fold {meta['model_fold']}, given as fold {k}"
-        raise FoldMismatch(msg)
-    return booster, list(meta["features"])
+    return [booster for _, booster, _ in models], features
 
 
 def _test_events(

@@ -56,6 +56,7 @@ from hepml.normalisation import (
     sum_from_entries,
     sum_from_file,
 )
+from hepml.outputs import check_outputs
 from hepml.sample_plan import (
     SamplePlan,
     check_files,
@@ -112,6 +113,7 @@ def ingest_sample(
     del threads  # decompression is single-threaded; the argument keeps the CLI uniform
     sample = config.samples[sample_name]
     files = input_files(sample, files)
+    check_outputs(files=[output], inputs=[f.path for f in files])  # before anything is read
     run = _Run(config, sample, files, BadFiles.of(config, sample))
     norm = normalisation_factor(sample, config.luminosity, run.sum_of_weights(), run.entries())
     total = FileTally.empty(len(run.plan.cuts) + 1)

@@ -25,10 +25,7 @@ friend file and no Parquet rows, even when it fails half-way through.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import shutil
-import tempfile
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -54,7 +51,6 @@ __all__ = [
     "Chunk",
     "FileSkipped",
     "ScoreOptions",
-    "atomic_directory",
     "feature_chunks",
     "friend_names",
     "plan_files",
@@ -255,7 +251,7 @@ def score_files(
     """Score every file; write friend trees into ``friend_dir`` and/or one ``parquet`` table.
 
     Returns one record per file (source, friend file name, entries, selected). The caller
-    makes the outputs atomic (see :func:`atomic_directory`). With ``bad`` (as given to
+    makes the outputs atomic (see :func:`hepml.atomic.atomic_directory`). With ``bad`` (as given to
     :func:`plan_files`), a file it skips, up front or half-way, has no friend file (``friend``
     None), no Parquet rows and zero counts; if no file is left, ``InputFileError``.
     """
@@ -365,29 +361,3 @@ def _parquet_table(columns: dict[str, np.ndarray], file_index: int, start: int) 
             **columns,
         }
     )
-
-
-@contextlib.contextmanager
-def atomic_directory(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary directory beside ``target``; it replaces ``target`` on success.
-
-    An interrupted or failed run leaves no partial directory under the final name (the
-    temporary one is removed on error).
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
-        yield tmp
-        tmp.chmod(0o755)
-        if target.exists():
-            old = target.with_name(f".{target.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            target.replace(old)
-            tmp.replace(target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.replace(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise

@@ -16,6 +16,7 @@ baseline classifiers of :mod:`hepml.baselines`.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ __all__ = [
     "fold_metadata",
     "fold_roles",
     "fold_weights",
+    "model_record",
     "score_table",
     "set_masks",
     "train_fold",
@@ -366,13 +368,20 @@ def write_fold(model: FoldModel, output_dir: str | Path) -> list[Path]:
     return [*write_model(model, out), write_scores(model.scores, out / "scores.parquet")]
 
 
+def model_record(metadata: Mapping[str, Any], name: str, raw: bytes) -> dict[str, Any]:
+    """``metadata`` plus the model file's name and SHA-256, by which every command that loads
+    the model verifies it is this fold's, unedited (:func:`hepml.fold_models.verify_models`)."""
+    return {**metadata, "model_file": name, "model_sha256": hashlib.sha256(raw).hexdigest()}
+
+
 def write_model(model: FoldModel, output_dir: str | Path) -> list[Path]:
     """Write model.json, metadata.json and learning_curve.csv of one fold (not its scores)."""
     out = Path(output_dir)
     paths = [out / "model.json", out / "metadata.json", out / "learning_curve.csv"]
+    raw = bytes(model.booster.save_raw(raw_format="json"))
     with atomic_path(paths[0]) as tmp:
-        tmp.write_bytes(model.booster.save_raw(raw_format="json"))
-    write_json(paths[1], model.metadata)
+        tmp.write_bytes(raw)
+    write_json(paths[1], model_record(model.metadata, paths[0].name, raw))
     curve = model.learning_curve
     rows = [
         {

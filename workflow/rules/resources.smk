@@ -7,7 +7,13 @@
 # (profiles set `retries`), plus their HTCondor translation (htcondor_request_mem_mb,
 # +MaxRuntime, +JobFlavour), which the HTCondor executor does not derive from mem_mb/runtime
 # itself and other executors ignore. Resources are never a rerun trigger.
+# On SLURM, each job's memory and runtime are checked against the nodes of the partition
+# (`hepml slurm-limits`, asked once, from sinfo): a job no node can run would wait in the queue
+# forever (PartitionConfig, PartitionTimeLimit), so the run stops instead, naming the stage and
+# the resource; a retry that outgrows the largest node asks for what it has.
+# HEPML_NO_SLURM_CHECK=1 turns the check off (e.g. --set-resources to another partition).
 import math as _math
+import os as _os
 
 _MB_PER_GB = 1024.0
 
@@ -36,15 +42,68 @@ def stage_threads(name):
     return _stage(name)["threads"]
 
 
+_SLURM = {}  # the partition's limits per stage, asked once
+_UNITS = {"mem_mb": "MB of memory", "runtime": "minutes"}
+
+
+def _slurm_limits():
+    """Per stage, the most mem_mb and runtime SLURM can give (None when not on SLURM)."""
+    plugin = getattr(workflow, "executor_plugin", None)
+    if getattr(plugin, "name", None) != "slurm" or _os.environ.get(
+        "HEPML_NO_SLURM_CHECK"
+    ):
+        return None
+    if "limits" not in _SLURM:
+        command = ["hepml", "slurm-limits", "--threads"]
+        command += [f"{stage}={r['threads']}" for stage, r in PLAN["resources"].items()]
+        partition = _slurm_partition()
+        if partition:
+            command += ["--partition", partition]
+        done = _subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise WorkflowError(done.stderr.strip() or " ".join(command) + " failed")
+        _SLURM["limits"] = _json.loads(done.stdout)
+    return _SLURM["limits"]
+
+
+def _slurm_partition():
+    """The partition of the profile's default-resources (slurm_partition), if it names one."""
+    try:
+        value = workflow.resource_settings.default_resources.get("slurm_partition")
+    except Exception:  # no default-resources, or another Snakemake's structure
+        return None
+    value = getattr(value, "value", value)
+    return str(value).strip("'\"") if value else None
+
+
+def _fitted(stage, key, value, attempt):
+    """`value` of resource `key`, checked against the SLURM partition's limit for `stage`."""
+    limits = (_slurm_limits() or {}).get(stage) or {}
+    limit = limits.get(key)
+    if limit is None or value <= limit:
+        return value
+    if attempt <= 1:
+        raise WorkflowError(
+            f"a job of stage '{stage}' asks for {value} {_UNITS[key]} ({key}), but "
+            f"{limits['where']} allows {limit:g}: SLURM would refuse it or keep it "
+            f"queued forever. Lower resources.{stage}.{key} (or its _per_gb part) in the "
+            "config, or submit to a partition with bigger nodes (slurm_partition)."
+        )
+    return _math.floor(limit)  # a retry asks for what the largest node has
+
+
 def stage_resources(name):
     """mem_mb, runtime and their HTCondor names for a job of stage `name`."""
     res = _stage(name)
+    stage = name if name in PLAN["resources"] else "default"
 
     def mem_mb(wildcards, input, attempt):
-        return _scaled(res["mem_mb"], res["mem_mb_per_gb"], input.size_mb, attempt)
+        mem = _scaled(res["mem_mb"], res["mem_mb_per_gb"], input.size_mb, attempt)
+        return _fitted(stage, "mem_mb", mem, attempt)
 
     def runtime(wildcards, input, attempt):
-        return _scaled(res["runtime"], res["runtime_per_gb"], input.size_mb, attempt)
+        minutes = _scaled(res["runtime"], res["runtime_per_gb"], input.size_mb, attempt)
+        return _fitted(stage, "runtime", minutes, attempt)
 
     def htcondor_mem(wildcards, input, attempt):
         return mem_mb(wildcards, input, attempt)
