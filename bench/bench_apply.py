@@ -5,7 +5,7 @@ models of ``--trees`` trees of depth ``--depth`` are trained on the first file's
 features, those of ``bench_ingest.py``, with a synthetic label) and saved as hepml's training
 artifacts. Then, each in a fresh Python process, on the same files (in the page cache):
 
-* **hepml**: :func:`hepml.apply.apply_sample`, the function the ``hepml apply`` job runs after
+* **hepml**: :func:`hepml.apply.samples.apply_sample`, the function the ``hepml apply`` job runs after
   loading the models: every file checked, ``uproot.iterate`` in ``step_size`` chunks, the
   features and cuts by the expression language, the fold hash of ``(run, event)``, each event
   scored by its fold's model, one friend tree per file and one Parquet table written;
@@ -16,7 +16,7 @@ artifacts. Then, each in a fresh Python process, on the same files (in the page 
   same compression settings as hepml: LZ4 level 1, zstd without dictionaries).
 
 A third process times the scoring step alone on arrays in memory (the selected events of the
-first file): :func:`hepml.fold_models.predict` against a bare ``Booster.inplace_predict`` of
+first file): :func:`hepml.models.predict` against a bare ``Booster.inplace_predict`` of
 each fold's rows, pre-split. Printed: wall, CPU, peak RSS and the ratios (targets: 1.3).
 
     python bench/bench_apply.py --events 1000000 --repeat 3
@@ -61,8 +61,8 @@ def train_models(directory: Path, models: Path, trees: int, depth: int) -> list[
     import xgboost as xgb
 
     from hepml.atomic import write_json
-    from hepml.config import config_from_dict
-    from hepml.ingest import ingest_sample
+    from hepml.config.model import config_from_dict
+    from hepml.ingest.sample import ingest_sample
 
     cfg = config_from_dict(bench_config(directory, "100 MB"))
     table_path = models / "other.parquet"
@@ -90,9 +90,9 @@ def train_models(directory: Path, models: Path, trees: int, depth: int) -> list[
 
 
 def run_hepml(directory: Path, models: list[Path], step_size: str, out: Path) -> dict:
-    from hepml.apply import apply_sample
-    from hepml.config import config_from_dict
-    from hepml.fold_models import check_models, read_training_models
+    from hepml.apply.samples import apply_sample
+    from hepml.config.model import config_from_dict
+    from hepml.models import check_models, read_training_models
 
     cfg = config_from_dict(bench_config(directory, step_size))
     fold_models = check_models(cfg, read_training_models(models), threads=1)
@@ -160,7 +160,7 @@ def run_predict(models: list[Path], table_path: Path, repeat: int) -> dict:
     import pyarrow.parquet as pq
     import xgboost as xgb
 
-    from hepml.fold_models import FoldModels, predict
+    from hepml.models import FoldModels, predict
 
     boosters = tuple(xgb.Booster(model_file=str(p)) for p in models)
     for booster in boosters:
@@ -171,7 +171,7 @@ def run_predict(models: list[Path], table_path: Path, repeat: int) -> dict:
     fold = table["_fold"].to_numpy()
     fold_models = FoldModels(boosters, tuple(names), "", ())
     parts = [np.ascontiguousarray(X[fold == k]) for k in range(len(boosters))]
-    # apply hands the scoring step its rows grouped by fold (hepml.score.feature_chunks)
+    # apply hands the scoring step its rows grouped by fold (hepml.apply.scoring.feature_chunks)
     order = np.argsort(fold, kind="stable")
     grouped, grouped_fold = X[order], fold[order]
 

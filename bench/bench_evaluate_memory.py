@@ -27,8 +27,8 @@ PROCESSES = {"vbf_h": 1, "dy": 0, "ttbar": 0}
 
 
 def write_tables(directory: Path, events: int, folds: int, seed: int = 1) -> list[Path]:
-    """K score tables of ``events`` rows each, in the schema of ``hepml.train.score_table``."""
-    from hepml.train import write_scores
+    """K score tables of ``events`` rows each, in the schema of ``hepml.train.bdt.score_table``."""
+    from hepml.train.bdt import write_scores
 
     rng = np.random.default_rng(seed)
     names = np.array(list(PROCESSES))
@@ -63,7 +63,7 @@ def write_tables(directory: Path, events: int, folds: int, seed: int = 1) -> lis
 
 def run_job(arguments: list[str]) -> dict:
     """``hepml ARGUMENTS`` in a fresh process: wall seconds and the peak RSS it logs."""
-    command = [sys.executable, "-m", "hepml.cli", *arguments]
+    command = [sys.executable, "-m", "hepml.cli.app", *arguments]
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start

@@ -20,15 +20,15 @@ import time
 from pathlib import Path
 
 from hepml.atomic import write_json
-from hepml.config import load_config
-from hepml.evaluate import evaluate, evaluation_options, write_evaluation
-from hepml.importance import importance_from_files, write_importance
-from hepml.input_variables import inputs_from_files
-from hepml.plot_style import style_from_config
-from hepml.plots_inputs import draw_inputs
-from hepml.plots_performance import draw_training
-from hepml.plotting import draw_all
-from hepml.score_tables import ScoreFiles
+from hepml.config.model import load_config
+from hepml.evaluate.importance import importance_from_files, write_importance
+from hepml.evaluate.inputs import inputs_from_files
+from hepml.evaluate.performance import evaluate, evaluation_options, write_evaluation
+from hepml.plots.inputs import draw_inputs
+from hepml.plots.performance import draw_all
+from hepml.plots.style import style_from_config
+from hepml.plots.training import draw_training
+from hepml.tables.scores import ScoreFiles
 
 
 def _timed(name: str, step, *, figures: bool = False):

@@ -4,7 +4,7 @@ N events (default 10 million) x 20 features, 2 selection cuts, signed weights, [
 folds. Both contenders run in their own fresh Python process, one after the other, on the
 same files (warm in the page cache after generation), with the same step size:
 
-* ``hepml``: :func:`hepml.ingest.ingest_sample` (safe expression language, the pass summing
+* ``hepml``: :func:`hepml.ingest.sample.ingest_sample` (safe expression language, the pass summing
   the generator weights over all entries, cutflow, folds, Parquet output);
 * ``bare``: ``uproot.iterate`` over the same branches, the same 20 features and cuts written by
   hand in awkward + vector, the selected values converted to numpy and nothing written.
@@ -98,8 +98,8 @@ def measured(start: float, cpu: float, events: int, selected: int, rss0: float) 
 
 
 def run_hepml(directory: Path, step_size: str, output: Path) -> dict:
-    from hepml.config import config_from_dict
-    from hepml.ingest import ingest_sample
+    from hepml.config.model import config_from_dict
+    from hepml.ingest.sample import ingest_sample
 
     cfg = config_from_dict(config_dict(directory, step_size))
     rss0 = peak_rss_mb()

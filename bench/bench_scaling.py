@@ -1,6 +1,6 @@
 """Benchmark: how the cost of one fold model scales with events, features and boosting rounds.
 
-Trains one fold model with :func:`hepml.train.train_fold` (one XGBoost thread, fixed number
+Trains one fold model with :func:`hepml.train.bdt.train_fold` (one XGBoost thread, fixed number
 of rounds, no early stopping) on synthetic data sets of N events x F features and prints the
 CPU seconds of each, with the cost per (training event x feature x round), the constant that
 ``docs/benchmarks.md`` ("How wall time scales") uses to predict a whole run. The data set is
@@ -27,7 +27,7 @@ log = logging.getLogger("bench_scaling")
 def one_fold(events: int, features: int, rounds: int, folds: int) -> dict:
     from bench_train import bench_config, synthetic_dataset
 
-    from hepml.train import fold_masks, train_fold
+    from hepml.train.bdt import fold_masks, train_fold
 
     data = synthetic_dataset(events, features, folds, missing=0.0, seed=1)
     cfg = bench_config(data.features, folds, rounds, patience=rounds)  # never stops early

@@ -5,7 +5,7 @@ missing values (NaN) in three features, 8 % negative background weights, folds u
 0..K-1) is trained K times, once per fold model, in the same process and with the same
 parameters, two ways:
 
-* ``hepml``: :func:`hepml.train.train_fold` as ``hepml train`` runs it after start-up:
+* ``hepml``: :func:`hepml.train.bdt.train_fold` as ``hepml train`` runs it after start-up:
   fold masks and checks, training weights (``abs`` policy, classes balanced, mean 1),
   ``QuantileDMatrix`` for training and validation, ``xgb.train`` with the train/validation
   learning curve (log-loss and AUC) and early stopping, the cut at the best iteration, and the
@@ -43,10 +43,10 @@ from pathlib import Path
 import numpy as np
 import xgboost as xgb
 
-import hepml.train
-from hepml.config import config_from_dict
-from hepml.dataset import Dataset
-from hepml.train import fold_roles, train_fold, write_fold, xgboost_params
+import hepml.train.bdt
+from hepml.config.model import config_from_dict
+from hepml.tables.features import Dataset
+from hepml.train.bdt import fold_roles, train_fold, write_fold, xgboost_params
 
 log = logging.getLogger("bench_train")
 PROCESSES = ("sig", "dy", "ttbar")
@@ -147,7 +147,7 @@ def bare_fold(
 
 
 class _Timed:
-    """Wraps a training function (hepml.train.fit_booster, bare_fit) to time the training
+    """Wraps a training function (hepml.train.bdt.fit_booster, bare_fit) to time the training
     inside a whole fold (no scoring)."""
 
     def __init__(self, fit):
@@ -206,7 +206,7 @@ def run(args: argparse.Namespace) -> dict:
     cpu = {"hepml": [], "bare": []}
     peaks = {"hepml": [], "bare": []}
     identical, same_scores = [], []
-    fit = hepml.train.fit_booster = _Timed(hepml.train.fit_booster)
+    fit = hepml.train.bdt.fit_booster = _Timed(hepml.train.bdt.fit_booster)
     bare_fit_timed = _Timed(bare_fit)
     for k in range(args.folds):
         steps = {

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import uproot
 
-from hepml.config import Config, config_from_dict
-from hepml.dataset import Dataset, load_dataset
-from hepml.ingest import ingest_sample
+from hepml.config.model import Config, config_from_dict
+from hepml.ingest.sample import ingest_sample
+from hepml.tables.features import Dataset, load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"

@@ -10,10 +10,10 @@ import pytest
 import yaml
 from workflow_helpers import ROOT, require_hepml, snakemake_env
 
-from hepml.analysis_dir import init_analysis, workflow_snakefile
-from hepml.cli import main
-from hepml.config import load_config
+from hepml.cli.app import main
+from hepml.config.model import load_config
 from hepml.exceptions import HepmlError
+from hepml.workflow.analysis import init_analysis, workflow_snakefile
 
 DEMO_SAMPLES = {"vbf_h", "dy", "ttbar"}
 
@@ -39,7 +39,7 @@ def test_init_creates_a_deployable_analysis(tmp_path, capsys):
     )
     # the template is a valid config once its files exist: only the globs fail
     with pytest.raises(HepmlError, match=r"sample 'signal': no file matches '/path/to/signal"):
-        from hepml.plan import workflow_plan
+        from hepml.workflow.plan import workflow_plan
 
         workflow_plan([target / "config" / "config.yaml"])
     assert load_config(target / "config" / "config.yaml").folds == 5

@@ -18,15 +18,15 @@ import yaml
 from conftest import write_ntuple
 from workflow_helpers import run_snakemake, write_tiny_config
 
-from hepml.apply import apply_sample, is_training_sample, output_paths
-from hepml.cli import main
-from hepml.config import config_from_dict
-from hepml.dataset import load_dataset
+from hepml.apply.samples import apply_sample, is_training_sample, output_paths
+from hepml.cli.app import main
+from hepml.config.model import config_from_dict
 from hepml.exceptions import ConfigError, DataError, FoldMismatch, UnknownBranch
-from hepml.fold_models import check_models, read_training_models
 from hepml.folds import fold_of_event
-from hepml.ingest import ingest_sample
-from hepml.train import train_fold, write_fold
+from hepml.ingest.sample import ingest_sample
+from hepml.models import check_models, read_training_models
+from hepml.tables.features import load_dataset
+from hepml.train.bdt import train_fold, write_fold
 
 
 def build_pipeline(config_dict: dict, tmp_path: Path) -> dict:

@@ -23,13 +23,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
-from hepml.baselines import METHODS, build_pipeline, train_baseline, write_baseline
-from hepml.cli import main
-from hepml.config import Baseline, config_from_dict
-from hepml.dataset import read_scores
-from hepml.estimators import Decorrelate, FisherDiscriminant, WeightedKNN
+from hepml.cli.app import main
+from hepml.config.model import Baseline, config_from_dict
 from hepml.exceptions import ConfigError
-from hepml.train import train_fold, write_fold
+from hepml.tables.features import read_scores
+from hepml.train.baselines import METHODS, build_pipeline, train_baseline, write_baseline
+from hepml.train.bdt import train_fold, write_fold
+from hepml.train.estimators import Decorrelate, FisherDiscriminant, WeightedKNN
 
 
 def _independent_weights(weight, label):

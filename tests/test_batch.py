@@ -7,7 +7,9 @@ import subprocess
 
 import pytest
 
-from hepml.batch import (
+from hepml.config.model import StageResources, config_from_dict, schema
+from hepml.exceptions import ConfigError
+from hepml.workflow.resources import (
     JOB_FLAVOURS,
     SINFO_COMMAND,
     fit_slurm_job,
@@ -20,8 +22,6 @@ from hepml.batch import (
     slurm_minutes,
     stage,
 )
-from hepml.config import StageResources, config_from_dict, schema
-from hepml.exceptions import ConfigError
 
 
 def test_every_stage_gets_its_schema_defaults(small_config):

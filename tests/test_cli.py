@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from hepml.cli import main
+from hepml.cli.app import main
 
 ROOT = Path(__file__).resolve().parents[1]
 

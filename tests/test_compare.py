@@ -10,8 +10,8 @@ import sys
 import pytest
 from review_runs import workflow_run
 
-from hepml.compare import compare_runs, compare_tables, comparison_markdown
 from hepml.exceptions import DataError
+from hepml.review.compare import compare_runs, compare_tables, comparison_markdown
 
 
 def _write_csv(path, rows):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hepml.config import PB_PER_INVERSE_FB, config_from_dict, load_config
+from hepml.config.model import PB_PER_INVERSE_FB, config_from_dict, load_config
 from hepml.exceptions import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,7 +41,7 @@ def test_shipped_demo_config_is_valid():
 
 
 def test_demo_config_matches_demo_generator():
-    from hepml.demo import DEMO_PROCESSES, DEMO_TREE
+    from hepml.demo.files import DEMO_PROCESSES, DEMO_TREE
 
     cfg = load_config(ROOT / "config" / "config.yaml")
     assert set(cfg.samples) == {p.name for p in DEMO_PROCESSES}

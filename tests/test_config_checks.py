@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import yaml
 
-from hepml.config import config_from_dict, load_config
+from hepml.config.model import config_from_dict, load_config
 from hepml.exceptions import ConfigError
 
 BASE = {
@@ -129,7 +129,7 @@ def test_largest_accepted_seed_trains_every_fold_model():
     import xgboost as xgb
     from sklearn.utils import check_random_state
 
-    from hepml.train import xgboost_params
+    from hepml.train.bdt import xgboost_params
 
     data = copy.deepcopy(BASE)
     data["seed"] = 42_949_672
@@ -299,7 +299,7 @@ def test_yaml_safe_dump_round_trip_still_loads(tmp_path):
     ],
 )
 def test_label_matplotlib_cannot_draw_is_refused_at_validation(mutate, key, complaint):
-    from hepml.label_check import check_labels
+    from hepml.plots.labels import check_labels
 
     data = copy.deepcopy(BASE)
     mutate(data)
@@ -316,7 +316,7 @@ def test_label_matplotlib_cannot_draw_is_refused_at_validation(mutate, key, comp
     "label", ["$m_{jj}$ [GeV]", "100% of $p_T$", "cost in \\$", "a_b", "$5 and 6", ""]
 )
 def test_labels_matplotlib_draws_pass(label):
-    from hepml.label_check import check_labels
+    from hepml.plots.labels import check_labels
 
     data = copy.deepcopy(BASE)
     data["features"][0]["label"] = label
@@ -326,8 +326,8 @@ def test_labels_matplotlib_draws_pass(label):
 def test_demo_labels_pass_and_validate_checks_labels(tmp_path, capsys):
     from pathlib import Path
 
-    from hepml.cli import main
-    from hepml.label_check import check_labels, plotted_texts
+    from hepml.cli.app import main
+    from hepml.plots.labels import check_labels, plotted_texts
 
     demo = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
     cfg = load_config(demo)

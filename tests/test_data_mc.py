@@ -1,4 +1,4 @@
-"""hepml.data_mc: the data/MC histograms and the blinding, checked with numpy counts."""
+"""hepml.evaluate.data_mc: the data/MC histograms and the blinding, checked with numpy counts."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import pyarrow.parquet as pq
 import pytest
 from test_importance import _data, _write_fold_models, _write_table
 
-from hepml.data_mc import Events, data_mc_from_files, data_mc_histograms, score_edges
-from hepml.dataset import load_dataset
+from hepml.evaluate.data_mc import Events, data_mc_from_files, data_mc_histograms, score_edges
+from hepml.evaluate.importance import load_fold_models
 from hepml.exceptions import DataError
-from hepml.importance import load_fold_models
+from hepml.tables.features import load_dataset
 
 
 def _events(n, seed, *, label=0, shift=0.0, weight=1.0):
@@ -97,7 +97,7 @@ def test_no_mc_is_a_data_error(inputs):
 
 
 def _config(**samples):
-    from hepml.config import config_from_dict
+    from hepml.config.model import config_from_dict
 
     return config_from_dict(
         {

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from conftest import ingest_all
 
-from hepml.config import config_from_dict
+from hepml.config.model import config_from_dict
 from hepml.exceptions import DataError
-from hepml.ingest import ingest_sample
-from hepml.train import train_fold
+from hepml.ingest.sample import ingest_sample
+from hepml.train.bdt import train_fold
 
 
 def test_constant_feature_trains_and_gets_no_splits(small_config, tmp_path):

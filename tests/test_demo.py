@@ -1,4 +1,4 @@
-"""Tests for hepml.demo: the files, their layout, determinism, weights and the physics."""
+"""Tests for hepml.demo.files: the files, their layout, determinism, weights and the physics."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import uproot
 import xgboost as xgb
 from sklearn.metrics import roc_auc_score
 
-from hepml.demo import DEMO_PROCESSES, DEMO_TREE, DemoProcess, demo_files, make_demo
+from hepml.demo.files import DEMO_PROCESSES, DEMO_TREE, DemoProcess, demo_files, make_demo
 from hepml.exceptions import ConfigError
 
 N_EVENTS, FILES = 3000, 2
@@ -137,9 +137,9 @@ def test_make_demo_writes_exactly_demo_files(demo):
 
 
 def test_one_log_line_per_file(tmp_path, caplog):
-    with caplog.at_level(logging.INFO, logger="hepml.demo"):
+    with caplog.at_level(logging.INFO, logger="hepml.demo.files"):
         files = make_demo(tmp_path, n_events=300, files_per_process=1)
-    lines = [r.getMessage() for r in caplog.records if r.name == "hepml.demo"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "hepml.demo.files"]
     assert len(lines) == len(files)
     assert all("wrote" in line for line in lines)
 

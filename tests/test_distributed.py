@@ -22,14 +22,14 @@ import xgboost as xgb
 import yaml
 from sklearn.metrics import roc_auc_score
 
-from hepml.cli import main
-from hepml.config import config_from_dict
-from hepml.dataset import load_dataset, read_scores
-from hepml.demo import make_demo
+from hepml.cli.app import main
+from hepml.config.model import config_from_dict
+from hepml.demo.files import make_demo
 from hepml.exceptions import ClusterError, ConfigError, DataError
-from hepml.ingest import ingest_sample
-from hepml.train import fold_masks, fold_roles, fold_weights
-from hepml.weights import apply_policy, group_factors, training_weights
+from hepml.ingest.sample import ingest_sample
+from hepml.tables.features import load_dataset, read_scores
+from hepml.train.bdt import fold_masks, fold_roles, fold_weights
+from hepml.train.weights import apply_policy, group_factors, training_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,10 +84,10 @@ def both_engines(demo):
     """Every fold model trained by each engine: the local one through ``hepml train``; the
     Dask one too for model 0 (with its own LocalCluster of two workers, two threads shared),
     and for the others on one LocalCluster of two workers, as ``run_fold`` does."""
-    from hepml.dask_cluster import dask_client
-    from hepml.dask_events import persist_events, read_events
-    from hepml.distributed import train_fold_dask, write_scores
-    from hepml.train import write_model
+    from hepml.train.bdt import write_model
+    from hepml.train.dask_cluster import dask_client
+    from hepml.train.dask_events import persist_events, read_events
+    from hepml.train.distributed import train_fold_dask, write_scores
 
     directory, raw, tables = demo
     local = _config_file(directory, raw, "local")
@@ -179,8 +179,8 @@ def test_dask_fold_files_are_complete_and_consistent(both_engines):
 
 @needs_dask
 def test_training_sets_hold_no_test_event_and_local_weights(demo):
-    from hepml.dask_events import read_events
-    from hepml.distributed import training_sets
+    from hepml.train.dask_events import read_events
+    from hepml.train.distributed import training_sets
 
     _, raw, tables = demo
     training = {**raw["training"], "engine": "dask", "balance_backgrounds": True}
@@ -204,7 +204,7 @@ def test_training_sets_hold_no_test_event_and_local_weights(demo):
 
 @needs_dask
 def test_events_are_the_local_data_set_spread_over_row_groups(demo, tmp_path):
-    from hepml.dask_events import read_events
+    from hepml.train.dask_events import read_events
 
     _, raw, tables = demo
     cfg = config_from_dict(raw)
@@ -284,7 +284,7 @@ def test_pinned_dask_awkward_computes_like_pyarrow(tmp_path):
     for spec in extra["optional-dependencies"]["dask"]:
         requirement = Requirement(spec)
         assert version(requirement.name) in requirement.specifier, spec
-    from hepml.dask_cluster import version_problems
+    from hepml.train.dask_cluster import version_problems
 
     assert version_problems() == []  # what engine dask checks before it starts
     rng = np.random.default_rng(1)
@@ -348,7 +348,7 @@ def test_unreachable_scheduler_is_a_clear_error(demo, capsys):
     assert f"training.dask.address: cannot reach a Dask scheduler at '{address}'" in err
     assert "Traceback" not in err
     assert not (directory / "unreachable" / "model.json").exists()
-    from hepml.dask_cluster import dask_client
+    from hepml.train.dask_cluster import dask_client
 
     cfg = config_from_dict({**raw, "training": {**raw["training"], "engine": "dask", "dask": dask}})
     with pytest.raises(ClusterError, match="within 2 s"), dask_client(cfg.dask):
@@ -362,7 +362,7 @@ def test_missing_extra_names_the_install_command(small_config, tmp_path):
     config.write_text(yaml.safe_dump(small_config))
     script = (
         "import sys; sys.modules['dask_awkward'] = None\n"
-        "from hepml.cli import main\n"
+        "from hepml.cli.app import main\n"
         f"sys.exit(main(['train', '--config', {str(config)!r}, '--fold', '0', '--tables',"
         f" 'sig={tmp_path}/sig.parquet', '--output-dir', {str(tmp_path / 'out')!r}]))"
     )
@@ -375,7 +375,7 @@ def test_missing_extra_names_the_install_command(small_config, tmp_path):
 
 
 def test_provenance_says_dask_models_are_not_bitwise_reproducible(small_config, tmp_path):
-    from hepml.provenance import DASK_DEPENDENCIES, collect_provenance
+    from hepml.review.provenance import DASK_DEPENDENCIES, collect_provenance
 
     small_config["training"]["engine"] = "dask"
     cfg = config_from_dict(small_config)
@@ -390,8 +390,8 @@ def test_provenance_says_dask_models_are_not_bitwise_reproducible(small_config, 
 def test_a_local_cluster_leaves_this_process_environment_as_it_was(monkeypatch):
     """Dask's nannies set OMP_NUM_THREADS=1 in the parent process and never undo it: after
     the cluster, subprocesses (Snakemake jobs, ``nproc``) would see a single core."""
-    from hepml.config import DaskSettings
-    from hepml.dask_cluster import dask_client, n_workers
+    from hepml.config.model import DaskSettings
+    from hepml.train.dask_cluster import dask_client, n_workers
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     before = dict(os.environ)

@@ -1,4 +1,4 @@
-"""hepml.evaluate on a synthetic K=3 fold score table, checked against sklearn and numpy."""
+"""hepml.evaluate.performance on a synthetic K=3 fold score table, checked against sklearn and numpy."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import sklearn.metrics
 
-from hepml import metrics
-from hepml.config import config_from_dict
-from hepml.evaluate import evaluate, evaluation_options, write_evaluation
+from hepml.config.model import config_from_dict
+from hepml.evaluate import metrics
+from hepml.evaluate.performance import evaluate, evaluation_options, write_evaluation
 from hepml.exceptions import ConfigError, DataError, FoldMismatch
 
 WORKING_POINTS = [{"signal_efficiency": 0.5}, {"background_efficiency": 0.05}, {"score": 0.7}]

@@ -1,4 +1,4 @@
-"""hepml.evaluation_tables and tables.latex_table: what the tables say, in CSV and LaTeX."""
+"""hepml.evaluate.tables and tables.latex_table: what the tables say, in CSV and LaTeX."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from test_evaluate import WORKING_POINTS, synthetic_table
 
-from hepml.evaluate import evaluate
-from hepml.evaluation_tables import TABLES, write_evaluation
-from hepml.tables import latex_table, write_table
+from hepml.evaluate.performance import evaluate
+from hepml.evaluate.tables import TABLES, write_evaluation
+from hepml.tables.text import latex_table, write_table
 
 
 def _csv(path):

@@ -17,11 +17,11 @@ import xgboost as xgb
 from test_apply import build_pipeline, friend_arrays, load_models
 from test_apply_bad_files import truncated_ntuple
 
-from hepml.apply import apply_sample
-from hepml.cli import main
-from hepml.config import config_from_dict
+from hepml.apply.samples import apply_sample
+from hepml.cli.app import main
+from hepml.config.model import config_from_dict
 from hepml.exceptions import DataError, FoldMismatch, HepmlError
-from hepml.export import closure_sample, export_models, fold_header, load_export
+from hepml.export.models import closure_sample, export_models, fold_header, load_export
 from hepml.folds import fold_of_event
 
 

@@ -4,7 +4,7 @@ uproot hands the interpreter every integer width ROOT has (NanoAOD counters are 
 uint8 or bool, event numbers uint64). Every operator is checked here on every width, flat
 (numpy and awkward) and jagged, against Python's exact integers and numpy's float64 computed
 by hand, never against the interpreter's own output. See the module docstring of
-``hepml.expressions`` for the rules these tests pin down.
+``hepml.ingest.expressions.language`` for the rules these tests pin down.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hepml.exceptions import ExpressionError
-from hepml.expressions import parse_expression
+from hepml.ingest.expressions.language import parse_expression
 
 WHERE = "feature 'f'"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1

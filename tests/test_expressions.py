@@ -1,4 +1,4 @@
-"""Tests for the safe expression language (hepml.expressions and its helper modules).
+"""Tests for the safe expression language (hepml.ingest.expressions.language and its helper modules).
 
 Results are checked against independent computations (the math module, plain loops, hand-
 written four-vector formulas) on small hand-made arrays; every rejection is checked for the
@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hepml.exceptions import ExpressionError, HepmlError, UnknownBranch
-from hepml.expressions import (
+from hepml.ingest.expressions.language import (
     Expression,
     as_flat,
     as_mask,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
-from hepml.fold_models import FoldModels, predict
+from hepml.models import FoldModels, predict
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""hepml.importance: SHAP and gain against hand computations from the trees themselves."""
+"""hepml.evaluate.importance: SHAP and gain against hand computations from the trees themselves."""
 
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 import xgboost as xgb
 
-from hepml.dataset import load_dataset
-from hepml.exceptions import FoldMismatch
-from hepml.importance import (
+from hepml.evaluate.importance import (
     beeswarm_data,
     feature_ranking,
     fold_importance,
@@ -23,6 +21,8 @@ from hepml.importance import (
     shap_values,
     write_importance,
 )
+from hepml.exceptions import FoldMismatch
+from hepml.tables.features import load_dataset
 
 FEATURES = ["strong", "noise", "weak"]
 

@@ -14,10 +14,10 @@ import pytest
 import uproot
 from ntuple_faults import corrupt_basket, write_baskets
 
-from hepml.config import config_from_dict
+from hepml.config.model import config_from_dict
 from hepml.exceptions import BadFile, DataError, ExpressionError, InputFileError, UnknownBranch
 from hepml.folds import fold_of_event
-from hepml.ingest import ingest_sample, summary_of, write_cutflow
+from hepml.ingest.sample import ingest_sample, summary_of, write_cutflow
 
 
 def _read_all(pattern: str) -> ak.Array:

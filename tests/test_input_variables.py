@@ -1,4 +1,4 @@
-"""hepml.input_variables: flow histograms against numpy counts, correlations against numpy."""
+"""hepml.evaluate.inputs: flow histograms against numpy counts, correlations against numpy."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from hepml.exceptions import DataError
-from hepml.input_variables import (
+from hepml.evaluate.inputs import (
     correlation_matrices,
     feature_edges,
     histogram_with_flow,
@@ -18,6 +17,7 @@ from hepml.input_variables import (
     inputs_from_files,
     weighted_correlation,
 )
+from hepml.exceptions import DataError
 
 
 def test_histogram_keeps_flow_and_counts_nan_apart():

@@ -12,10 +12,9 @@ import pytest
 import uproot
 from ntuple_faults import corrupt_basket, damaged_copy, write_baskets
 
-from hepml.config import config_from_dict
+from hepml.config.model import config_from_dict
 from hepml.exceptions import BadFile, ExpressionError, HepmlError, InputFileError, UnknownBranch
-from hepml.ingest import ingest_sample
-from hepml.inputs import (
+from hepml.ingest.reading import (
     InputFile,
     check_branch_types,
     check_branches,
@@ -26,6 +25,7 @@ from hepml.inputs import (
     reason,
     resolve_files,
 )
+from hepml.ingest.sample import ingest_sample
 
 
 def test_resolve_files_sorted_with_tree_suffix(tmp_path):

@@ -1,4 +1,4 @@
-"""hepml.metrics against sklearn, scipy, brute force and a known analytic AUC."""
+"""hepml.evaluate.metrics against sklearn, scipy, brute force and a known analytic AUC."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import sklearn.metrics
 from scipy import stats
 
-from hepml import metrics
+from hepml.evaluate import metrics
 from hepml.exceptions import DataError
 
 

@@ -10,9 +10,9 @@ import pytest
 import uproot
 from ntuple_faults import write_baskets
 
-from hepml.config import config_from_dict
+from hepml.config.model import config_from_dict
 from hepml.exceptions import ConfigError, DataError, InputFileError, UnknownBranch
-from hepml.ingest import ingest_sample, summary_of
+from hepml.ingest.sample import ingest_sample, summary_of
 
 XSEC, LUMI = 3.0, 20.0  # pb, fb^-1
 RUNS = [np.array([100.0, 250.5]), np.array([80.25])]  # genEventSumw per luminosity run

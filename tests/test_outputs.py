@@ -23,7 +23,7 @@ from conftest import make_small_config, write_ntuple
 from test_apply import build_pipeline
 
 from hepml.atomic import atomic_directory, atomic_path, output_error, write_text
-from hepml.cli import main
+from hepml.cli.app import main
 from hepml.exceptions import HepmlError, OutputConflict
 from hepml.outputs import LEDGER, check_outputs, is_ours
 

@@ -1,4 +1,4 @@
-"""hepml.per_process: AUC and efficiencies per process, against sklearn and numpy counts."""
+"""hepml.evaluate.per_process: AUC and efficiencies per process, against sklearn and numpy counts."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import sklearn.metrics
 from scipy import stats
 
-from hepml.per_process import ALL_BACKGROUNDS, per_process_performance
+from hepml.evaluate.per_process import ALL_BACKGROUNDS, per_process_performance
 
 
 def _test_rows(n=30000, seed=3):

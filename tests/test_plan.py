@@ -9,11 +9,11 @@ import shutil
 import pytest
 import yaml
 
-from hepml.cli import main
-from hepml.config import config_from_dict, load_config
+from hepml.cli.app import main
+from hepml.config.model import config_from_dict, load_config
+from hepml.config.settings import settings_hash, stage_settings, training_hash
 from hepml.exceptions import InputFileError
-from hepml.plan import workflow_plan
-from hepml.stage_settings import settings_hash, stage_settings, training_hash
+from hepml.workflow.plan import workflow_plan
 
 RULES = {
     "make_demo", "ingest", "train", "train_baseline", "tune_trial", "tune_select", "evaluate",

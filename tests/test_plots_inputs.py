@@ -1,4 +1,4 @@
-"""hepml.plots_inputs: input-variable shapes, correlation matrices and data/MC plots."""
+"""hepml.plots.inputs: input-variable shapes, correlation matrices and data/MC plots."""
 
 from __future__ import annotations
 
@@ -12,17 +12,17 @@ import pytest
 from test_data_mc import _events
 
 from hepml.atomic import write_json
-from hepml.data_mc import data_mc_histograms
+from hepml.evaluate.data_mc import data_mc_histograms
+from hepml.evaluate.inputs import correlation_matrices, input_variable_histograms
 from hepml.exceptions import DataError
-from hepml.input_variables import correlation_matrices, input_variable_histograms
-from hepml.plot_style import PlotStyle
-from hepml.plots_inputs import (
+from hepml.plots.inputs import (
     draw_data_mc,
     draw_inputs,
     plot_correlation,
     plot_data_mc,
     plot_input_variable,
 )
+from hepml.plots.style import PlotStyle
 
 ROOT = Path(__file__).resolve().parents[1]
 STYLE = PlotStyle(luminosity_fb=140.0)
@@ -145,7 +145,7 @@ def test_data_mc_skips_the_ratio_where_the_signed_mc_is_not_positive():
 
 
 def test_cli_names_the_missing_rule(tmp_path, capsys):
-    from hepml.cli import main
+    from hepml.cli.app import main
 
     config = ROOT / "config" / "config.yaml"
     status = main(

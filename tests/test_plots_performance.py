@@ -1,4 +1,4 @@
-"""hepml.plots_performance: significance, cut efficiencies, learning curves, importance, SHAP."""
+"""hepml.plots.training: significance, cut efficiencies, learning curves, importance, SHAP."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import pytest
 from matplotlib.figure import Figure
 from test_evaluate import synthetic_table
 
-from hepml.evaluate import evaluate
+from hepml.evaluate.performance import evaluate
 from hepml.exceptions import DataError
-from hepml.plot_style import PlotStyle
-from hepml.plots_performance import (
+from hepml.plots.style import PlotStyle
+from hepml.plots.training import (
     TRAINING_PLOTS,
     draw_training,
     plot_cut_efficiencies,
@@ -154,7 +154,7 @@ def test_draw_training_reads_only_the_files_it_is_given(tmp_path):
     """A leftover fold3/ of an earlier run with K = 4 must not appear in a K = 3 plot."""
     _write_training_outputs(tmp_path / "train", tmp_path, n_folds=4)
     draw_training(*_training_files(tmp_path / "train", 3), tmp_path, tmp_path / "plots", STYLE)
-    from hepml.plots_performance import _read_learning_curves
+    from hepml.plots.training import _read_learning_curves
 
     curves, best = _read_learning_curves(*_training_files(tmp_path / "train", 3))
     assert sorted(curves) == sorted(best) == [0, 1, 2]

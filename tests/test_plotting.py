@@ -1,4 +1,4 @@
-"""hepml.plotting: plots are drawn from the evaluation files, without pyplot state."""
+"""hepml.plots.performance: plots are drawn from the evaluation files, without pyplot state."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import pytest
 from matplotlib.figure import Figure
 from test_evaluate import WORKING_POINTS, synthetic_table
 
-from hepml.evaluate import evaluate, write_evaluation
+from hepml.evaluate.performance import evaluate, write_evaluation
 from hepml.exceptions import ConfigError, DataError
-from hepml.plotting import (
+from hepml.plots.performance import (
     PlotStyle,
     draw_all,
     plot_overtraining,

@@ -14,9 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 import uproot
 
-from hepml.cli import main as hepml_main
-from hepml.config import config_from_dict
-from hepml.ingest import ingest_sample
+from hepml.cli.app import main as hepml_main
+from hepml.config.model import config_from_dict
+from hepml.ingest.sample import ingest_sample
 
 TESTDATA = "scikit-hep-testdata"
 TUTORIAL = "cms-hep-tutorial"

@@ -1,4 +1,4 @@
-"""hepml.score_tables: the evaluation read from the fold models' Parquet files, one at a time.
+"""hepml.tables.scores: the evaluation read from the fold models' Parquet files, one at a time.
 
 The numbers are checked against sklearn and numpy sums over the whole table in memory, and
 the bad files each give an error naming the file.
@@ -13,10 +13,10 @@ import pytest
 import sklearn.metrics
 from test_evaluate import WORKING_POINTS, synthetic_table
 
-from hepml.evaluate import evaluate
+from hepml.evaluate.performance import evaluate
 from hepml.exceptions import DataError, FoldMismatch
-from hepml.score_tables import ScoreFiles, models_in_order
-from hepml.train import write_scores
+from hepml.tables.scores import ScoreFiles, models_in_order
+from hepml.train.bdt import write_scores
 
 K = 3
 PROCESS = {"ggH": "higgs", "ttbar": "top", "wjets": "wjets"}

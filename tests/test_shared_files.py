@@ -13,12 +13,12 @@ import os
 import pytest
 import yaml
 
-from hepml import shared_files
-from hepml.cli import main
-from hepml.config import config_from_dict
+from hepml.cli.app import main
+from hepml.config.model import config_from_dict
 from hepml.exceptions import ConfigError
-from hepml.plan import sample_file_lists
-from hepml.shared_files import find_shared_files
+from hepml.ingest import shared_files
+from hepml.ingest.shared_files import find_shared_files
+from hepml.workflow.plan import sample_file_lists
 
 
 def _file(path, content: bytes):

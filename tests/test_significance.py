@@ -1,4 +1,4 @@
-"""hepml.significance against hand computations, numpy counts and analytic Gaussian yields."""
+"""hepml.evaluate.significance against hand computations, numpy counts and analytic Gaussian yields."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
-from hepml.exceptions import ConfigError, DataError
-from hepml.significance import (
+from hepml.evaluate.significance import (
     SignificanceScan,
     asimov_significance,
     optimal_cut,
@@ -17,6 +16,7 @@ from hepml.significance import (
     significance_scan,
     yields_above,
 )
+from hepml.exceptions import ConfigError, DataError
 
 
 @pytest.mark.parametrize(("s", "b"), [(10.0, 100.0), (5.0, 1.0), (3.0, 0.2), (50.0, 2500.0)])

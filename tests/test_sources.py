@@ -19,9 +19,9 @@ from conftest import write_ntuple
 from ntuple_faults import damaged_copy
 from test_apply import build_pipeline, friend_arrays, load_models
 
-from hepml.apply import apply_sample
-from hepml.cli import main
-from hepml.config import config_from_dict
+from hepml.apply.samples import apply_sample
+from hepml.cli.app import main
+from hepml.config.model import config_from_dict
 from hepml.exceptions import (
     BadFile,
     DataError,
@@ -30,11 +30,11 @@ from hepml.exceptions import (
     InputFileError,
     UnknownBranch,
 )
-from hepml.export import closure_sample, export_models
-from hepml.ingest import ingest_sample
-from hepml.inputs import InputFile, iterate_file, resolve_files
-from hepml.source_base import columns_of
-from hepml.sources import open_source
+from hepml.export.models import closure_sample, export_models
+from hepml.ingest.reading import InputFile, iterate_file, resolve_files
+from hepml.ingest.sample import ingest_sample
+from hepml.ingest.sources import open_source
+from hepml.ingest.sources.base import columns_of
 
 SUFFIX = {"ttree": "root", "rntuple": "root", "parquet": "parquet"}
 WHERE = {"ttree": "tree 'events' in", "rntuple": "RNTuple 'events' in", "parquet": "Parquet file"}

@@ -38,7 +38,7 @@ def test_loading_the_demo_config_imports_no_heavy_library():
     # the demo lists baselines without params: the schema checks them, scikit-learn is not needed
     loaded = imported_after(
         """
-        from hepml.config import load_config
+        from hepml.config.model import load_config
         cfg = load_config(["config/config.yaml"])
         assert cfg.baselines
         """
@@ -48,17 +48,19 @@ def test_loading_the_demo_config_imports_no_heavy_library():
 
 def test_what_the_snakefile_imports_is_light():
     """common.smk and resources.smk import these at every Snakemake start (cluster: per job)."""
-    loaded = imported_after("import hepml.batch, hepml.config, hepml.demo, hepml.cli")
+    loaded = imported_after(
+        "import hepml.workflow.resources, hepml.config.model, hepml.demo.files, hepml.cli.app"
+    )
     assert loaded == set()
 
 
 @pytest.mark.parametrize(
     ("modules", "allowed"),
     [
-        (["hepml.ingest"], {"awkward", "vector"}),
-        (["hepml.evaluate", "hepml.dataset"], set()),
-        (["hepml.input_variables"], set()),
-        (["hepml.plotting", "hepml.plots_inputs", "hepml.plots_performance"], {"matplotlib"}),
+        (["hepml.ingest.sample"], {"awkward", "vector"}),
+        (["hepml.evaluate.performance", "hepml.tables.features"], set()),
+        (["hepml.evaluate.inputs"], set()),
+        (["hepml.plots.performance", "hepml.plots.inputs", "hepml.plots.training"], {"matplotlib"}),
     ],
 )
 def test_stages_that_do_not_train_or_plot_skip_those_libraries(modules, allowed):

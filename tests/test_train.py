@@ -9,11 +9,11 @@ import pytest
 import xgboost as xgb
 from conftest import ingest_all
 
-from hepml.config import config_from_dict
-from hepml.dataset import Dataset, load_dataset, read_scores
+from hepml.config.model import config_from_dict
 from hepml.exceptions import ConfigError, DataError, FoldMismatch
-from hepml.train import fold_roles, train_fold, training_weights, write_fold
-from hepml.weights import annihilate
+from hepml.tables.features import Dataset, load_dataset, read_scores
+from hepml.train.bdt import fold_roles, train_fold, training_weights, write_fold
+from hepml.train.weights import annihilate
 
 
 @pytest.mark.parametrize("k", [3, 5, 20])

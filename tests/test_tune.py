@@ -16,10 +16,10 @@ import pytest
 import yaml
 from conftest import ingest_all
 
-from hepml.config import config_from_dict
+from hepml.config.model import config_from_dict
 from hepml.exceptions import ConfigError, FoldMismatch
-from hepml.train import train_fold
-from hepml.tune import (
+from hepml.train.bdt import train_fold
+from hepml.train.tune import (
     grid_points,
     history_needed,
     n_trials,

@@ -17,8 +17,8 @@ from conftest import SHARED_DATA
 from sklearn.metrics import roc_auc_score
 from workflow_helpers import ROOT, require_hepml, snakemake_env
 
-from hepml.analysis_dir import init_analysis
 from hepml.folds import fold_of_entry
+from hepml.workflow.analysis import init_analysis
 
 pytestmark = pytest.mark.e2e
 

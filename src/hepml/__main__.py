@@ -2,6 +2,6 @@
 
 import sys
 
-from hepml.cli import main
+from hepml.cli.app import main
 
 sys.exit(main())

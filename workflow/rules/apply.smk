@@ -1,5 +1,5 @@
 # Apply: every training sample and every apply.samples entry scored with the fold models
-# (hepml.apply: friend trees + Parquet); export: the models out to C++ (hepml.export).
+# (hepml.apply.samples: friend trees + Parquet); export: the models out to C++ (hepml.export.models).
 
 
 rule apply:

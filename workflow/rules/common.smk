@@ -78,7 +78,7 @@ FEATURES = PLAN["features"]
 SETTINGS = PLAN["settings"]  # rule -> hash of the settings its stage reads
 PLOTS = ["roc", "roc_tpr_fpr", "overtraining", "score", "score_log"]
 PLOTS += ["significance", "cut_efficiencies"]
-# tables of the evaluate rule (hepml.evaluation_tables), each as .csv, .md and .tex
+# tables of the evaluate rule (hepml.evaluate.tables), each as .csv, .md and .tex
 EVALUATION_TABLES = ["metrics", "working_points", "confusion", "overtraining"]
 EVALUATION_TABLES += ["per_process", "significance"]
 TABLE_EXTS = ["csv", "md", "tex"]
@@ -141,7 +141,7 @@ def all_outputs():
     )
 
 
-# --- training: baselines and the hyperparameter search (hepml.baselines, hepml.tune) ---
+# --- training: baselines and the hyperparameter search (hepml.train.baselines, hepml.train.tune) ---
 BASELINES = PLAN["baselines"]
 TUNE = PLAN["tune"]  # None when tuning is off
 TRIALS = TUNE["trials"] if TUNE else []  # trial indices per fold model
@@ -170,7 +170,7 @@ def tune_outputs():
     )
 
 
-# --- apply: scores into the ntuples (hepml.apply) ---
+# --- apply: scores into the ntuples (hepml.apply.samples) ---
 def apply_outputs():
     """The friend-tree directory and the Parquet table, as the apply section asks."""
     outputs = {}

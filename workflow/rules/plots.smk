@@ -1,6 +1,6 @@
-# The detailed evaluation: input variables, feature ranking and data/MC (hepml.input_variables,
-# hepml.importance, hepml.data_mc) written as data under results/evaluation, then drawn from
-# that data (hepml.plots_inputs, hepml.plots_performance) under results/plots.
+# The detailed evaluation: input variables, feature ranking and data/MC (hepml.evaluate.inputs,
+# hepml.evaluate.importance, hepml.evaluate.data_mc) written as data under results/evaluation, then drawn from
+# that data (hepml.plots.inputs, hepml.plots.training) under results/plots.
 
 EXTS = ["pdf", "png"]
 INPUT_PLOTS = expand(

@@ -1,4 +1,4 @@
-# The provenance record of the run (hepml.provenance): versions, the merged config and its
+# The provenance record of the run (hepml.review.provenance): versions, the merged config and its
 # hash, SHA-256 of every input file and model, git state, K-fold definition, training threads
 # and device. A local rule: it records the git state of the checkout on the host that runs
 # Snakemake, which a batch node without a shared file system would not see.

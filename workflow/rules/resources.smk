@@ -1,5 +1,5 @@
 # Batch resources of the rules, from the config's `resources:` section (as `hepml plan` reports
-# it; the formula is hepml.batch's). A rule of stage STAGE declares
+# it; the formula is hepml.workflow.resources's). A rule of stage STAGE declares
 #     threads: stage_threads("STAGE")
 #     resources:
 #         **stage_resources("STAGE"),

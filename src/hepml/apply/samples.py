@@ -1,0 +1,158 @@
+"""Apply: the trained fold models scored back into the ntuples, as friend trees and Parquet.
+
+Every sample of ``samples`` (the MC the models trained on, and collision data with label
+``data``) and each extra sample of the ``apply`` section is scored file by file with
+:mod:`hepml.apply.scoring`. MC events are always scored by the model of their fold (the one that never
+saw them); events of data and extra samples by the model of their fold or by the mean of all
+models (``apply.data_model``).
+
+Outputs of sample ``S`` under ``output_dir``:
+
+- ``S/<source file name>``: one friend ROOT file per input file, tree ``apply.friend_tree``
+  (default ``hepml``) with one entry per source entry in the same order;
+- ``S.parquet``: the same columns for all files, plus ``file`` (index into the file list of
+  the summary) and ``entry``;
+- ``S.json``: the summary (files, friend files, counts, models, config hash, mode, and the
+  ``skipped_files`` with the reason).
+
+Everything is checked (models against the config, every file's branches, the outputs against
+the inputs and against what hepml wrote before: :mod:`hepml.outputs`) before anything is
+written, and every output appears atomically. Bad files (not ROOT, truncated, corrupt, no
+entries) follow ``on_bad_file`` as in ingest: an error naming the file, or (``skip``) a
+warning, no friend file and no Parquet rows for it, and its record in ``skipped_files``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hepml.apply.scoring import ScoreOptions, plan_files, score_files
+from hepml.atomic import atomic_directory, atomic_path, write_json
+from hepml.config.model import Config, Sample
+from hepml.exceptions import ConfigError, did_you_mean
+from hepml.ingest.reading import BadFiles
+from hepml.models import FoldModels
+from hepml.outputs import check_outputs
+
+__all__ = [
+    "apply_sample",
+    "apply_samples",
+    "is_training_sample",
+    "options_for",
+    "output_paths",
+    "sample_to_apply",
+]
+
+log = logging.getLogger(__name__)
+
+
+def apply_samples(config: Config) -> list[str]:
+    """Names of every sample ``hepml apply`` scores: ``samples`` (MC and data), then the extra."""
+    return [*config.samples, *config.apply.samples]
+
+
+def sample_to_apply(config: Config, name: str) -> Sample:
+    """The training or extra sample called ``name``."""
+    sample = config.samples.get(name) or config.apply.samples.get(name)
+    if sample is None:
+        hint = did_you_mean(name, apply_samples(config))
+        msg = f"no sample '{name}' in the config (neither under samples nor apply.samples).{hint}"
+        raise ConfigError(msg)
+    return sample
+
+
+def is_training_sample(config: Config, name: str) -> bool:
+    """True for the MC samples the models trained on (label signal or background)."""
+    sample = config.samples.get(name)
+    return sample is not None and sample.label in ("signal", "background")
+
+
+def options_for(config: Config, name: str) -> ScoreOptions:
+    """Training (MC) samples: always the fold model; data and extra samples: ``data_model``."""
+    return ScoreOptions(
+        mode="fold" if is_training_sample(config, name) else config.apply.data_model,
+        fill=config.apply.fill,
+        branch=config.apply.branch,
+        friend_tree=config.apply.friend_tree,
+        step_size=config.step_size,
+    )
+
+
+def output_paths(config: Config, name: str, output_dir: str | Path) -> dict[str, Path | None]:
+    """Where ``apply_sample`` writes: friend directory, Parquet table, summary JSON."""
+    out = Path(output_dir)
+    return {
+        "friends": out / name if config.apply.root else None,
+        "parquet": out / f"{name}.parquet" if config.apply.parquet else None,
+        "summary": out / f"{name}.json",
+    }
+
+
+def apply_sample(
+    config: Config,
+    name: str,
+    models: FoldModels,
+    output_dir: str | Path,
+    *,
+    files: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Score every file of sample ``name`` and write its outputs; return the summary.
+
+    ``files`` (in order) replaces the sample's globs, as for ingest.
+    """
+    sample = sample_to_apply(config, name)
+    options = options_for(config, name)
+    bad = BadFiles.of(config, sample)
+    # every file checked before anything is written
+    files, plan = plan_files(config, sample, bad, files)
+    paths = output_paths(config, name, output_dir)
+    check_outputs(
+        files=[p for key, p in paths.items() if key != "friends" and p is not None],
+        directories={paths["friends"]: "apply"} if paths["friends"] is not None else {},
+        inputs=[*(f.path for f in files), *models.paths, *_metadata_paths(models.paths)],
+    )
+    with contextlib.ExitStack() as stack:
+        friends = parquet = None
+        if paths["friends"] is not None:
+            friends = stack.enter_context(atomic_directory(paths["friends"], "apply"))
+        if paths["parquet"] is not None:
+            parquet = stack.enter_context(atomic_path(paths["parquet"]))
+        records = score_files(
+            config, files, plan, models, options, friend_dir=friends, parquet=parquet, bad=bad
+        )
+    summary = {
+        "sample": name,
+        "kind": "training" if is_training_sample(config, name) else "data",
+        "mode": options.mode,
+        "fold_source": "+".join(plan.id_branches) or "(file, entry)",
+        "branch": options.branch,
+        "friend_tree": options.friend_tree if friends is not None else None,
+        "fill": options.fill,
+        "files": records,
+        "skipped_files": bad.records(),
+        "entries": sum(r["entries"] for r in records),
+        "selected": sum(r["selected"] for r in records),
+        "friend_dir": str(paths["friends"]) if paths["friends"] is not None else None,
+        "parquet": str(paths["parquet"]) if paths["parquet"] is not None else None,
+        "models": list(models.paths),
+        "config_hash": models.config_hash,
+    }
+    write_json(paths["summary"], summary)
+    log.info(
+        "sample '%s': %d of %d entries scored (%s mode, %d file(s) skipped)",
+        name,
+        summary["selected"],
+        summary["entries"],
+        options.mode,
+        len(bad.skipped),
+    )
+    return summary
+
+
+def _metadata_paths(model_paths) -> list[Path]:
+    """The metadata.json beside each model (read with it, so an input too)."""
+    return [Path(p).with_name("metadata.json") for p in model_paths]

@@ -1,0 +1,231 @@
+"""The settings each workflow stage reads, and their hashes: the stages' rerun triggers.
+
+Snakemake reruns a job when its ``params`` change. hepml gives every rule one parameter, the
+hash of exactly the settings its stage reads, taken from the validated configuration (schema
+defaults filled in), so that:
+
+- the same configuration under another file name, or split over other files, reruns nothing
+  (file paths are never hashed);
+- presentation (feature ``label``, the ``plotting`` block) reruns only the plots, never
+  ingest, training or the tables;
+- performance knobs that do not change a number (``reading.step_size``, ``resources``,
+  where the Dask scheduler is) rerun nothing;
+- a changed cut reruns exactly the ingest and apply jobs and what follows from their outputs
+  (Snakemake follows the files).
+
+:func:`training_hash` is the fingerprint written into every model's metadata: what the
+models depend on (the ingest settings of every training sample and the training settings).
+Apply, export and ``hepml score`` refuse models whose fingerprint differs from the config's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hepml.config.model import Config
+
+__all__ = [
+    "FEATURE_PRESENTATION_KEYS",
+    "SAMPLE_PRESENTATION_KEYS",
+    "settings_hash",
+    "stage_settings",
+    "training_hash",
+]
+
+# Keys that only change how things are drawn or labelled, never a number. (A sample's
+# `label` is its class, signal/background/data: not presentation.)
+FEATURE_PRESENTATION_KEYS = ("label",)
+SAMPLE_PRESENTATION_KEYS: tuple[str, ...] = ()
+# Connection settings of the Dask engine: how to reach a cluster, not what it computes.
+_DASK_CONNECTION = ("address", "timeout")
+
+
+def settings_hash(settings: Any) -> str:
+    """A short, stable hash of JSON-ready ``settings`` (key order does not matter)."""
+    blob = json.dumps(settings, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _features(raw: dict[str, Any]) -> list[dict[str, Any]]:
+    """Features as computed: name, expression and fill, never the plot label."""
+    return [
+        {k: v for k, v in f.items() if k not in FEATURE_PRESENTATION_KEYS} for f in raw["features"]
+    ]
+
+
+def _feature_names(raw: dict[str, Any]) -> list[str]:
+    return [f["name"] for f in raw["features"]]
+
+
+def _labels(raw: dict[str, Any]) -> dict[str, str]:
+    """Feature name -> axis label, in the features' order."""
+    return {f["name"]: f.get("label", "") for f in raw["features"]}
+
+
+def _mc_samples(config: Config) -> list[str]:
+    return [n for n in config.samples if n not in config.data_samples]
+
+
+def _processes(config: Config) -> dict[str, list[str]]:
+    """Label and process of every training sample (balancing and per-process tables)."""
+    return {n: [config.samples[n].label, config.samples[n].process] for n in _mc_samples(config)}
+
+
+def _reading(raw: dict[str, Any]) -> dict[str, Any]:
+    # step_size sets the chunking (memory), never a number: not a rerun trigger
+    return {k: v for k, v in raw.get("reading", {}).items() if k != "step_size"}
+
+
+def _sample_spec(config: Config, name: str) -> dict[str, Any]:
+    raw = config.raw
+    spec = raw["samples"].get(name) or raw["apply"]["samples"][name]
+    return {k: v for k, v in spec.items() if k not in SAMPLE_PRESENTATION_KEYS}
+
+
+def _event_reading(config: Config, name: str) -> dict[str, Any]:
+    """What turns one sample's files into selected events with features, weights, folds."""
+    raw = config.raw
+    return {
+        "sample": _sample_spec(config, name),
+        "selection": raw.get("selection", []),
+        "features": _features(raw),
+        "event_number": raw.get("event_number"),
+        "luminosity": raw.get("luminosity"),
+        "seed": raw.get("seed"),
+        "folds": raw["training"]["folds"],
+        "reading": _reading(raw),
+    }
+
+
+def _model_settings(config: Config) -> dict[str, Any]:
+    """The ``training`` settings the BDTs depend on: no baselines, no Dask connection, and no
+    engine settings under ``engine: local``."""
+    training = {k: v for k, v in config.raw["training"].items() if k != "baselines"}
+    if training.get("engine", "local") == "local":
+        training.pop("engine", None)
+        training.pop("dask", None)
+    else:
+        training["dask"] = {
+            k: v for k, v in training.get("dask", {}).items() if k not in _DASK_CONNECTION
+        }
+    return training
+
+
+def _train(config: Config) -> dict[str, Any]:
+    return {
+        "training": _model_settings(config),
+        "features": _feature_names(config.raw),
+        "seed": config.raw.get("seed"),
+        "samples": _processes(config),
+    }
+
+
+def training_hash(config: Config) -> str:
+    """The models' fingerprint: ingest settings of every training sample + training settings.
+
+    ``reading`` is left out: ``on_bad_file`` decides whether a run with a bad file stops or
+    skips it, not what the models of a finished run are.
+    """
+    ingest = {
+        name: {k: v for k, v in _event_reading(config, name).items() if k != "reading"}
+        for name in _mc_samples(config)
+    }
+    return settings_hash({"ingest": ingest, "train": _train(config)})
+
+
+def _baseline(config: Config, spec: Any) -> dict[str, Any]:
+    training = config.raw["training"]
+    weights = ("folds", "negative_weights", "balance_classes", "balance_backgrounds")
+    return {
+        "baseline": spec,
+        "weights": {k: training.get(k) for k in weights},
+        "features": _feature_names(config.raw),
+        "seed": config.raw.get("seed"),
+        "samples": _processes(config),
+    }
+
+
+def _baseline_name(spec: Any) -> str:
+    return spec if isinstance(spec, str) else spec.get("name", spec["method"])
+
+
+def _plotting(config: Config) -> dict[str, Any]:
+    """What the plots read besides their data files: style, labels, luminosity text."""
+    raw = config.raw
+    return {
+        "plotting": raw.get("plotting", {}),
+        "labels": _labels(raw),
+        "luminosity": raw.get("luminosity"),
+        "evaluation": raw.get("evaluation", {}),
+        "samples": {n: _sample_spec(config, n) for n in config.samples},
+    }
+
+
+def _recorded(config: Config) -> dict[str, Any]:
+    """The whole config as the export and provenance record it, less what never changes a
+    number: resources, chunking, where the Dask scheduler is."""
+    raw = config.raw
+    recorded = {k: v for k, v in raw.items() if k != "resources"}
+    recorded["reading"] = _reading(raw)
+    recorded["training"] = {
+        **_model_settings(config),
+        "baselines": raw["training"].get("baselines", []),
+    }
+    return recorded
+
+
+def _export(config: Config) -> dict[str, Any]:
+    """The export's manifest records the config, but for how it is drawn and the demo."""
+    manifest = {k: v for k, v in _recorded(config).items() if k not in ("plotting", "demo")}
+    manifest["features"] = _features(config.raw)
+    return manifest
+
+
+def stage_settings(config: Config) -> dict[str, Any]:
+    """Stage (rule) name -> the settings it reads; per-sample stages map sample -> settings.
+
+    The keys are the workflow's rule names. Only settings appear here, never paths.
+    """
+    raw = config.raw
+    evaluation = raw.get("evaluation", {})
+    apply_section = {k: v for k, v in raw.get("apply", {}).items() if k != "samples"}
+    samples = list(config.samples) + list(config.apply.samples)
+    return {
+        "make_demo": raw.get("demo"),
+        "ingest": {n: _event_reading(config, n) for n in config.samples},
+        "train": _train(config),
+        "train_baseline": {
+            _baseline_name(s): _baseline(config, s) for s in raw["training"].get("baselines", [])
+        },
+        "tune_trial": {"train": _train(config), "tune": raw["training"].get("tune")},
+        "tune_select": {  # also draws the trials plot
+            "tune": raw["training"].get("tune"),
+            "folds": raw["training"]["folds"],
+            "plotting": raw.get("plotting", {}),
+        },
+        "evaluate": {"evaluation": evaluation, "folds": raw["training"]["folds"]},
+        # input_variables.json and data_mc.json carry the axis labels the plots print
+        "inputs": {
+            "features": _feature_names(raw),
+            "labels": _labels(raw),
+            "bins": evaluation.get("input_bins"),
+        },
+        "importance": {
+            "features": _feature_names(raw),
+            "shap_events": evaluation.get("shap_events"),
+            "seed": raw.get("seed"),
+        },
+        "data_mc": {
+            "features": _feature_names(raw),
+            "labels": _labels(raw),
+            "evaluation": evaluation,
+            "data": {n: _sample_spec(config, n) for n in config.data_samples},
+        },
+        "plot": _plotting(config),
+        "apply": {n: {**_event_reading(config, n), "apply": apply_section} for n in samples},
+        "export": _export(config),
+        "provenance": _recorded(config),
+    }

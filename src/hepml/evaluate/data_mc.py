@@ -1,0 +1,267 @@
+"""Collision data against the Monte Carlo prediction, with the signal region blinded.
+
+For every input variable and for the classifier score, the MC processes (luminosity
+weighted, out-of-fold scores) and the data are histogrammed on one binning, as data for
+``hepml.plots.inputs.plot_data_mc``.
+
+Blinding is applied here, before anything is written, so no file holds the blinded data:
+unless ``unblind`` is set, data events with ``score > blind_above`` are dropped, the score
+bins reaching above ``blind_above`` carry no data (null), and the input-variable histograms
+of data *and* MC are restricted to ``score <= blind_above`` so that they stay comparable.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hepml.evaluate.importance import load_fold_models
+from hepml.evaluate.inputs import feature_edges, histogram_with_flow
+from hepml.exceptions import DataError
+from hepml.tables.features import check_tables, feature_batches, read_column
+
+__all__ = ["Events", "data_mc_from_files", "data_mc_histograms", "score_edges"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Events:
+    """Selected events of one process (or of the data): features, weights, classifier score."""
+
+    X: np.ndarray  # (n, n_features)
+    weight: np.ndarray  # expected events per event (1 for data)
+    score: np.ndarray
+    label: int = 0  # 1 signal, 0 background (ignored for data)
+
+
+def score_edges(bins: int) -> np.ndarray:
+    """``bins`` equal score bins on [0, 1], the last one closed (a score of 1.0 is kept)."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    edges[-1] = np.nextafter(1.0, 2.0)
+    return edges
+
+
+def _blinded_bins(edges: np.ndarray, blind_above: float) -> list[bool]:
+    """Score bins (with flow bins around them) that reach above ``blind_above``.
+
+    A bin whose upper edge equals ``blind_above`` up to rounding (0.6000000000000001 from
+    ``linspace``) stays visible: it holds no score above the threshold.
+    """
+    inner = [bool(high > blind_above and not np.isclose(high, blind_above)) for high in edges[1:]]
+    return [False, *inner, True]
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """What the histograms need of a process besides its feature values."""
+
+    weight: np.ndarray
+    score: np.ndarray
+    label: int = 0
+
+
+def _histograms(
+    mc: Mapping[str, _Scored],
+    data: _Scored,
+    values: Mapping[str, np.ndarray],
+    data_values: np.ndarray,
+    edges: np.ndarray,
+    keep_mc,
+    keep_data: np.ndarray,
+) -> dict[str, Any]:
+    """MC histograms per process and the data histogram of one variable."""
+    processes = {}
+    for name, ev in mc.items():
+        keep = keep_mc(ev)
+        processes[name] = {
+            "label": ev.label,
+            **histogram_with_flow(values[name][keep], ev.weight[keep], edges),
+        }
+    return {
+        "edges": edges.tolist(),
+        "processes": processes,
+        "data": histogram_with_flow(data_values[keep_data], data.weight[keep_data], edges),
+    }
+
+
+def data_mc_histograms(
+    mc: Mapping[str, Events], data: Events, features: Sequence[str], **options: Any
+) -> dict[str, Any]:
+    """data_mc.json: per input variable and for the score, MC per process and data.
+
+    ``mc`` maps process name -> :class:`Events`. Binning per feature as for the input
+    variables (from all MC and data events). See the module docstring for the blinding.
+    ``options``: ``labels`` (feature -> axis label), ``bins`` (40), ``score_bins`` (40),
+    ``blind_above`` (0.5), ``unblind`` (False).
+    """
+    return _data_mc(
+        {name: _Scored(ev.weight, ev.score, ev.label) for name, ev in mc.items()},
+        _Scored(data.weight, data.score),
+        lambda i: ({name: ev.X[:, i] for name, ev in mc.items()}, data.X[:, i]),
+        features,
+        **options,
+    )
+
+
+def _data_mc(
+    mc: Mapping[str, _Scored],
+    data: _Scored,
+    column: Callable[[int], tuple[dict[str, np.ndarray], np.ndarray]],
+    features: Sequence[str],
+    *,
+    labels: Mapping[str, str] | None = None,
+    bins: int = 40,
+    score_bins: int = 40,
+    blind_above: float = 0.5,
+    unblind: bool = False,
+) -> dict[str, Any]:
+    """:func:`data_mc_histograms` (its options), with feature ``i``'s values per process and
+    of the data given by ``column(i)``: in memory, or read from the tables a column at a time."""
+    if not mc:
+        msg = "a data/MC comparison needs at least one MC process"
+        raise DataError(msg)
+    blind = not unblind
+    data_kept = data.score <= blind_above if blind else np.ones(data.score.size, bool)
+    n_hidden = int((~data_kept).sum())
+    if blind:
+        log.info("blinding: %d data events with score > %g hidden", n_hidden, blind_above)
+    variables = {}
+    for i, name in enumerate(features):
+        values, data_values = column(i)
+        everything = np.concatenate([*values.values(), data_values])
+        variables[name] = {
+            "label": (labels or {}).get(name) or name,
+            "region": f"score <= {blind_above:g}" if blind else "all events",
+            **_histograms(
+                mc,
+                data,
+                values,
+                data_values,
+                feature_edges(everything, bins),
+                lambda ev: ev.score <= blind_above if blind else np.ones(ev.score.size, bool),
+                data_kept,
+            ),
+        }
+        del values, data_values, everything
+    score = _histograms(
+        mc,
+        data,
+        {name: ev.score for name, ev in mc.items()},
+        data.score,
+        score_edges(score_bins),
+        lambda ev: np.ones(ev.score.size, bool),
+        data_kept,
+    )
+    if blind:
+        hidden = _blinded_bins(np.asarray(score["edges"]), blind_above)
+        for key in ("sumw", "sumw2"):
+            score["data"][key] = [
+                None if h else v for v, h in zip(score["data"][key], hidden, strict=True)
+            ]
+    return {
+        "version": 1,
+        "blind_above": None if unblind else blind_above,
+        "unblind": unblind,
+        "hidden_data_events": n_hidden,
+        "variables": variables,
+        "score": {"label": "Classifier score", "region": "all events", **score},
+    }
+
+
+def _scores(path: str | os.PathLike, features: Sequence[str], boosters, batch_rows: int):
+    """Each event's score by the model of its fold, read in row batches of ``batch_rows``."""
+    parts = []
+    for X, columns in feature_batches(path, list(features), ("_fold",), batch_rows):
+        fold = columns["_fold"]
+        if np.any((fold < 0) | (fold >= len(boosters))):
+            msg = (
+                f"'{path}': events with a fold outside 0..{len(boosters) - 1}: ingested "
+                "with another config?"
+            )
+            raise DataError(msg)
+        score = np.empty(len(X))
+        for k, booster in enumerate(boosters):
+            rows = fold == k
+            if rows.any():
+                score[rows] = booster.inplace_predict(X[rows], validate_features=False)
+        parts.append(score)
+    return np.concatenate(parts) if parts else np.empty(0)
+
+
+def _grouped(
+    tables: Mapping[str, str | os.PathLike],
+    group_of: Mapping[str, str],
+    features: Sequence[str],
+    boosters,
+    batch_rows: int,
+) -> tuple[dict[str, _Scored], Callable[[int], dict[str, np.ndarray]]]:
+    """The scored events of ``tables`` grouped by ``group_of[sample]`` (in order of first
+    appearance), and a function giving feature ``i``'s values per group (float32, as the
+    models see them), read one column at a time."""
+    members: dict[str, dict[str, str | os.PathLike]] = {}
+    for sample, path in tables.items():
+        members.setdefault(group_of[sample], {})[sample] = path
+    groups = {}
+    for group, member_tables in members.items():
+        label = read_column(member_tables, "_label")
+        groups[group] = _Scored(
+            read_column(member_tables, "_weight").astype(np.float64),
+            np.concatenate(
+                [_scores(path, features, boosters, batch_rows) for path in member_tables.values()]
+            ),
+            int(label[0]) if label.size else 0,
+        )
+
+    def column(i: int) -> dict[str, np.ndarray]:
+        return {g: read_column(t, features[i]).astype(np.float32) for g, t in members.items()}
+
+    return groups, column
+
+
+def data_mc_from_files(
+    model_paths: Sequence[str | os.PathLike],
+    mc_tables: Mapping[str, str | os.PathLike],
+    data_tables: Mapping[str, str | os.PathLike],
+    *,
+    processes: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    batch_rows: int = 100_000,
+    **options: Any,
+) -> dict[str, Any]:
+    """data_mc.json from the fold models and the ingest tables of MC and data samples.
+
+    Every event is scored by the model of its fold (MC: the model that never saw it), as
+    ``hepml apply`` does, in row batches; the histograms then read one feature's column at a
+    time, so memory grows with the events (scores and weights), not events x features.
+    MC samples are grouped by ``processes`` (default: each sample its own); the data samples
+    are summed. ``options`` go to :func:`data_mc_histograms`.
+    """
+    boosters, features = load_fold_models(model_paths)
+    check_tables({**mc_tables, **data_tables}, features)
+    mc, mc_column = _grouped(
+        mc_tables, {s: (processes or {}).get(s, s) for s in mc_tables}, features, boosters,
+        batch_rows,
+    )  # fmt: skip
+    data, data_column = _grouped(
+        data_tables, dict.fromkeys(data_tables, "data"), features, boosters, batch_rows
+    )
+    if not data:
+        msg = "a data/MC comparison needs at least one data sample"
+        raise DataError(msg)
+    return {
+        "data_samples": list(data_tables),
+        **_data_mc(
+            mc,
+            _Scored(data["data"].weight, data["data"].score),
+            lambda i: (mc_column(i), data_column(i)["data"]),
+            features,
+            labels=labels,
+            **options,
+        ),
+    }

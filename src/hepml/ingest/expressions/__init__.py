@@ -1,0 +1,1 @@
+"""hepml.ingest.sample.expressions."""

@@ -1,0 +1,375 @@
+"""Ingest: the ntuples of one sample -> a flat feature table (Parquet) and a cutflow.
+
+The ntuples are ROOT TTrees, ROOT RNTuples or Parquet files, read alike through
+:mod:`hepml.ingest.sources`; the same events give the same table whichever kind stores them.
+
+For each sample the files are checked up front (:mod:`hepml.ingest.reading`) and the expressions
+planned (:mod:`hepml.ingest.sample_plan`); the sum of generator weights is taken from the config, the
+files' bookkeeping or a first pass over all entries (:mod:`hepml.ingest.normalisation`); then each file
+is read in chunks so memory stays bounded. In every chunk the features are computed by the
+safe expression language, the selection is applied cut by cut (counting raw and weighted
+events for the cutflow, :mod:`hepml.ingest.cutflow`), and each event gets its luminosity-normalised
+weight and its fold.
+
+Bad files: a file that is not ROOT, truncated, corrupt, without entries or without the tree
+stops the run with an error naming it (``on_bad_file: error``, the default), or is skipped with
+a warning and a record in the summary and the cutflow (``on_bad_file: skip``). A file skipped
+half-way leaves no rows in the table and no counts in the cutflow; its sum of generator weights
+is taken out of the normalisation too (unless the sum was given in the config).
+
+Table columns: one per feature (float32), then the bookkeeping columns, whose names start
+with an underscore so they can never clash with a feature: ``_weight`` (float64, signed),
+``_label`` (int8, 1 = signal), ``_fold`` (int8), ``_event`` (uint64, the last event-number
+branch, or the entry number), ``_file`` (int32, index into the sorted list of all the sample's
+files, skipped ones included), ``_entry`` (int64, entry number within that file).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from hepml.atomic import atomic_path
+from hepml.config.model import Config, Sample
+from hepml.exceptions import DataError, HepmlError
+from hepml.folds import fold_of_entry, fold_of_event
+from hepml.ingest.cutflow import Cutflow, FileTally, write_cutflow
+from hepml.ingest.normalisation import (
+    describe_source,
+    normalisation_factor,
+    sum_from_entries,
+    sum_from_file,
+)
+from hepml.ingest.reading import (
+    BadFiles,
+    InputFile,
+    input_files,
+    iterate_file,
+    located,
+)
+from hepml.ingest.sample_plan import (
+    SamplePlan,
+    check_files,
+    evaluate_chunk,
+    namespace_of,
+    plan_sample,
+)
+from hepml.outputs import check_outputs
+
+__all__ = [
+    "Cutflow",
+    "IngestResult",
+    "SamplePlan",
+    "evaluate_chunk",
+    "ingest_sample",
+    "plan_sample",
+    "summary_of",
+    "write_cutflow",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestResult:
+    """What ingesting one sample produced, for the summary and the logs."""
+
+    sample: str
+    files: list[str]
+    entries: int
+    sum_of_weights: float
+    normalisation: float
+    cutflow: Cutflow
+    nan_counts: dict[str, int] = field(default_factory=dict)
+    negative_weight_fraction: float = 0.0
+    negative_weight_yield: float = 0.0
+    fold_source: str = ""
+    skipped_files: list[dict[str, str]] = field(default_factory=list)
+    sum_of_weights_source: str = ""
+
+
+def ingest_sample(
+    config: Config,
+    sample_name: str,
+    output: str | Path,
+    *,
+    threads: int = 1,
+    files: Sequence[str] | None = None,
+) -> IngestResult:
+    """Read one sample and write its feature table to ``output`` (Parquet, atomically).
+
+    ``files`` (``path`` or ``path.root:tree``, in order) replaces the sample's globs: the
+    workflow resolves them once, so that every job of a run reads the same list.
+    """
+    del threads  # decompression is single-threaded; the argument keeps the CLI uniform
+    sample = config.samples[sample_name]
+    files = input_files(sample, files)
+    check_outputs(files=[output], inputs=[f.path for f in files])  # before anything is read
+    run = _Run(config, sample, files, BadFiles.of(config, sample))
+    norm = normalisation_factor(sample, config.luminosity, run.sum_of_weights(), run.entries())
+    total = FileTally.empty(len(run.plan.cuts) + 1)
+    with atomic_path(output) as tmp:
+        written = run.main_pass(tmp, norm, total)
+        result = run.result(total)
+        if written != total.rows or result.normalisation != norm:  # a file failed half-way
+            dropped = {i for i, f in enumerate(files) if f.path in run.bad.skipped}
+            _rewrite(tmp, dropped, result.normalisation / norm)
+    log.info(
+        "sample '%s': %d of %d entries selected (%d file(s) skipped)",
+        sample.name,
+        result.cutflow.events[-1],
+        result.entries,
+        len(result.skipped_files),
+    )
+    return result
+
+
+class _Run:
+    """One sample's ingest: files checked and planned on construction, then read."""
+
+    def __init__(
+        self, config: Config, sample: Sample, files: list[InputFile], bad: BadFiles
+    ) -> None:
+        self.config, self.sample, self.files, self.bad = config, sample, files, bad
+        plan, self.n_entries = check_files(config, sample, files, bad, generator=True)
+        self.plan: SamplePlan = plan
+        self.sums = self._sums_of_weights()
+
+    def entries(self) -> int:
+        """Entries of the files not skipped."""
+        return sum(self.n_entries[f.path] for f in self.bad.good(self.files))
+
+    def _sums_of_weights(self) -> dict[str, float]:
+        """The sum of generator weights of every good file ({} when not read from files)."""
+        sample, plan = self.sample, self.plan
+        if sample.cross_section is None or sample.sum_of_weights is not None:
+            return {}
+        sums: dict[str, float] = {}
+        for file in self.bad.good(self.files):
+            with self.bad.guard(file):
+                if sample.sum_of_weights_from is not None:
+                    sums[file.path] = sum_from_file(file, sample.sum_of_weights_from, sample.name)
+                    continue
+                sums[file.path] = sum_from_entries(
+                    file,
+                    plan.generator_weight,
+                    plan.generator_branches,
+                    self.config.step_size,
+                    self.n_entries[file.path],
+                    lambda chunk: namespace_of(chunk, plan.generator_aliases),
+                )
+        return sums
+
+    def sum_of_weights(self) -> float:
+        """The sample's sum of generator weights over the files not skipped (NaN: no xsec)."""
+        if self.sample.cross_section is None:
+            return math.nan
+        if self.sample.sum_of_weights is not None:
+            return float(self.sample.sum_of_weights)
+        return math.fsum(self.sums[f.path] for f in self.bad.good(self.files))
+
+    def main_pass(self, tmp: Path, norm: float, total: FileTally) -> int:
+        """Read every good file into the Parquet file ``tmp``; return the rows written.
+
+        Only files read to their end are added to ``total``.
+        """
+        writer, written = None, 0
+        label = 1 if self.sample.is_signal else 0
+        try:
+            for index, file in enumerate(self.files):
+                if file.path in self.bad.skipped:
+                    continue
+                tally = FileTally.empty(len(total.events))
+                with self.bad.guard(file):
+                    for chunk, start, stop in iterate_file(
+                        file, self.plan.branches, self.config.step_size
+                    ):
+                        try:
+                            table = _chunk_table(
+                                self.config, self.plan, chunk, start, index, norm, label, tally
+                            )
+                        except HepmlError as err:
+                            where = f"in '{file.path}', entries {start} to {stop}"
+                            raise located(err, where) from err
+                        if table is None:
+                            continue
+                        if writer is None:
+                            writer = _parquet_writer(tmp, table.schema)
+                        writer.write_table(table)
+                        written += table.num_rows
+                        tally.rows += table.num_rows
+                    total.merge(tally)
+        finally:
+            if writer is not None:
+                writer.close()
+        return written
+
+    def result(self, total: FileTally) -> IngestResult:
+        """The sample's result, normalised anew if files were skipped; refuses empty ones."""
+        sample, skipped = self.sample, self.bad.skipped
+        self.bad.good(self.files)  # raises if the last good file failed half-way
+        sumw = self.sum_of_weights()  # less than at the start if a file failed half-way
+        norm = normalisation_factor(sample, self.config.luminosity, sumw, self.entries())
+        selected = total.events[-1]
+        steps = ["all", *[c for c, _ in self.plan.cuts]]
+        if selected == 0:
+            counts = ", ".join(f"{s}: {n}" for s, n in zip(steps, total.events, strict=True))
+            msg = f"sample '{sample.name}': the selection keeps no events (cutflow {counts})"
+            raise DataError(msg)
+        cutflow = Cutflow(steps, total.events, [norm * w for w in total.weighted])
+        if not cutflow.weighted[-1] > 0:  # zero, negative or NaN: no expected yield
+            msg = (
+                f"sample '{sample.name}' ({sample.label}): the selected events' weights sum "
+                f"to {cutflow.weighted[-1]:.6g} ({selected} events, "
+                f"{total.negative} with negative weight); a sample needs a positive expected "
+                f"yield, or its events would count against their class in every table and "
+                f"plot. Check the sign of '{sample.weight}', or use more simulated events"
+            )
+            raise DataError(msg)
+        if skipped and sample.sum_of_weights is not None and sample.cross_section:
+            log.warning(
+                "sample '%s': %d file(s) skipped, but sum_of_weights comes from the config "
+                "and still counts their events: the yield is underestimated by their share",
+                sample.name,
+                len(skipped),
+            )
+        return IngestResult(
+            sample.name,
+            [str(f) for f in self.files],
+            total.events[0],
+            sumw,
+            norm,
+            cutflow,
+            nan_counts=total.nan_counts,
+            negative_weight_fraction=total.negative / selected,
+            negative_weight_yield=norm * total.negative_weighted,
+            fold_source="+".join(self.plan.id_branches) or "(file, entry)",
+            skipped_files=self.bad.records(),
+            sum_of_weights_source=describe_source(sample),
+        )
+
+
+def _chunk_table(
+    config, plan, chunk, start: int, file_id: int, norm: float, label: int, tally: FileTally
+) -> pa.Table | None:
+    """Compute one chunk, count it in ``tally``, return its selected rows (None if none)."""
+    features, masks, raw = evaluate_chunk(plan, chunk, 1.0)
+    keep = masks[-1]
+    rows = np.flatnonzero(keep)  # once, rather than a boolean mask per column
+    selected = {name: values[rows] for name, values in features.items()}
+    tally.add_chunk(masks, raw, selected)
+    if not len(rows):
+        return None
+    for name, values in selected.items():
+        n_inf = int(np.isinf(values).sum())
+        if n_inf:
+            msg = (
+                f"feature '{name}' is infinite for {n_inf} selected event(s); XGBoost cannot "
+                "use inf. Guard the expression, e.g. where(isfinite(x), x, nan), or clip(x, lo, hi)"
+            )
+            raise DataError(msg)
+    weight = norm * raw[rows]
+    n_bad = int(np.count_nonzero(~np.isfinite(weight)))
+    if n_bad:
+        msg = f"{plan.weight.where} is NaN or infinite for {n_bad} selected event(s)"
+        raise DataError(msg)
+    entry = start + rows.astype(np.int64)
+    fold, event = _folds(config, plan, chunk, rows, file_id, entry)
+    columns = selected | {
+        "_weight": weight,
+        "_label": np.full(len(weight), label, dtype=np.int8),
+        "_fold": fold,
+        "_event": event,
+        "_file": np.full(len(weight), file_id, dtype=np.int32),
+        "_entry": entry,
+    }
+    return _arrow_table(columns)
+
+
+def _arrow_table(columns: dict[str, np.ndarray]) -> pa.Table:
+    """Numpy columns as an Arrow table, sharing their memory.
+
+    ``pa.array`` would copy, and its first call imports pandas (half a second) to look for
+    pandas types; wrapping the buffers does neither.
+    """
+    arrays = []
+    for values in columns.values():
+        values = np.ascontiguousarray(values)
+        if values.dtype.kind in "iuf":
+            kind = pa.from_numpy_dtype(values.dtype)
+            arrays.append(pa.Array.from_buffers(kind, len(values), [None, pa.py_buffer(values)]))
+        else:
+            arrays.append(pa.array(values))
+    return pa.Table.from_arrays(arrays, names=list(columns))
+
+
+def _folds(config, plan, chunk, rows: np.ndarray, file_id: int, entry: np.ndarray):
+    """Fold and event number of the selected events (from (file, entry) without ids)."""
+    if not plan.id_branches:
+        return fold_of_entry(file_id, entry, config.folds, config.seed), entry.astype(np.uint64)
+    ids = [ak.to_numpy(chunk[b])[rows] for b in plan.id_branches]
+    try:
+        fold = fold_of_event(ids, config.folds, config.seed)
+    except ValueError as err:
+        msg = f"event_number {list(plan.id_branches)}: {err}"
+        raise DataError(msg) from err
+    last = ids[-1]
+    event = last.astype(np.int64).view(np.uint64) if last.dtype.kind in "if" else last
+    return fold, event.astype(np.uint64, copy=False)
+
+
+def _parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+    # dictionary encoding only where values repeat: on float features it costs 3x the time
+    small = [name for name in ("_label", "_fold", "_file") if name in schema.names]
+    return pq.ParquetWriter(path, schema, compression="zstd", use_dictionary=small)
+
+
+def _rewrite(path: Path, drop_files: set[int], scale: float) -> None:
+    """Drop the rows of files skipped half-way and rescale ``_weight``, in bounded memory."""
+    source = pq.ParquetFile(path)
+    scratch = path.with_name(path.name + ".rewrite")
+    try:
+        with _parquet_writer(scratch, source.schema_arrow) as writer:
+            for i in range(source.num_row_groups):
+                table = source.read_row_group(i)
+                if drop_files:
+                    keep = pc.invert(
+                        pc.is_in(table["_file"], pa.array(sorted(drop_files), pa.int32()))
+                    )
+                    table = table.filter(keep)
+                if scale != 1.0:
+                    index = table.schema.get_field_index("_weight")
+                    table = table.set_column(index, "_weight", pc.multiply(table["_weight"], scale))
+                writer.write_table(table)
+        source.close()
+        scratch.replace(path)
+    finally:
+        scratch.unlink(missing_ok=True)
+
+
+def summary_of(result: IngestResult) -> dict:
+    """A JSON-ready summary of one ingested sample, for reviewers and the report."""
+    return {
+        "sample": result.sample,
+        "files": result.files,
+        "skipped_files": result.skipped_files,
+        "entries": result.entries,
+        "selected": result.cutflow.events[-1],
+        "sum_of_generator_weights": result.sum_of_weights,
+        "sum_of_weights_source": result.sum_of_weights_source,
+        "normalisation": result.normalisation,
+        "weighted_yield": result.cutflow.weighted[-1],
+        "negative_weight_fraction": result.negative_weight_fraction,
+        "negative_weight_yield": result.negative_weight_yield,
+        "nan_counts": result.nan_counts,
+        "fold_source": result.fold_source,
+    }

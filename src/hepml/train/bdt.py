@@ -1,0 +1,398 @@
+"""Train: one XGBoost BDT per fold of a K-fold cross-validation folded on the event number.
+
+Model k never sees fold k (its *test* fold): it early-stops on fold (k+1) mod K (its
+*validation* fold) and trains on the other K-2 folds. Every event therefore gets exactly one
+out-of-fold score, from the model that neither trained nor stopped on it, and the merged
+out-of-fold scores are an unbiased estimate of performance on independent data.
+
+The objective is the binary cross-entropy (``binary:logistic``). Training weights are the
+physics weights with the configured negative-weight policy applied (XGBoost rejects negative
+weights; see :mod:`hepml.train.weights`) and, optionally, the classes and the background processes
+balanced; the validation set is weighted the same way, so the early-stopping metric (weighted
+log-loss) matches the training loss. Scores handed to evaluation always carry the signed
+physics weights. The fold bookkeeping here (roles, masks, score tables) is shared with the
+baseline classifiers of :mod:`hepml.train.baselines`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import xgboost as xgb
+
+from hepml.atomic import atomic_path, write_json
+from hepml.config.model import Config
+from hepml.exceptions import DataError, FoldMismatch
+from hepml.tables.features import Dataset
+from hepml.tables.text import write_table
+from hepml.train.device import check_device, effective_device
+from hepml.train.weights import training_weights
+
+__all__ = [
+    "FoldModel",
+    "check_set_classes",
+    "fit_booster",
+    "fold_masks",
+    "fold_metadata",
+    "fold_roles",
+    "fold_weights",
+    "model_record",
+    "score_table",
+    "set_masks",
+    "train_fold",
+    "training_weights",
+    "write_fold",
+    "write_model",
+    "write_scores",
+    "xgboost_params",
+]
+
+log = logging.getLogger(__name__)
+
+SETS = ("train", "validation", "test")
+BATCH_ROWS = 1 << 18  # events per batch handed to XGBoost's QuantileDMatrix
+
+
+def fold_roles(k: int, n_folds: int) -> dict[str, Any]:
+    """The role of each fold for model ``k``: test fold k, validation (k+1) mod K, rest train."""
+    if not 0 <= k < n_folds:
+        msg = (
+            f"fold index {k} is out of range: the config defines {n_folds} folds (0..{n_folds - 1})"
+        )
+        raise FoldMismatch(msg)
+    validation = (k + 1) % n_folds
+    train = [f for f in range(n_folds) if f not in (k, validation)]
+    return {"test": k, "validation": validation, "train": train}
+
+
+def fold_masks(data: Dataset, k: int, n_folds: int) -> dict[str, np.ndarray]:
+    """Boolean event masks of model ``k``'s train, validation and test sets.
+
+    Raises :class:`DataError` if a set lacks signal or background events.
+    """
+    masks = set_masks(data.fold, fold_roles(k, n_folds))
+    check_set_classes(
+        k,
+        {
+            s: (
+                int(np.count_nonzero(data.label[m] == 1)),
+                int(np.count_nonzero(data.label[m] == 0)),
+            )
+            for s, m in masks.items()
+        },
+    )
+    return masks
+
+
+def set_masks(fold: np.ndarray, roles: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Boolean masks of the train, validation and test events from their fold numbers."""
+    masks = {"test": fold == roles["test"], "validation": fold == roles["validation"]}
+    masks["train"] = ~(masks["test"] | masks["validation"])
+    return {s: masks[s] for s in SETS}
+
+
+def check_set_classes(k: int, counts: Mapping[str, tuple[int, int]]) -> None:
+    """Raise :class:`DataError` unless every set of model ``k`` has signal and background.
+
+    ``counts`` maps each set to its numbers of (signal, background) events.
+    """
+    for role, name in (("train", "training"), ("validation", "validation"), ("test", "test")):
+        n_sig, n_bkg = counts[role]
+        if n_sig == 0 or n_bkg == 0:
+            msg = (
+                f"model {k}: the {name} set has {n_sig} signal and {n_bkg} background events; "
+                "each needs both. Use fewer folds or more events."
+            )
+            raise DataError(msg)
+
+
+def fold_weights(config: Config, data: Dataset, mask: np.ndarray) -> np.ndarray:
+    """Training weights (policy, balancing, mean 1) of the events in ``mask``."""
+    return training_weights(
+        data.weight[mask],
+        data.label[mask],
+        policy=config.negative_weights,
+        balance=config.balance_classes,
+        X=data.X[mask] if config.negative_weights == "annihilate" else None,
+        process=data.process[mask] if config.balance_backgrounds else None,
+        balance_backgrounds=config.balance_backgrounds,
+    )
+
+
+def xgboost_params(
+    config: Config,
+    k: int,
+    threads: int,
+    overrides: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Booster parameters of model ``k``: the config's, then ``overrides`` (tuned ones).
+
+    The seed derives from the config's seed; constraints given by feature name become
+    XGBoost's positional form.
+    """
+    params = {**config.xgboost, **(overrides or {})}
+    params.pop("n_estimators", None)
+    features = config.feature_names
+    if "monotone_constraints" in params:
+        signs = params["monotone_constraints"]
+        params["monotone_constraints"] = f"({','.join(str(signs.get(f, 0)) for f in features)})"
+    if "interaction_constraints" in params:
+        groups = params["interaction_constraints"]
+        params["interaction_constraints"] = str([[features.index(f) for f in g] for g in groups])
+    params.update(
+        objective="binary:logistic",
+        eval_metric=["auc", "logloss"],  # the last one drives early stopping
+        tree_method="hist",
+        nthread=int(threads),
+        seed=int(config.seed) * 100 + k,
+    )
+    return params
+
+
+def n_rounds(config: Config, overrides: Mapping[str, Any] | None = None) -> int:
+    """Maximum number of boosting rounds (``n_estimators``, possibly tuned)."""
+    return int({**config.xgboost, **(overrides or {})}.get("n_estimators", 400))
+
+
+def fit_booster(
+    config: Config,
+    data: Dataset,
+    masks: Mapping[str, np.ndarray],
+    params: Mapping[str, Any],
+    *,
+    num_boost_round: int,
+    threads: int = 1,
+) -> tuple[xgb.Booster, dict[str, dict[str, list[float]]], int]:
+    """Train on ``masks["train"]``, early-stop on ``masks["validation"]``; nothing else is read.
+
+    Returns the booster cut at its best iteration, the learning curve (weighted log-loss and
+    AUC per round on both sets) and the best iteration. Raises :class:`ConfigError` for
+    ``device: cuda`` without a usable GPU (XGBoost would quietly train on the CPU).
+    """
+    check_device(params.get("device", "cpu"))
+    max_bin = int(params.get("max_bin", 256))
+    dtrain = _matrix(config, data, masks["train"], max_bin, threads)
+    # binned with the training cuts: a fraction of the memory of a plain DMatrix
+    dval = _matrix(config, data, masks["validation"], max_bin, threads, ref=dtrain)
+    history: dict[str, dict[str, list[float]]] = {}
+    booster = xgb.train(
+        dict(params),
+        dtrain,
+        num_boost_round=num_boost_round,
+        evals=[(dtrain, "train"), (dval, "validation")],
+        early_stopping_rounds=config.early_stopping_rounds,
+        evals_result=history,
+        verbose_eval=False,
+    )
+    best = int(booster.best_iteration)
+    return booster[: best + 1], history, best  # exactly the model early stopping chose
+
+
+def _matrix(
+    config: Config,
+    data: Dataset,
+    mask: np.ndarray,
+    max_bin: int,
+    threads: int,
+    ref: xgb.QuantileDMatrix | None = None,
+) -> xgb.QuantileDMatrix:
+    """The binned matrix of the events in ``mask`` with their training weights.
+
+    The row indices and weights live only while XGBoost copies them in (it keeps its own).
+    """
+    batches = _RowBatches(data, np.flatnonzero(mask), fold_weights(config, data, mask))
+    return xgb.QuantileDMatrix(batches, max_bin=max_bin, ref=ref, nthread=threads)
+
+
+class _RowBatches(xgb.DataIter):
+    """Hands XGBoost the events ``rows`` of ``data`` in batches of ``BATCH_ROWS``.
+
+    A ``QuantileDMatrix`` built from ``X[mask]`` would first copy the training folds whole,
+    and XGBoost's quantile sketch needs memory in proportion to the batch it is given; in
+    batches, the peak memory of building the matrix stays a fraction of the feature matrix.
+    The batches keep the rows in their original order (bench/bench_train.py checks that the
+    model is byte-identical to one trained on ``X[mask]``).
+    """
+
+    def __init__(self, data: Dataset, rows: np.ndarray, weight: np.ndarray) -> None:
+        self._data, self._rows, self._weight = data, rows, weight
+        self._start = 0
+        super().__init__()
+
+    def next(self, input_data: Any) -> bool:
+        if self._start >= len(self._rows):
+            return False
+        stop = self._start + BATCH_ROWS
+        rows = self._rows[self._start : stop]
+        input_data(
+            data=self._data.X[rows],
+            label=self._data.label[rows],
+            weight=self._weight[self._start : stop],
+            feature_names=self._data.features,
+        )
+        self._start = stop
+        return True
+
+    def reset(self) -> None:
+        self._start = 0
+
+
+@dataclass
+class FoldModel:
+    """A trained fold model with everything needed to trust and reuse it."""
+
+    booster: xgb.Booster
+    roles: dict[str, Any]
+    learning_curve: dict[str, dict[str, list[float]]]
+    best_iteration: int
+    scores: dict[str, np.ndarray]
+    metadata: dict[str, Any]
+
+
+def train_fold(
+    config: Config,
+    data: Dataset,
+    k: int,
+    *,
+    threads: int = 1,
+    params: Mapping[str, Any] | None = None,
+) -> FoldModel:
+    """Train model ``k`` on ``data`` and score its train, validation and test events.
+
+    ``params`` override the config's XGBoost parameters (the tuned ones of this fold).
+    """
+    roles = fold_roles(k, config.folds)
+    masks = fold_masks(data, k, config.folds)
+    booster_params = xgboost_params(config, k, threads, params)
+    booster, history, best = fit_booster(
+        config,
+        data,
+        masks,
+        booster_params,
+        num_boost_round=n_rounds(config, params),
+        threads=threads,
+    )
+    log.info("model %d: best iteration %d of %d", k, best, len(history["train"]["logloss"]))
+    device = effective_device(booster)
+    if device != "cpu":
+        booster.set_param({"device": "cpu"})  # the events are in host memory: score there
+    scores = score_table(booster.inplace_predict(data.X, validate_features=False), data, masks, k)
+    events = {s: int(masks[s].sum()) for s in SETS}
+    meta = fold_metadata(config, k, best, booster_params, params, events) | {"device": device}
+    return FoldModel(booster, roles, history, best, scores, meta)
+
+
+def fold_metadata(
+    config: Config,
+    k: int,
+    best: int,
+    booster_params: Mapping[str, Any],
+    tuned: Mapping[str, Any] | None,
+    events: Mapping[str, int],
+    *,
+    engine: str = "local",
+) -> dict[str, Any]:
+    """The ``metadata.json`` of model ``k``: roles, features, parameters, weights, events.
+
+    ``events`` holds the number of events of each set; ``engine`` says where it trained.
+    """
+    return {
+        "model_fold": k,
+        "folds": config.folds,
+        "roles": fold_roles(k, config.folds),
+        "best_iteration": best,
+        "features": config.feature_names,
+        "event_number": list(config.event_number),
+        "fold_seed": config.seed,
+        "config_hash": config.training_hash(),
+        "objective": "binary:logistic",
+        "xgboost_version": xgb.__version__,
+        "parameters": {p: v for p, v in booster_params.items() if p != "nthread"},
+        "n_estimators": n_rounds(config, tuned),
+        "tuned_parameters": dict(tuned or {}),
+        "training_weights": {
+            "negative_weights": config.negative_weights,
+            "balance_classes": config.balance_classes,
+            "balance_backgrounds": config.balance_backgrounds,
+        },
+        "events": {s: int(events[s]) for s in SETS},
+        "engine": engine,
+    }
+
+
+def score_table(
+    score: np.ndarray, data: Dataset, masks: Mapping[str, np.ndarray], k: int
+) -> dict[str, np.ndarray]:
+    """The score table of model ``k``: every event with its set and signed weight.
+
+    ``score`` holds the model's score of every event of ``data``; rows keep the order of
+    ``data`` and every column but ``score``, ``set`` and ``model_fold`` is the data set's own
+    array (no copy).
+    """
+    role = np.empty(len(data), dtype=object)
+    for s in SETS:
+        role[masks[s]] = s  # three shared str objects, 8 bytes per event
+    return {
+        "score": np.asarray(score, dtype=np.float64),
+        "label": data.label,
+        "weight": data.weight,
+        "fold": data.fold,
+        "model_fold": np.full(len(data), k, dtype=np.int8),
+        "set": role,
+        "sample": data.sample,
+        "process": data.process,
+        "event": data.event,
+        "file": data.file,
+        "entry": data.entry,
+    }
+
+
+def write_scores(scores: Mapping[str, np.ndarray], path: str | Path) -> Path:
+    """Write a score table as Parquet (zstd), atomically."""
+    with atomic_path(path) as tmp:
+        pq.write_table(pa.table(dict(scores)), tmp, compression="zstd")
+    return Path(path)
+
+
+def write_fold(model: FoldModel, output_dir: str | Path) -> list[Path]:
+    """Write model.json, metadata.json, learning_curve.csv and scores.parquet for one fold."""
+    out = Path(output_dir)
+    return [*write_model(model, out), write_scores(model.scores, out / "scores.parquet")]
+
+
+def model_record(metadata: Mapping[str, Any], name: str, raw: bytes) -> dict[str, Any]:
+    """``metadata`` plus the model file's name and SHA-256, by which every command that loads
+    the model verifies it is this fold's, unedited (:func:`hepml.models.verify_models`)."""
+    return {**metadata, "model_file": name, "model_sha256": hashlib.sha256(raw).hexdigest()}
+
+
+def write_model(model: FoldModel, output_dir: str | Path) -> list[Path]:
+    """Write model.json, metadata.json and learning_curve.csv of one fold (not its scores)."""
+    out = Path(output_dir)
+    paths = [out / "model.json", out / "metadata.json", out / "learning_curve.csv"]
+    raw = bytes(model.booster.save_raw(raw_format="json"))
+    with atomic_path(paths[0]) as tmp:
+        tmp.write_bytes(raw)
+    write_json(paths[1], model_record(model.metadata, paths[0].name, raw))
+    curve = model.learning_curve
+    rows = [
+        {
+            "iteration": i,
+            **{
+                f"{s}_{m}": curve[s][m][i]
+                for s in ("train", "validation")
+                for m in ("logloss", "auc")
+            },
+        }
+        for i in range(len(curve["train"]["logloss"]))
+    ]
+    write_table(rows, paths[2])
+    return paths

@@ -1,0 +1,198 @@
+"""The workflow's plan: everything the Snakemake rules need to know, computed once.
+
+``hepml plan`` loads and validates the configuration files and prints this plan as JSON;
+``workflow/rules/common.smk`` runs it once when Snakemake reads the workflow, and the rules use
+nothing else from hepml (they call the ``hepml`` command for every job). The plan holds:
+
+- the samples by role (training MC, collision data, extra samples to score) and each one's
+  **explicit file list**, the globs resolved once here (or matched against the files the demo
+  rule will write), so that every job of a run reads the same files in the same order;
+- the folds, features, baselines and hyperparameter-search trials that shape the DAG;
+- per rule, the **hash of the settings its stage reads** (:mod:`hepml.config.settings`): the
+  rules' only rerun trigger besides their files;
+- the batch resources per stage and the HTCondor job flavours;
+- warnings to show once (e.g. folds from (file, entry) without an event number).
+
+The plan never holds a config file's path as a trigger: the same configuration under another
+name plans the same.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from hepml.config.model import Config, Sample, load_config, read_config_files
+from hepml.config.settings import settings_hash, stage_settings
+from hepml.exceptions import InputFileError
+from hepml.ingest.files import REMOTE_URL, TREE_SUFFIX, resolve_files
+from hepml.workflow.resources import JOB_FLAVOURS
+
+__all__ = [
+    "FORMAT_VERSION",
+    "check_config",
+    "check_first_files",
+    "entries_fold_warning",
+    "sample_file_lists",
+    "workflow_plan",
+]
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+
+
+def entries_fold_warning(config: Config) -> str | None:
+    """The one warning for ``event_number: none`` (None when events carry a number)."""
+    if not config.folds_from_entries:
+        return None
+    return (
+        "event_number: none: each event's fold comes from (file, entry): the index of its "
+        "file in the sample's sorted file list and its entry number. Deterministic, but adding, "
+        "removing or renaming a sample's files changes the folds; the exported hepml_folds.h "
+        "and manifest.json list each sample's files in order for scoring elsewhere."
+    )
+
+
+def sample_file_lists(config: Config) -> dict[str, list[str]]:
+    """Every sample's files (training, data and ``apply`` samples) in the config's syntax
+    (``path`` or ``path.root:tree``), in order: globs resolved now, or matched against the
+    files the demo rule will write. A glob matching nothing raises
+    :class:`~hepml.exceptions.InputFileError` naming the sample."""
+    demo_files = _demo_outputs(config)
+    samples = {**config.samples, **config.apply.samples}
+    return {name: _sample_files(sample, demo_files) for name, sample in samples.items()}
+
+
+def check_config(config: Config, files: dict[str, list[str]], source: str) -> None:
+    """The checks that need more than the schema: every plotted label drawable by
+    matplotlib, no file in two samples. Run by ``hepml validate`` and once when the workflow
+    starts (not in every cluster job)."""
+    from hepml.ingest.shared_files import find_shared_files
+    from hepml.plots.labels import check_labels
+
+    check_labels(config, source=source)
+    # the samples that are counted (training MC, data); apply.samples are only scored, and
+    # may well be files of a training sample scored another way (data_model: mean)
+    find_shared_files({name: _local_paths(files[name]) for name in config.samples})
+
+
+def check_first_files(config: Config, source: str) -> None:
+    """``hepml validate --check-files``: the first file of every sample opened, every branch
+    and expression checked on its first entries; every problem in one error."""
+    from hepml.ingest.file_checks import check_config_files
+
+    problems = check_config_files(config)
+    if problems:
+        lines = "\n".join(f"  {p}" for p in problems)
+        msg = f"{len(problems)} problem(s) with the input files of {source}:\n{lines}"
+        raise InputFileError(msg)
+
+
+def workflow_plan(config_paths: Sequence[str | Path], *, checks: bool = False) -> dict[str, Any]:
+    """The plan of the configuration made of ``config_paths`` (merged in order), as JSON data.
+
+    ``checks`` adds what ``hepml validate --check-files`` checks: :func:`check_config` (labels,
+    files shared between samples) and :func:`check_first_files`, so that a misspelt branch
+    stops Snakemake before any job runs.
+    """
+    config = load_config(list(config_paths))
+    files = sample_file_lists(config)
+    if checks:
+        source = ", ".join(map(str, config_paths))
+        check_config(config, files, source)
+        check_first_files(config, source)
+    settings = stage_settings(config)
+    return {
+        "format": FORMAT_VERSION,
+        "config": read_config_files(list(config_paths)),
+        "samples": {
+            "training": [n for n in config.samples if n not in config.data_samples],
+            "data": list(config.data_samples),
+            "extra": list(config.apply.samples),
+        },
+        "files": files,
+        "inputs": {name: _local_paths(entries) for name, entries in files.items()},
+        "demo_outputs": _demo_outputs(config),
+        "folds": config.folds,
+        "features": config.feature_names,
+        "baselines": [b.name for b in config.baselines],
+        "tune": _tune(config),
+        "apply": {"root": config.apply.root, "parquet": config.apply.parquet},
+        "settings": _hashes(settings),
+        "resources": {name: asdict(res) for name, res in config.resources.items()},
+        "job_flavours": [list(f) for f in JOB_FLAVOURS],
+        "warnings": [w for w in (entries_fold_warning(config),) if w],
+    }
+
+
+def _demo_outputs(config: Config) -> list[str]:
+    """Every ROOT file the demo rule writes (empty without a ``demo`` section)."""
+    if config.demo is None:
+        return []
+    from hepml.demo.files import demo_files
+
+    files = demo_files(config.demo["directory"], config.demo["files_per_process"])
+    return sorted(str(p) for paths in files.values() for p in paths)
+
+
+def _sample_files(sample: Sample, demo: list[str]) -> list[str]:
+    """The sample's files in the config's syntax (``path`` or ``path.root:tree``), in order.
+
+    Patterns matching files the demo rule will write resolve to those (they may not exist
+    yet); every other pattern is globbed now, with the errors of ingest.
+    """
+    entries: list[str] = []
+    for pattern in sample.files:
+        path, tree = pattern, None
+        match = TREE_SUFFIX.match(pattern)
+        if match:
+            path, tree = match["path"], match["tree"]
+        from_demo = [f for f in demo if fnmatch.fnmatch(f, path)]
+        if from_demo:
+            entries += [f if tree is None else f"{f}:{tree}" for f in from_demo]
+            continue
+        resolved = resolve_files(sample.name, (pattern,), sample.tree)
+        entries += [f.path if f.tree == sample.tree and tree is None else str(f) for f in resolved]
+    unique = list(dict.fromkeys(entries))
+    if not unique:  # pragma: no cover - resolve_files raises first
+        msg = f"sample '{sample.name}': no input files"
+        raise InputFileError(msg)
+    return unique
+
+
+def _local_paths(entries: list[str]) -> list[str]:
+    """The local files among ``entries``, without their ``:tree`` (Snakemake's inputs)."""
+    paths = []
+    for entry in entries:
+        match = TREE_SUFFIX.match(entry)
+        path = match["path"] if match else entry
+        if not REMOTE_URL.match(path):
+            paths.append(path)
+    return paths
+
+
+def _tune(config: Config) -> dict[str, Any] | None:
+    if config.tune is None:
+        return None
+    from hepml.train.tune import history_needed, n_trials
+
+    trials = n_trials(config.tune)
+    return {
+        "trials": list(range(trials)),
+        "history": {str(i): history_needed(config.tune, i) for i in range(trials)},
+    }
+
+
+def _hashes(settings: dict[str, Any]) -> dict[str, Any]:
+    per_name = ("ingest", "apply", "train_baseline")
+    return {
+        stage: {name: settings_hash(s) for name, s in value.items()}
+        if stage in per_name
+        else settings_hash(value)
+        for stage, value in settings.items()
+    }
