@@ -5,7 +5,8 @@ models of ``--trees`` trees of depth ``--depth`` are trained on the first file's
 features, those of ``bench_ingest.py``, with a synthetic label) and saved as hepml's training
 artifacts. Then, each in a fresh Python process, on the same files (in the page cache):
 
-* **hepml**: :func:`hepml.apply.samples.apply_sample`, the function the ``hepml apply`` job runs after
+* **hepml**: :func:`hepml.apply.samples.apply_sample`, the function the ``hepml apply`` job runs
+after
   loading the models: every file checked, ``uproot.iterate`` in ``step_size`` chunks, the
   features and cuts by the expression language, the fold hash of ``(run, event)``, each event
   scored by its fold's model, one friend tree per file and one Parquet table written;
@@ -61,7 +62,7 @@ def train_models(directory: Path, models: Path, trees: int, depth: int) -> list[
     import xgboost as xgb
 
     from hepml.atomic import write_json
-    from hepml.config.model import config_from_dict
+    from hepml.config import config_from_dict
     from hepml.ingest.sample import ingest_sample
 
     cfg = config_from_dict(bench_config(directory, "100 MB"))
@@ -75,7 +76,7 @@ def train_models(directory: Path, models: Path, trees: int, depth: int) -> list[
     label = (rng.random(len(X)) < 1 / (1 + np.exp(-(z - np.median(z))))).astype(np.float32)
     fold = table["_fold"].to_numpy()
     paths = []
-    for k in range(cfg.folds):
+    for k in range(cfg.training.folds):
         rows = np.flatnonzero(fold != k)[:200_000]
         dtrain = xgb.QuantileDMatrix(X[rows], label=label[rows], feature_names=cfg.feature_names)
         params = {"objective": "binary:logistic", "max_depth": depth, "eta": 0.05, "seed": k}
@@ -91,7 +92,7 @@ def train_models(directory: Path, models: Path, trees: int, depth: int) -> list[
 
 def run_hepml(directory: Path, models: list[Path], step_size: str, out: Path) -> dict:
     from hepml.apply.samples import apply_sample
-    from hepml.config.model import config_from_dict
+    from hepml.config import config_from_dict
     from hepml.models import check_models, read_training_models
 
     cfg = config_from_dict(bench_config(directory, step_size))

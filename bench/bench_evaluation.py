@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from hepml.atomic import write_json
-from hepml.config.model import load_config
+from hepml.config import load_config
 from hepml.evaluate.importance import importance_from_files, write_importance
 from hepml.evaluate.inputs import inputs_from_files
 from hepml.evaluate.performance import evaluate, evaluation_options, write_evaluation
@@ -48,7 +48,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     cfg = load_config(args.config)
-    folds = range(cfg.folds)
+    folds = range(cfg.training.folds)
     results = args.results
     tables = {s: results / "ingest" / f"{s}.parquet" for s in cfg.samples}
     tables = {s: p for s, p in tables.items() if s not in cfg.data_samples}
@@ -56,12 +56,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         scores = ScoreFiles(
-            [results / "train" / f"fold{k}" / "scores.parquet" for k in folds], n_folds=cfg.folds
+            [results / "train" / f"fold{k}" / "scores.parquet" for k in folds],
+            n_folds=cfg.training.folds,
         )
         ev = _timed("evaluate", lambda: evaluate(scores, **evaluation_options(cfg)))
         _timed("write", lambda: write_evaluation(ev, out))
         models = [results / "train" / f"fold{k}" / "model.json" for k in folds]
-        events = args.shap_events or cfg.shap_events
+        events = args.shap_events or cfg.evaluation.shap_events
         rows, bees = _timed(
             f"importance/{events}",
             lambda: importance_from_files(models, tables, max_events=events, seed=cfg.seed),
@@ -78,8 +79,14 @@ def main() -> None:
         _timed(
             "plot-training",
             lambda: draw_training(
-                [results / "train" / f"fold{k}" / "learning_curve.csv" for k in range(cfg.folds)],
-                [results / "train" / f"fold{k}" / "metadata.json" for k in range(cfg.folds)],
+                [
+                    results / "train" / f"fold{k}" / "learning_curve.csv"
+                    for k in range(cfg.training.folds)
+                ],
+                [
+                    results / "train" / f"fold{k}" / "metadata.json"
+                    for k in range(cfg.training.folds)
+                ],
                 out,
                 out / "plots",
                 style,

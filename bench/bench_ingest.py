@@ -98,7 +98,7 @@ def measured(start: float, cpu: float, events: int, selected: int, rss0: float) 
 
 
 def run_hepml(directory: Path, step_size: str, output: Path) -> dict:
-    from hepml.config.model import config_from_dict
+    from hepml.config import config_from_dict
     from hepml.ingest.sample import ingest_sample
 
     cfg = config_from_dict(config_dict(directory, step_size))

@@ -77,7 +77,7 @@ def write_models(directory: Path, features: list[str], folds: int = 5) -> list[s
 
 
 def main() -> None:
-    from hepml.config.model import load_config
+    from hepml.config import load_config
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, nargs="+", default=[1_000_000, 10_000_000])

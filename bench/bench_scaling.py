@@ -27,7 +27,8 @@ log = logging.getLogger("bench_scaling")
 def one_fold(events: int, features: int, rounds: int, folds: int) -> dict:
     from bench_train import bench_config, synthetic_dataset
 
-    from hepml.train.bdt import fold_masks, train_fold
+    from hepml.folds import fold_masks
+    from hepml.train.bdt import train_fold
 
     data = synthetic_dataset(events, features, folds, missing=0.0, seed=1)
     cfg = bench_config(data.features, folds, rounds, patience=rounds)  # never stops early

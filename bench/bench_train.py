@@ -44,9 +44,10 @@ import numpy as np
 import xgboost as xgb
 
 import hepml.train.bdt
-from hepml.config.model import config_from_dict
+from hepml.config import config_from_dict
+from hepml.folds import fold_roles
 from hepml.tables.features import Dataset
-from hepml.train.bdt import fold_roles, train_fold, write_fold, xgboost_params
+from hepml.train.bdt import train_fold, write_fold, xgboost_params
 
 log = logging.getLogger("bench_train")
 PROCESSES = ("sig", "dy", "ttbar")
@@ -99,7 +100,7 @@ def bench_config(features: list[str], folds: int, rounds: int, patience: int):
 
 def bare_fit(cfg, data: Dataset, k: int, threads: int) -> xgb.Booster:
     """The notebook's training: same rows, weights, parameters and evaluation sets."""
-    roles = fold_roles(k, cfg.folds)
+    roles = fold_roles(k, cfg.training.folds)
     val = data.fold == roles["validation"]
     train = ~((data.fold == roles["test"]) | val)
 
@@ -129,9 +130,9 @@ def bare_fit(cfg, data: Dataset, k: int, threads: int) -> xgb.Booster:
     return xgb.train(
         params,
         dtrain,
-        num_boost_round=int(cfg.xgboost["n_estimators"]),
+        num_boost_round=int(cfg.training.xgboost["n_estimators"]),
         evals=[(dtrain, "train"), (dval, "validation")],
-        early_stopping_rounds=cfg.early_stopping_rounds,
+        early_stopping_rounds=cfg.training.early_stopping_rounds,
         evals_result={},
         verbose_eval=False,
     )

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import uproot
 
-from hepml.config.model import Config, config_from_dict
+from hepml.config import Config, config_from_dict
 from hepml.ingest.sample import ingest_sample
 from hepml.tables.features import Dataset, load_dataset
 

@@ -11,7 +11,7 @@ import yaml
 from workflow_helpers import ROOT, require_hepml, snakemake_env
 
 from hepml.cli.app import main
-from hepml.config.model import load_config
+from hepml.config import load_config
 from hepml.exceptions import HepmlError
 from hepml.workflow.analysis import init_analysis, workflow_snakefile
 

@@ -20,7 +20,7 @@ from workflow_helpers import run_snakemake, write_tiny_config
 
 from hepml.apply.samples import apply_sample, is_training_sample, output_paths
 from hepml.cli.app import main
-from hepml.config.model import config_from_dict
+from hepml.config import config_from_dict
 from hepml.exceptions import ConfigError, DataError, FoldMismatch, UnknownBranch
 from hepml.folds import fold_of_event
 from hepml.ingest.sample import ingest_sample
@@ -37,13 +37,17 @@ def build_pipeline(config_dict: dict, tmp_path: Path) -> dict:
     for name, path in tables.items():
         ingest_sample(cfg, name, path)
     data = load_dataset(tables, cfg.feature_names)
-    for k in range(cfg.folds):
+    for k in range(cfg.training.folds):
         write_fold(train_fold(cfg, data, k), tmp_path / "train" / f"fold{k}")
     return {
         "config": cfg,
         "tables": tables,
-        "models": [tmp_path / "train" / f"fold{k}" / "model.json" for k in range(cfg.folds)],
-        "scores": [tmp_path / "train" / f"fold{k}" / "scores.parquet" for k in range(cfg.folds)],
+        "models": [
+            tmp_path / "train" / f"fold{k}" / "model.json" for k in range(cfg.training.folds)
+        ],
+        "scores": [
+            tmp_path / "train" / f"fold{k}" / "scores.parquet" for k in range(cfg.training.folds)
+        ],
         "out": tmp_path / "apply",
     }
 
@@ -118,7 +122,7 @@ def test_friend_tree_follows_the_source_entry_by_entry(pipeline, tmp_path):
             (friend["bdt_score"][expected_sel] > 0) & (friend["bdt_score"][expected_sel] < 1)
         )
         np.testing.assert_array_equal(
-            friend["fold"], fold_of_event([src["event"]], cfg.folds, cfg.seed)
+            friend["fold"], fold_of_event([src["event"]], cfg.training.folds, cfg.seed)
         )
     # the Parquet table holds the same columns, with (file, entry)
     table = pq.read_table(pipeline["out"] / "bkg.parquet").to_pydict()
@@ -140,8 +144,8 @@ def test_friend_zips_with_source_like_root_addfriend(pipeline, tmp_path):
     # the score of a selected event is its fold model's prediction on features computed
     # here from the raw branches
     X, selected = independent_features({f: source[f] for f in source.fields})
-    fold = fold_of_event([ak.to_numpy(source["event"])], cfg.folds, cfg.seed)
-    for k in range(cfg.folds):
+    fold = fold_of_event([ak.to_numpy(source["event"])], cfg.training.folds, cfg.seed)
+    for k in range(cfg.training.folds):
         rows = selected & (fold == k)
         booster = xgb.Booster(model_file=str(pipeline["models"][k]))
         expected = booster.predict(xgb.DMatrix(X[rows], feature_names=cfg.feature_names))
@@ -176,7 +180,7 @@ def test_data_sample_scored_by_mean_or_fold_models(small_config, tmp_path, data_
     if data_model == "mean":
         expected = np.mean(preds, axis=0)
     else:
-        expected = preds[fold_of_event([events], cfg.folds, cfg.seed), np.arange(len(X))]
+        expected = preds[fold_of_event([events], cfg.training.folds, cfg.seed), np.arange(len(X))]
     np.testing.assert_allclose(friend["bdt_score"][selected], expected[selected], rtol=1e-12)
     assert np.all(np.isnan(friend["bdt_score"][~selected]))
     np.testing.assert_array_equal(friend["passes_selection"], selected)

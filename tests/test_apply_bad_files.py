@@ -17,7 +17,7 @@ from ntuple_faults import corrupt_basket
 from test_apply import build_pipeline, friend_arrays, load_models
 
 from hepml.apply.samples import apply_sample
-from hepml.config.model import config_from_dict
+from hepml.config import config_from_dict
 from hepml.exceptions import BadFile, InputFileError
 
 STEP = 300  # entries per chunk: a file broken in its third basket has written two chunks

@@ -24,10 +24,15 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 from hepml.cli.app import main
-from hepml.config.model import Baseline, config_from_dict
+from hepml.config import Baseline, config_from_dict
 from hepml.exceptions import ConfigError
 from hepml.tables.features import read_scores
-from hepml.train.baselines import METHODS, build_pipeline, train_baseline, write_baseline
+from hepml.train.baselines import (
+    METHODS,
+    build_pipeline,
+    train_baseline,
+    write_baseline,
+)
 from hepml.train.bdt import train_fold, write_fold
 from hepml.train.estimators import Decorrelate, FisherDiscriminant, WeightedKNN
 
@@ -76,7 +81,7 @@ def test_baseline_matches_an_independent_sklearn_model_on_the_same_fold(ingested
     cfg, data, _ = ingested
     k = 1
     model = train_baseline(cfg, data, Baseline(method, method, params=PARAMS.get(method, {})), k)
-    train, _, test = _split(data, k, cfg.folds)
+    train, _, test = _split(data, k, cfg.training.folds)
     ref = INDEPENDENT[method](cfg.seed * 100 + k)
     fit_kw = {"sample_weight": _independent_weights(data.weight[train], data.label[train])}
     if hasattr(ref, "steps"):
@@ -95,7 +100,7 @@ def test_hist_gbdt_early_stops_on_the_validation_fold(ingested):
     cfg, data, _ = ingested
     k = 0
     model = train_baseline(cfg, data, Baseline("hist_gbdt", "hist_gbdt"), k)
-    train, val, test = _split(data, k, cfg.folds)
+    train, val, test = _split(data, k, cfg.training.folds)
     ref = HistGradientBoostingClassifier(
         max_iter=500, early_stopping=True, n_iter_no_change=10, random_state=cfg.seed * 100
     )
@@ -120,7 +125,7 @@ def test_fisher_equals_lda_with_unit_weights_on_the_same_fold(ingested):
     cfg = dataclasses.replace(cfg, balance_classes=False)
     data = dataclasses.replace(data, weight=np.ones(len(data)))
     model = train_baseline(cfg, data, Baseline("fisher", "fisher"), 2)
-    train, _, test = _split(data, 2, cfg.folds)
+    train, _, test = _split(data, 2, cfg.training.folds)
     ref = make_pipeline(_imputer(), LinearDiscriminantAnalysis(solver="lsqr"))
     X = data.X.astype(np.float64)  # sklearn's LDA keeps float32 input in float32
     ref.fit(X[train], data.label[train])
@@ -174,7 +179,7 @@ def test_transforms_are_fitted_on_the_training_folds_only(ingested, transforms):
     cfg, data, _ = ingested
     b = Baseline("lin", "logistic", tuple(transforms))
     model = train_baseline(cfg, data, b, 0)
-    train, _, _ = _split(data, 0, cfg.folds)
+    train, _, _ = _split(data, 0, cfg.training.folds)
     assert [n for n, _ in model.pipeline.steps] == ["impute", *transforms, "classifier"]
     imputed = _imputer().fit(data.X[train]).transform(data.X[train])
     step = model.pipeline.named_steps[transforms[0]]
@@ -196,7 +201,7 @@ def test_baseline_scores_are_read_by_evaluation_beside_the_bdt(ingested, tmp_pat
     config_path.write_text(yaml.safe_dump(raw))
     table_args = [f"{n}={p}" for n, p in tables.items()]
     bdt, fisher = [], []
-    for k in range(cfg.folds):
+    for k in range(cfg.training.folds):
         write_fold(train_fold(cfg, data, k), tmp_path / "bdt" / f"fold{k}")
         bdt.append(str(tmp_path / "bdt" / f"fold{k}" / "scores.parquet"))
         out = tmp_path / "fisher" / f"fold{k}"
@@ -205,7 +210,7 @@ def test_baseline_scores_are_read_by_evaluation_beside_the_bdt(ingested, tmp_pat
         fisher.append(str(out / "scores.parquet"))
         assert (out / "model.joblib").stat().st_size > 0
         assert json.loads((out / "metadata.json").read_text())["method"] == "fisher"
-    oof = read_scores(fisher, n_folds=cfg.folds)
+    oof = read_scores(fisher, n_folds=cfg.training.folds)
     test = oof["set"] == "test"
     assert test.sum() == len(data)  # one out-of-fold score per event
     ev_dir = tmp_path / "evaluation"
@@ -267,7 +272,7 @@ def test_knn_and_zero_weight_policy_in_write(ingested, tmp_path):
     cfg, data, _ = ingested
     cfg = dataclasses.replace(cfg, negative_weights="drop")
     model = train_baseline(cfg, data, Baseline("knn", "knn", params={"n_neighbors": 15}), 0)
-    train, _, test = _split(data, 0, cfg.folds)
+    train, _, test = _split(data, 0, cfg.training.folds)
     # events with a dropped (negative) weight are not neighbours
     kept = int((data.weight[train] > 0).sum())
     assert model.pipeline[-1].weight_.shape == (kept,)

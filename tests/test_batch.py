@@ -7,7 +7,8 @@ import subprocess
 
 import pytest
 
-from hepml.config.model import StageResources, config_from_dict, schema
+from hepml.config import config_from_dict, schema
+from hepml.config.model import StageResources
 from hepml.exceptions import ConfigError
 from hepml.workflow.resources import (
     JOB_FLAVOURS,

@@ -28,7 +28,7 @@ import yaml
 from review_runs import TRAIN_THREADS, review_config, workflow_run
 from workflow_helpers import snakemake_command, snakemake_env, write_tiny_config
 
-from hepml.config.model import load_config
+from hepml.config import load_config
 from hepml.workflow.resources import job_flavour, memory_mb, runtime_minutes
 
 ROOT = Path(__file__).resolve().parents[1]

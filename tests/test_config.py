@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hepml.config.model import PB_PER_INVERSE_FB, config_from_dict, load_config
+from hepml.config import config_from_dict, load_config
+from hepml.config.model import PB_PER_INVERSE_FB
 from hepml.exceptions import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +37,7 @@ def test_shipped_demo_config_is_valid():
     cfg = load_config(ROOT / "config" / "config.yaml")
     assert cfg.signal_samples == ["vbf_h"]
     assert set(cfg.background_samples) == {"dy", "ttbar"}
-    assert cfg.folds == 5
+    assert cfg.training.folds == 5
     assert cfg.demo["events"] == 200_000
 
 
@@ -54,15 +55,15 @@ def test_demo_config_matches_demo_generator():
 
 def test_defaults_are_filled():
     cfg = config_from_dict(copy.deepcopy(BASE))
-    assert cfg.folds == 5
+    assert cfg.training.folds == 5
     assert cfg.luminosity == 1.0
     assert cfg.event_number == ("event",)
-    assert cfg.negative_weights == "abs"
+    assert cfg.training.negative_weights == "abs"
     assert cfg.samples["sig"].tree == "events"
     assert cfg.samples["sig"].weight == "1"
     assert cfg.samples["bkg"].generator_weight == "1"  # defaults to the weight expression
     assert cfg.samples["bkg"].process == "bkg"
-    assert [wp.as_dict() for wp in cfg.working_points] == [
+    assert [wp.as_dict() for wp in cfg.evaluation.working_points] == [
         {"signal_efficiency": 0.5},
         {"signal_efficiency": 0.8},
     ]
@@ -130,7 +131,7 @@ def test_files_merge_later_wins(tmp_path):
         yaml.safe_dump({"training": {"folds": 4}, "samples": {"sig": {"cross_section": 9.0}}})
     )
     cfg = load_config([base, override])
-    assert cfg.folds == 4
+    assert cfg.training.folds == 4
     assert cfg.samples["sig"].cross_section == 9.0
     assert cfg.samples["sig"].files == ("s.root",)  # untouched keys survive the merge
 

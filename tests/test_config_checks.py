@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import yaml
 
-from hepml.config.model import config_from_dict, load_config
+from hepml.config import config_from_dict, load_config
 from hepml.exceptions import ConfigError
 
 BASE = {
@@ -137,7 +137,7 @@ def test_largest_accepted_seed_trains_every_fold_model():
     cfg = config_from_dict(data)
     rng = np.random.default_rng(1)
     matrix = xgb.DMatrix(rng.normal(size=(50, 1)), label=rng.integers(0, 2, 50))
-    for k in (0, cfg.folds - 1):
+    for k in (0, cfg.training.folds - 1):
         params = xgboost_params(cfg, k, threads=1)
         assert xgb.train(params, matrix, num_boost_round=1).num_boosted_rounds() == 1
         check_random_state(params["seed"])  # what the baselines do with the same seed

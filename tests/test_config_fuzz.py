@@ -14,7 +14,7 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from hepml.config.model import Config, config_from_dict, load_config
+from hepml.config import Config, config_from_dict, load_config
 from hepml.exceptions import ConfigError
 
 VALID = {

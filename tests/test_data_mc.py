@@ -9,8 +9,8 @@ import pytest
 from test_importance import _data, _write_fold_models, _write_table
 
 from hepml.evaluate.data_mc import Events, data_mc_from_files, data_mc_histograms, score_edges
-from hepml.evaluate.importance import load_fold_models
 from hepml.exceptions import DataError
+from hepml.models import load_fold_models
 from hepml.tables.features import load_dataset
 
 
@@ -97,7 +97,7 @@ def test_no_mc_is_a_data_error(inputs):
 
 
 def _config(**samples):
-    from hepml.config.model import config_from_dict
+    from hepml.config import config_from_dict
 
     return config_from_dict(
         {
@@ -118,8 +118,11 @@ def test_data_samples_are_neither_signal_nor_background():
     assert cfg.data_samples == ["run2018"]
     assert cfg.background_samples == ["bkg"]
     assert cfg.signal_samples == ["sig"]
-    assert cfg.blind_above == 0.7 and cfg.unblind is False
-    assert cfg.significance_metric == "s_over_sqrt_b" and cfg.min_background == 1.0
+    assert cfg.evaluation.blind_above == 0.7 and cfg.evaluation.unblind is False
+    assert (
+        cfg.evaluation.significance_metric == "s_over_sqrt_b"
+        and cfg.evaluation.min_background == 1.0
+    )
 
 
 def test_data_cannot_stand_in_for_the_background():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import ingest_all
 
-from hepml.config.model import config_from_dict
+from hepml.config import config_from_dict
 from hepml.exceptions import DataError
 from hepml.ingest.sample import ingest_sample
 from hepml.train.bdt import train_fold

@@ -8,7 +8,7 @@ import xgboost as xgb
 from conftest import ingest_all
 from sklearn.metrics import roc_auc_score
 
-from hepml.config.model import config_from_dict
+from hepml.config import config_from_dict
 from hepml.exceptions import ConfigError
 from hepml.train.bdt import train_fold
 from hepml.train.device import check_device, effective_device

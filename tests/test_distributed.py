@@ -23,12 +23,13 @@ import yaml
 from sklearn.metrics import roc_auc_score
 
 from hepml.cli.app import main
-from hepml.config.model import config_from_dict
+from hepml.config import config_from_dict
 from hepml.demo.files import make_demo
 from hepml.exceptions import ClusterError, ConfigError, DataError
+from hepml.folds import fold_masks, fold_roles
 from hepml.ingest.sample import ingest_sample
 from hepml.tables.features import load_dataset, read_scores
-from hepml.train.bdt import fold_masks, fold_roles, fold_weights
+from hepml.train.bdt import fold_weights
 from hepml.train.weights import apply_policy, group_factors, training_weights
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,9 +98,9 @@ def both_engines(demo):
     assert _train(dask, tables, 0, directory / "dask" / "fold0", threads=2) == 0
     cfg = config_from_dict(yaml.safe_load(dask.read_text()))
     processes = {n: s.process for n, s in cfg.samples.items()}
-    with dask_client(cfg.dask, threads=2) as client:
+    with dask_client(cfg.training.dask, threads=2) as client:
         events = persist_events(read_events(tables, cfg.feature_names, processes), client)
-        for k in range(1, cfg.folds):
+        for k in range(1, cfg.training.folds):
             out = directory / "dask" / f"fold{k}"
             model = train_fold_dask(cfg, events, k, client=client)
             write_model(model, out)
@@ -151,21 +152,21 @@ def test_dask_fold_files_are_complete_and_consistent(both_engines):
     directory, raw, tables = both_engines
     cfg = config_from_dict({**raw, "training": {**raw["training"], "engine": "dask"}})
     data = load_dataset(tables, cfg.feature_names)
-    for k in range(cfg.folds):
+    for k in range(cfg.training.folds):
         out = directory / "dask" / f"fold{k}"
         meta = yaml.safe_load((out / "metadata.json").read_text())
         local = yaml.safe_load((directory / "local" / f"fold{k}" / "metadata.json").read_text())
         assert meta["engine"] == "dask" and local["engine"] == "local"
         assert meta["dask"]["workers"] == 2 and meta["dask"]["partitions"] > 2
         assert meta["events"] == local["events"]
-        assert meta["roles"] == fold_roles(k, cfg.folds)
+        assert meta["roles"] == fold_roles(k, cfg.training.folds)
         assert meta["parameters"] == local["parameters"]
         assert meta["config_hash"] == cfg.training_hash() != local["config_hash"]
         booster = xgb.Booster(model_file=str(out / "model.json"))
         assert booster.num_boosted_rounds() == meta["best_iteration"] + 1
         curve = (out / "learning_curve.csv").read_text().splitlines()
         assert curve[0] == "iteration,train_logloss,train_auc,validation_logloss,validation_auc"
-        n_rounds = meta["best_iteration"] + 1 + cfg.early_stopping_rounds
+        n_rounds = meta["best_iteration"] + 1 + cfg.training.early_stopping_rounds
         assert len(curve) - 1 == min(n_rounds, meta["n_estimators"])
         # the stored test scores are the saved model's scores of the test fold
         table = pq.read_table(out / "scores.parquet")
@@ -188,9 +189,9 @@ def test_training_sets_hold_no_test_event_and_local_weights(demo):
     data = load_dataset(tables, cfg.feature_names, {n: s.process for n, s in cfg.samples.items()})
     events = read_events(tables, cfg.feature_names, {n: s.process for n, s in cfg.samples.items()})
     k = 1
-    roles = fold_roles(k, cfg.folds)
+    roles = fold_roles(k, cfg.training.folds)
     sets, n_events = training_sets(cfg, events, k)  # Dask's threads: no cluster needed
-    masks = fold_masks(data, k, cfg.folds)
+    masks = fold_masks(data, k, cfg.training.folds)
     assert n_events == {s: int(m.sum()) for s, m in masks.items()}
     for s, allowed in (("train", set(roles["train"])), ("validation", {roles["validation"]})):
         fold = sets[s].fold.compute()
@@ -351,7 +352,7 @@ def test_unreachable_scheduler_is_a_clear_error(demo, capsys):
     from hepml.train.dask_cluster import dask_client
 
     cfg = config_from_dict({**raw, "training": {**raw["training"], "engine": "dask", "dask": dask}})
-    with pytest.raises(ClusterError, match="within 2 s"), dask_client(cfg.dask):
+    with pytest.raises(ClusterError, match="within 2 s"), dask_client(cfg.training.dask):
         pass
 
 
@@ -390,7 +391,7 @@ def test_provenance_says_dask_models_are_not_bitwise_reproducible(small_config, 
 def test_a_local_cluster_leaves_this_process_environment_as_it_was(monkeypatch):
     """Dask's nannies set OMP_NUM_THREADS=1 in the parent process and never undo it: after
     the cluster, subprocesses (Snakemake jobs, ``nproc``) would see a single core."""
-    from hepml.config.model import DaskSettings
+    from hepml.config import DaskSettings
     from hepml.train.dask_cluster import dask_client, n_workers
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)

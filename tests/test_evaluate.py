@@ -1,4 +1,5 @@
-"""hepml.evaluate.performance on a synthetic K=3 fold score table, checked against sklearn and numpy."""
+"""hepml.evaluate.performance on a synthetic K=3 fold score table, checked against sklearn and
+numpy."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 import sklearn.metrics
 
-from hepml.config.model import config_from_dict
+from hepml.config import config_from_dict
 from hepml.evaluate import metrics
 from hepml.evaluate.performance import evaluate, evaluation_options, write_evaluation
 from hepml.exceptions import ConfigError, DataError, FoldMismatch

@@ -19,7 +19,7 @@ from test_apply_bad_files import truncated_ntuple
 
 from hepml.apply.samples import apply_sample
 from hepml.cli.app import main
-from hepml.config.model import config_from_dict
+from hepml.config import config_from_dict
 from hepml.exceptions import DataError, FoldMismatch, HepmlError
 from hepml.export.models import closure_sample, export_models, fold_header, load_export
 from hepml.folds import fold_of_event
@@ -172,7 +172,7 @@ def test_fold_header_compiles_and_agrees_with_python(small_config, tmp_path, eve
     )
     out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout
     np.testing.assert_array_equal(
-        np.array(out.split(), dtype=int), fold_of_event(ids, cfg.folds, cfg.seed)
+        np.array(out.split(), dtype=int), fold_of_event(ids, cfg.training.folds, cfg.seed)
     )
 
 

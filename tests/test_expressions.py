@@ -1,4 +1,5 @@
-"""Tests for the safe expression language (hepml.ingest.expressions.language and its helper modules).
+"""Tests for the safe expression language (hepml.ingest.expressions.language and its helper
+modules).
 
 Results are checked against independent computations (the math module, plain loops, hand-
 written four-vector formulas) on small hand-made arrays; every rejection is checked for the

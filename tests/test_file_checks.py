@@ -11,7 +11,7 @@ from conftest import ROOT, write_ntuple
 from test_sources import write_other_kinds
 
 from hepml.cli.app import main
-from hepml.config.model import config_from_dict
+from hepml.config import config_from_dict
 from hepml.ingest.file_checks import check_config_files
 
 

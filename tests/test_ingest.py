@@ -14,7 +14,7 @@ import pytest
 import uproot
 from ntuple_faults import corrupt_basket, write_baskets
 
-from hepml.config.model import config_from_dict
+from hepml.config import config_from_dict
 from hepml.exceptions import BadFile, DataError, ExpressionError, InputFileError, UnknownBranch
 from hepml.folds import fold_of_event
 from hepml.ingest.sample import ingest_sample, summary_of, write_cutflow

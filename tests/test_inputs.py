@@ -12,7 +12,7 @@ import pytest
 import uproot
 from ntuple_faults import corrupt_basket, damaged_copy, write_baskets
 
-from hepml.config.model import config_from_dict
+from hepml.config import config_from_dict
 from hepml.exceptions import BadFile, ExpressionError, HepmlError, InputFileError, UnknownBranch
 from hepml.ingest.reading import (
     InputFile,

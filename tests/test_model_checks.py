@@ -18,10 +18,9 @@ from test_outputs import _export_argv, _refused, build_trained
 
 from hepml.cli.app import main
 from hepml.evaluate.data_mc import data_mc_from_files
-from hepml.evaluate.importance import load_fold_models
 from hepml.exceptions import FoldMismatch
 from hepml.export.models import load_export
-from hepml.models import read_training_models
+from hepml.models import load_fold_models, read_training_models
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 import uproot
 from ntuple_faults import write_baskets
 
-from hepml.config.model import config_from_dict
+from hepml.config import config_from_dict
 from hepml.exceptions import ConfigError, DataError, InputFileError, UnknownBranch
 from hepml.ingest.sample import ingest_sample, summary_of
 

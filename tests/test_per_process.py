@@ -1,4 +1,5 @@
-"""hepml.evaluate.per_process: AUC and efficiencies per process, against sklearn and numpy counts."""
+"""hepml.evaluate.per_process: AUC and efficiencies per process, against sklearn and numpy
+counts."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from hepml.cli.app import main
-from hepml.config.model import config_from_dict, load_config
+from hepml.config import config_from_dict, load_config
 from hepml.config.settings import settings_hash, stage_settings, training_hash
 from hepml.exceptions import InputFileError
 from hepml.workflow.plan import workflow_plan

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from review_runs import TRAIN_THREADS, workflow_run
 
-from hepml.config.model import config_from_dict, load_config
+from hepml.config import config_from_dict, load_config
 from hepml.exceptions import InputFileError
 from hepml.review.provenance import (
     DEPENDENCIES,

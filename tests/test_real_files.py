@@ -15,7 +15,7 @@ import pytest
 import uproot
 
 from hepml.cli.app import main as hepml_main
-from hepml.config.model import config_from_dict
+from hepml.config import config_from_dict
 from hepml.ingest.sample import ingest_sample
 
 TESTDATA = "scikit-hep-testdata"

@@ -9,7 +9,7 @@ import pytest
 import uproot
 from conftest import write_ntuple
 
-from hepml.config.model import config_from_dict
+from hepml.config import config_from_dict
 from hepml.exceptions import ConfigError, DataError, ExpressionError, UnknownBranch
 from hepml.ingest.reading import InputFile, open_source
 from hepml.ingest.sample import ingest_sample, plan_sample

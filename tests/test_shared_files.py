@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from hepml.cli.app import main
-from hepml.config.model import config_from_dict
+from hepml.config import config_from_dict
 from hepml.exceptions import ConfigError
 from hepml.ingest import shared_files
 from hepml.ingest.shared_files import find_shared_files

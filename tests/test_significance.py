@@ -1,4 +1,5 @@
-"""hepml.evaluate.significance against hand computations, numpy counts and analytic Gaussian yields."""
+"""hepml.evaluate.significance against hand computations, numpy counts and analytic Gaussian
+yields."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from test_apply import build_pipeline, friend_arrays, load_models
 
 from hepml.apply.samples import apply_sample
 from hepml.cli.app import main
-from hepml.config.model import config_from_dict
+from hepml.config import config_from_dict
 from hepml.exceptions import (
     BadFile,
     DataError,

@@ -38,9 +38,9 @@ def test_loading_the_demo_config_imports_no_heavy_library():
     # the demo lists baselines without params: the schema checks them, scikit-learn is not needed
     loaded = imported_after(
         """
-        from hepml.config.model import load_config
+        from hepml.config import load_config
         cfg = load_config(["config/config.yaml"])
-        assert cfg.baselines
+        assert cfg.training.baselines
         """
     )
     assert loaded == set()

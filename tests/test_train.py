@@ -9,10 +9,11 @@ import pytest
 import xgboost as xgb
 from conftest import ingest_all
 
-from hepml.config.model import config_from_dict
+from hepml.config import config_from_dict
 from hepml.exceptions import ConfigError, DataError, FoldMismatch
+from hepml.folds import fold_roles
 from hepml.tables.features import Dataset, load_dataset, read_scores
-from hepml.train.bdt import fold_roles, train_fold, training_weights, write_fold
+from hepml.train.bdt import train_fold, training_weights, write_fold
 from hepml.train.weights import annihilate
 
 
@@ -45,15 +46,15 @@ def test_out_of_fold_scores_come_from_models_that_never_saw_the_event(ingested, 
     cfg, data, _ = ingested
     paths = []
     models = {}
-    for k in range(cfg.folds):
+    for k in range(cfg.training.folds):
         model = train_fold(cfg, data, k, threads=1)
         write_fold(model, tmp_path / f"fold{k}")
         paths.append(tmp_path / f"fold{k}" / "scores.parquet")
         models[k] = model
         meta = model.metadata
-        assert meta["roles"] == fold_roles(k, cfg.folds)
+        assert meta["roles"] == fold_roles(k, cfg.training.folds)
         assert meta["events"]["test"] == int(np.sum(data.fold == k))
-    scores = read_scores(paths, n_folds=cfg.folds)
+    scores = read_scores(paths, n_folds=cfg.training.folds)
     test = scores["set"] == "test"
     # every selected event has exactly one out-of-fold score
     keys = list(
@@ -86,7 +87,7 @@ def test_saved_model_is_the_best_iteration_and_curve_is_complete(ingested, tmp_p
     assert lines[0] == "iteration,train_logloss,train_auc,validation_logloss,validation_auc"
     n_rounds = len(lines) - 1
     # early stopping ran for best + patience rounds unless it hit n_estimators
-    assert n_rounds == min(model.best_iteration + 1 + cfg.early_stopping_rounds, 40)
+    assert n_rounds == min(model.best_iteration + 1 + cfg.training.early_stopping_rounds, 40)
     val_loss = [float(line.split(",")[3]) for line in lines[1:]]
     assert int(np.argmin(val_loss)) == model.best_iteration
     meta = json.loads((tmp_path / "metadata.json").read_text())
@@ -101,7 +102,7 @@ def test_validation_metric_uses_weights(ingested):
     model = train_fold(cfg, data, 0)
     val = data.fold == model.roles["validation"]
     w = training_weights(
-        data.weight[val], data.label[val], policy=cfg.negative_weights, balance=True
+        data.weight[val], data.label[val], policy=cfg.training.negative_weights, balance=True
     )
     booster = model.booster
     p = np.clip(booster.inplace_predict(data.X[val]), 1e-16, 1 - 1e-16)

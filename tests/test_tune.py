@@ -16,7 +16,7 @@ import pytest
 import yaml
 from conftest import ingest_all
 
-from hepml.config.model import config_from_dict
+from hepml.config import config_from_dict
 from hepml.exceptions import ConfigError, FoldMismatch
 from hepml.train.bdt import train_fold
 from hepml.train.tune import (
@@ -53,26 +53,26 @@ def ingested_for_tuning(small_config, tmp_path):
 
 def test_random_candidates_are_seeded_in_range_and_shared_by_folds(small_config):
     cfg = _config(small_config, method="random", trials=50)
-    draws = [suggest(cfg.tune, cfg.seed, 0, i) for i in range(50)]
-    assert draws == [suggest(cfg.tune, cfg.seed, 2, i) for i in range(50)]
-    assert draws != [suggest(cfg.tune, cfg.seed + 1, 0, i) for i in range(50)]
+    draws = [suggest(cfg.training.tune, cfg.seed, 0, i) for i in range(50)]
+    assert draws == [suggest(cfg.training.tune, cfg.seed, 2, i) for i in range(50)]
+    assert draws != [suggest(cfg.training.tune, cfg.seed + 1, 0, i) for i in range(50)]
     assert {d["max_depth"] for d in draws} == {1, 2, 3}
     eta = np.array([d["eta"] for d in draws])
     assert np.all((eta >= 0.05) & (eta <= 0.5))
     assert np.median(eta) < 0.2  # log-uniform: median near sqrt(0.05 * 0.5) = 0.16, not 0.275
     mcw = [d["min_child_weight"] for d in draws]
     assert all(isinstance(m, float) and 1 <= m <= 20 for m in mcw)
-    assert history_needed(cfg.tune, 49) == []
+    assert history_needed(cfg.training.tune, 49) == []
 
 
 def test_grid_is_complete_or_a_seeded_subset(small_config):
     space = {"max_depth": {"values": [2, 3]}, "max_bin": {"low": 16, "high": 256, "steps": 3}}
     small_config["training"]["tune"] = {"enabled": True, "method": "grid", "space": space}
     cfg = config_from_dict(small_config)
-    grid = grid_points(cfg.tune)
-    assert len(grid) == 6 == n_trials(cfg.tune)
+    grid = grid_points(cfg.training.tune)
+    assert len(grid) == 6 == n_trials(cfg.training.tune)
     assert {g["max_bin"] for g in grid} == {16, 136, 256}
-    assert [suggest(cfg.tune, 1, 0, i) for i in range(6)] == grid
+    assert [suggest(cfg.training.tune, 1, 0, i) for i in range(6)] == grid
     small_config["training"]["tune"]["trials"] = 4
     sub = config_from_dict(small_config).tune
     picked = [suggest(sub, 1, 0, i) for i in range(n_trials(sub))]
@@ -85,16 +85,16 @@ def test_grid_is_complete_or_a_seeded_subset(small_config):
 def test_tpe_learns_from_earlier_batches_deterministically(small_config):
     pytest.importorskip("optuna", reason="the tune extra (optuna) is not installed")
     cfg = _config(small_config, method="tpe", trials=8, batch=2)
-    assert history_needed(cfg.tune, 1) == []
-    assert history_needed(cfg.tune, 5) == [0, 1, 2, 3]
+    assert history_needed(cfg.training.tune, 1) == []
+    assert history_needed(cfg.training.tune, 5) == [0, 1, 2, 3]
     history = [
-        {"trial": i, "params": suggest(cfg.tune, 7, 0, i, []), "objective": 0.5 - 0.01 * i}
+        {"trial": i, "params": suggest(cfg.training.tune, 7, 0, i, []), "objective": 0.5 - 0.01 * i}
         for i in range(2)
     ]
     with pytest.raises(FoldMismatch, match=r"needs the results of trials \[0, 1\]"):
-        suggest(cfg.tune, 7, 0, 2, history[:1])
-    a = suggest(cfg.tune, 7, 0, 2, history)
-    assert a == suggest(cfg.tune, 7, 0, 2, history)
+        suggest(cfg.training.tune, 7, 0, 2, history[:1])
+    a = suggest(cfg.training.tune, 7, 0, 2, history)
+    assert a == suggest(cfg.training.tune, 7, 0, 2, history)
     assert set(a) == set(SPACE)
     assert a["max_depth"] in (1, 2, 3) and 0.05 <= a["eta"] <= 0.5
 
@@ -103,13 +103,13 @@ def test_tpe_without_optuna_names_the_install_command(small_config, monkeypatch)
     cfg = _config(small_config, method="tpe", trials=4, batch=2)
     monkeypatch.setitem(sys.modules, "optuna", None)  # import optuna -> ImportError
     with pytest.raises(ConfigError, match=r"pip install 'hepml\[tune\]'"):
-        suggest(cfg.tune, 7, 0, 0, [])
+        suggest(cfg.training.tune, 7, 0, 0, [])
 
 
 def test_trial_objective_is_the_early_stopping_loss_of_that_model(ingested_for_tuning):
     cfg, data = ingested_for_tuning
     record = run_trial(cfg, data, 1, 2)
-    params = suggest(cfg.tune, cfg.seed, 1, 2)
+    params = suggest(cfg.training.tune, cfg.seed, 1, 2)
     assert record["params"] == params
     model = train_fold(cfg, data, 1, params=params)
     curve = model.learning_curve["validation"]["logloss"]
@@ -136,10 +136,10 @@ def test_test_fold_never_enters_the_search(ingested_for_tuning):
     """Perturbing model k's test fold changes neither its trials nor its chosen parameters;
     perturbing its validation fold does change them (so the check can fail)."""
     cfg, data = ingested_for_tuning
-    n = n_trials(cfg.tune)
-    trials = [run_trial(cfg, data, k, i) for k in range(cfg.folds) for i in range(n)]
+    n = n_trials(cfg.training.tune)
+    trials = [run_trial(cfg, data, k, i) for k in range(cfg.training.folds) for i in range(n)]
     chosen = select(cfg, trials)
-    for k in range(cfg.folds):
+    for k in range(cfg.training.folds):
         mine = [t for t in trials if t["fold"] == k]
         perturbed = _perturb(data, fold=k)
         again = [run_trial(cfg, perturbed, k, i) for i in range(n)]
@@ -168,7 +168,7 @@ def test_selection_picks_the_best_trial_per_fold(ingested_for_tuning, tmp_path):
     ]
     chosen = select(cfg, trials)
     assert {k: c["trial"] for k, c in chosen["folds"].items()} == {"0": 1, "1": 0, "2": 2}
-    auc = dataclasses.replace(cfg, tune=dataclasses.replace(cfg.tune, objective="auc"))
+    auc = dataclasses.replace(cfg, tune=dataclasses.replace(cfg.training.tune, objective="auc"))
     assert select(auc, trials)["folds"]["1"]["trial"] == 2
     with pytest.raises(FoldMismatch, match=r"model 2: expected the results of trials 0\.\.2"):
         select(cfg, trials[:-1])

@@ -1,4 +1,10 @@
-"""Assign events to the K cross-validation folds, reproducibly.
+"""The K cross-validation folds: which fold each event is in, and what each fold is for.
+
+One home for the concept: the assignment (:func:`fold_of_event`, :func:`fold_of_entry`), the
+roles of the folds for model k (:func:`fold_roles`: test fold k, validation fold (k+1) mod K,
+the rest for training) and the event masks of each set (:func:`set_masks`,
+:func:`fold_masks`). Training, tuning, the baselines, the Dask engine and provenance all use
+these.
 
 The fold of an event is a pure function of its identifying integers (event number, and run
 number where given), so the same event lands in the same fold at training and when the
@@ -14,9 +20,31 @@ pitfall).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, Protocol
+
 import numpy as np
 
-__all__ = ["fold_of_entry", "fold_of_event", "splitmix64"]
+from hepml.exceptions import DataError, FoldMismatch
+
+
+class _HasFoldAndLabel(Protocol):
+    fold: np.ndarray
+    label: np.ndarray
+
+
+__all__ = [
+    "SETS",
+    "check_set_classes",
+    "fold_masks",
+    "fold_of_entry",
+    "fold_of_event",
+    "fold_roles",
+    "set_masks",
+    "splitmix64",
+]
+
+SETS = ("train", "validation", "test")  # the roles of the events of model k
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -72,3 +100,57 @@ def fold_of_entry(file_index: int, entries: np.ndarray, k: int, seed: int = 0) -
     """
     file_ids = np.full(len(entries), file_index, dtype=np.uint64)
     return fold_of_event([file_ids, np.asarray(entries, dtype=np.uint64)], k, seed)
+
+
+def fold_roles(k: int, n_folds: int) -> dict[str, Any]:
+    """The role of each fold for model ``k``: test fold k, validation (k+1) mod K, rest train."""
+    if not 0 <= k < n_folds:
+        msg = (
+            f"fold index {k} is out of range: the config defines {n_folds} folds (0..{n_folds - 1})"
+        )
+        raise FoldMismatch(msg)
+    validation = (k + 1) % n_folds
+    train = [f for f in range(n_folds) if f not in (k, validation)]
+    return {"test": k, "validation": validation, "train": train}
+
+
+def fold_masks(data: _HasFoldAndLabel, k: int, n_folds: int) -> dict[str, np.ndarray]:
+    """Boolean event masks of model ``k``'s train, validation and test sets.
+
+    ``data`` has per-event ``fold`` and ``label`` arrays (a :class:`hepml.tables.Dataset`).
+    Raises :class:`DataError` if a set lacks signal or background events.
+    """
+    masks = set_masks(data.fold, fold_roles(k, n_folds))
+    check_set_classes(
+        k,
+        {
+            s: (
+                int(np.count_nonzero(data.label[m] == 1)),
+                int(np.count_nonzero(data.label[m] == 0)),
+            )
+            for s, m in masks.items()
+        },
+    )
+    return masks
+
+
+def set_masks(fold: np.ndarray, roles: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Boolean masks of the train, validation and test events from their fold numbers."""
+    masks = {"test": fold == roles["test"], "validation": fold == roles["validation"]}
+    masks["train"] = ~(masks["test"] | masks["validation"])
+    return {s: masks[s] for s in SETS}
+
+
+def check_set_classes(k: int, counts: Mapping[str, tuple[int, int]]) -> None:
+    """Raise :class:`DataError` unless every set of model ``k`` has signal and background.
+
+    ``counts`` maps each set to its numbers of (signal, background) events.
+    """
+    for role, name in (("train", "training"), ("validation", "validation"), ("test", "test")):
+        n_sig, n_bkg = counts[role]
+        if n_sig == 0 or n_bkg == 0:
+            msg = (
+                f"model {k}: the {name} set has {n_sig} signal and {n_bkg} background events; "
+                "each needs both. Use fewer folds or more events."
+            )
+            raise DataError(msg)

@@ -1,5 +1,10 @@
 """The K fold models of an analysis: loaded, checked against the config, and applied.
 
+The one model loader: :func:`read_training_models` reads each ``model.json`` with the
+``metadata.json`` beside it and verifies its SHA-256; :func:`check_models` checks them against
+a config (apply, export); :func:`load_fold_models` checks them against each other (importance,
+data/MC, which read their features from the models).
+
 Model k is the one that tested on fold k: it never trained or early-stopped on the events of
 fold k, so those events, and only those, are scored by it (``fold`` mode). Events that were
 never used in training (collision data) may instead get the mean of all K models (``mean``).
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,13 +28,14 @@ from pathlib import Path
 import numpy as np
 import xgboost as xgb
 
-from hepml.config.model import Config
-from hepml.exceptions import FoldMismatch, did_you_mean
+from hepml.config import Config
+from hepml.exceptions import DataError, FoldMismatch, did_you_mean
 
 __all__ = [
     "MODES",
     "FoldModels",
     "check_models",
+    "load_fold_models",
     "predict",
     "read_training_models",
     "verify_models",
@@ -151,20 +158,21 @@ def check_models(
             msg = f"models '{by_fold[fold][0]}' and '{path}' are both the model of fold {fold}"
             raise FoldMismatch(msg)
         by_fold[fold] = (path, booster)
-    if sorted(by_fold) != list(range(config.folds)):
+    folds = config.training.folds
+    if sorted(by_fold) != list(range(folds)):
         msg = (
-            f"expected the models of folds 0..{config.folds - 1} (the config has {config.folds} "
-            f"folds), got folds {sorted(by_fold)} from {len(models)} file(s)"
+            f"expected the models of folds 0..{folds - 1} (the config has {folds} folds), "
+            f"got folds {sorted(by_fold)} from {len(models)} file(s)"
         )
         raise FoldMismatch(msg)
-    boosters = tuple(by_fold[k][1] for k in range(config.folds))
+    boosters = tuple(by_fold[k][1] for k in range(config.training.folds))
     for booster in boosters:
         booster.set_param({"nthread": int(threads)})
     return FoldModels(
         boosters,
         tuple(expected),
         config.training_hash(),
-        tuple(by_fold[k][0] for k in range(config.folds)),
+        tuple(by_fold[k][0] for k in range(config.training.folds)),
     )
 
 
@@ -229,3 +237,24 @@ def _fold_blocks(fold: np.ndarray) -> list[tuple[int, int, int]] | None:
         return None
     stops = np.concatenate([edges, [len(fold)]])
     return [(int(k), int(a), int(b)) for k, a, b in zip(folds, starts, stops, strict=True)]
+
+
+def load_fold_models(
+    model_paths: Sequence[str | os.PathLike],
+) -> tuple[list[xgb.Booster], list[str]]:
+    """The boosters of the fold models (model k at index k) and their common feature list,
+    read with the metadata.json beside each model.json and verified against the SHA-256
+    training recorded (:func:`hepml.models.read_training_models`)."""
+    if not model_paths:
+        msg = "no fold models given"
+        raise DataError(msg)
+    models = read_training_models(model_paths)
+    for k, (path, _, meta) in enumerate(models):
+        if int(meta.get("model_fold", k)) != k:
+            msg = f"'{path}' is the model of fold {meta['model_fold']}, given as fold {k}"
+            raise FoldMismatch(msg)
+    features = list(models[0][2].get("features", []))
+    if any(list(meta.get("features", [])) != features for _, _, meta in models):
+        msg = "the fold models were trained on different feature lists; retrain them together"
+        raise FoldMismatch(msg)
+    return [booster for _, booster, _ in models], features

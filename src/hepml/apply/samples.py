@@ -1,9 +1,9 @@
 """Apply: the trained fold models scored back into the ntuples, as friend trees and Parquet.
 
-Every sample of ``samples`` (the MC the models trained on, and collision data with label
-``data``) and each extra sample of the ``apply`` section is scored file by file with
-:mod:`hepml.apply.scoring`. MC events are always scored by the model of their fold (the one that never
-saw them); events of data and extra samples by the model of their fold or by the mean of all
+Every sample of ``samples`` (the MC the models trained on, and collision data with label ``data``)
+and each extra sample of the ``apply`` section is scored file by file with
+:mod:`hepml.apply.scoring`. MC events are always scored by the model of their fold (the one that
+never saw them); events of data and extra samples by the model of their fold or by the mean of all
 models (``apply.data_model``).
 
 Outputs of sample ``S`` under ``output_dir``:
@@ -32,7 +32,7 @@ from typing import Any
 
 from hepml.apply.scoring import ScoreOptions, plan_files, score_files
 from hepml.atomic import atomic_directory, atomic_path, write_json
-from hepml.config.model import Config, Sample
+from hepml.config import Config, Sample
 from hepml.exceptions import ConfigError, did_you_mean
 from hepml.ingest.reading import BadFiles
 from hepml.models import FoldModels
@@ -78,7 +78,7 @@ def options_for(config: Config, name: str) -> ScoreOptions:
         fill=config.apply.fill,
         branch=config.apply.branch,
         friend_tree=config.apply.friend_tree,
-        step_size=config.step_size,
+        step_size=config.reading.step_size,
     )
 
 

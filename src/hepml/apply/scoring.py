@@ -1,8 +1,8 @@
 """Score ntuples with the K fold models, streaming: the core of ``hepml apply`` and ``score``.
 
-Each file (TTree, RNTuple or Parquet, :mod:`hepml.ingest.sources`) is read in chunks (memory
-bounded by the step size), its features and selection computed by exactly the code ingest
-uses (:func:`hepml.ingest.sample_plan.check_files`, :func:`hepml.ingest.sample_plan.evaluate_chunk`), and
+Each file (TTree, RNTuple or Parquet, :mod:`hepml.ingest.sources`) is read in chunks (memory bounded
+by the step size), its features and selection computed by exactly the code ingest uses
+(:func:`hepml.ingest.sample_plan.check_files`, :func:`hepml.ingest.sample_plan.evaluate_chunk`), and
 each selected event scored:
 
 - ``fold`` mode: by model k for an event of fold k, where the fold is the same hash of the
@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import uproot
 
-from hepml.config.model import Config, Sample
+from hepml.config import Config, Sample
 from hepml.exceptions import DataError, HepmlError
 from hepml.folds import fold_of_entry, fold_of_event
 from hepml.ingest.reading import BadFiles, InputFile, guarded, input_files, iterate_file, located
@@ -152,10 +152,10 @@ def _chunk(config, plan, features, file, index, chunk, start: int, stop: int) ->
     selected = masks[-1]
     ids = {b: ak.to_numpy(chunk[b]) for b in plan.id_branches}
     if ids:
-        fold = fold_of_event(list(ids.values()), config.folds, config.seed)
+        fold = fold_of_event(list(ids.values()), config.training.folds, config.seed)
     else:
         entries = np.arange(start, stop, dtype=np.int64)
-        fold = fold_of_entry(index, entries, config.folds, config.seed)
+        fold = fold_of_entry(index, entries, config.training.folds, config.seed)
     rows = np.flatnonzero(selected)
     rows = rows[np.argsort(fold[rows], kind="stable")]
     X = np.empty((len(rows), len(features)), dtype=np.float32)

@@ -230,7 +230,7 @@ def _add_apply_parsers(sub) -> None:
 
 
 def _cmd_validate(args: argparse.Namespace) -> None:
-    from hepml.config.model import load_config
+    from hepml.config import load_config
     from hepml.workflow.plan import check_config, entries_fold_warning, sample_file_lists
 
     cfg = load_config(args.configs)
@@ -243,7 +243,7 @@ def _cmd_validate(args: argparse.Namespace) -> None:
         args.configs,
         len(cfg.samples),
         len(cfg.features),
-        cfg.folds,
+        cfg.training.folds,
     )
     if not args.check_files:
         return
@@ -285,7 +285,7 @@ def _cmd_plan(args: argparse.Namespace) -> None:
 
 
 def _cmd_slurm_limits(args: argparse.Namespace) -> None:
-    """JSON of :func:`hepml.workflow.resources.slurm_limits` from sinfo ({} when sinfo cannot be asked)."""
+    """JSON of :func:`hepml.workflow.resources.slurm_limits` ({} when sinfo cannot be asked)."""
     import json
 
     from hepml.workflow.resources import query_slurm_nodes, slurm_limits
@@ -297,7 +297,7 @@ def _cmd_slurm_limits(args: argparse.Namespace) -> None:
 
 
 def _cmd_make_demo(args: argparse.Namespace) -> None:
-    from hepml.config.model import load_config
+    from hepml.config import load_config
     from hepml.demo.files import make_demo
 
     demo = dict(load_config(args.configs).demo or {})
@@ -311,7 +311,7 @@ def _cmd_make_demo(args: argparse.Namespace) -> None:
 
 def _cmd_ingest(args: argparse.Namespace) -> None:
     from hepml.atomic import write_json
-    from hepml.config.model import load_config
+    from hepml.config import load_config
     from hepml.exceptions import ConfigError, did_you_mean
     from hepml.ingest.reading import input_files
     from hepml.ingest.sample import ingest_sample, summary_of, write_cutflow
@@ -352,20 +352,20 @@ def _parse_tables(specs: Sequence[str], option: str = "--tables") -> dict[str, s
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
-    from hepml.config.model import load_config
+    from hepml.config import load_config
     from hepml.exceptions import ConfigError, did_you_mean
     from hepml.train.bdt import train_fold, write_fold
     from hepml.train.tune import tuned_parameters
 
     cfg = load_config(args.configs)
-    baselines = {b.name: b for b in cfg.baselines}
+    baselines = {b.name: b for b in cfg.training.baselines}
     if args.classifier != "xgboost" and args.classifier not in baselines:
         hint = did_you_mean(args.classifier, ["xgboost", *baselines])
         msg = f"no classifier '{args.classifier}': not xgboost nor in training.baselines.{hint}"
         raise ConfigError(msg)
     _check_train_outputs(args)
     params = tuned_parameters(args.params, args.fold) if args.params else None
-    if args.classifier == "xgboost" and cfg.engine == "dask":
+    if args.classifier == "xgboost" and cfg.training.engine == "dask":
         from hepml.train.distributed import run_fold
 
         tables = _parse_tables(args.tables)
@@ -410,7 +410,7 @@ def _cmd_tune_trial(args: argparse.Namespace) -> None:
     import json
 
     from hepml.atomic import write_json
-    from hepml.config.model import load_config
+    from hepml.config import load_config
     from hepml.outputs import check_outputs
     from hepml.train.tune import run_trial
 
@@ -428,7 +428,7 @@ def _cmd_tune_trial(args: argparse.Namespace) -> None:
 def _cmd_tune_select(args: argparse.Namespace) -> None:
     import json
 
-    from hepml.config.model import load_config
+    from hepml.config import load_config
     from hepml.train.tune import write_selection
 
     cfg = load_config(args.configs)
@@ -437,7 +437,7 @@ def _cmd_tune_select(args: argparse.Namespace) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
-    from hepml.config.model import load_config
+    from hepml.config import load_config
     from hepml.evaluate.performance import evaluate, evaluation_options, write_evaluation
     from hepml.tables.scores import ScoreFiles
 
@@ -449,13 +449,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
             msg = f"--baseline {name}: give the scores.parquet of each fold after the name"
             raise HepmlError(msg)
         # one model's table at a time; the score plot stacks by process
-        scores = ScoreFiles(paths, n_folds=cfg.folds)
+        scores = ScoreFiles(paths, n_folds=cfg.training.folds)
         evaluations.append(evaluate(scores, classifier=name, **evaluation_options(cfg)))
     write_evaluation(evaluations, args.output_dir)
 
 
 def _cmd_plot(args: argparse.Namespace) -> None:
-    from hepml.config.model import load_config
+    from hepml.config import load_config
     from hepml.plots.performance import draw_all, style_from_config
 
     cfg = load_config(args.configs)
@@ -464,7 +464,7 @@ def _cmd_plot(args: argparse.Namespace) -> None:
 
 def _cmd_apply(args: argparse.Namespace) -> None:
     from hepml.apply.samples import apply_sample, sample_to_apply
-    from hepml.config.model import load_config
+    from hepml.config import load_config
     from hepml.models import check_models, read_training_models
 
     cfg = load_config(args.configs)
@@ -476,7 +476,7 @@ def _cmd_apply(args: argparse.Namespace) -> None:
 def _cmd_export(args: argparse.Namespace) -> None:
     import json
 
-    from hepml.config.model import load_config
+    from hepml.config import load_config
     from hepml.export.models import closure_sample, export_models
     from hepml.models import check_models, read_training_models
     from hepml.outputs import check_outputs
@@ -513,7 +513,7 @@ def _cmd_score(args: argparse.Namespace) -> None:
 
 
 def _cmd_provenance(args: argparse.Namespace) -> None:
-    from hepml.config.model import load_config
+    from hepml.config import load_config
     from hepml.outputs import check_outputs
     from hepml.review.provenance import collect_provenance, write_merged_config, write_provenance
 

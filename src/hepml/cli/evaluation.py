@@ -68,32 +68,32 @@ def _tables(specs: list[str]) -> dict[str, str]:
 
 def _cmd_inputs(args: argparse.Namespace) -> None:
     from hepml.atomic import write_json
-    from hepml.config.model import load_config
+    from hepml.config import load_config
     from hepml.evaluate.inputs import inputs_from_files
 
     cfg = load_config(args.configs)
     labels = {f.name: f.label for f in cfg.features}
     histograms, correlations = inputs_from_files(
-        _tables(args.tables), cfg.feature_names, labels=labels, bins=cfg.input_bins
+        _tables(args.tables), cfg.feature_names, labels=labels, bins=cfg.evaluation.input_bins
     )
     write_json(Path(args.output_dir) / "input_variables.json", histograms)
     write_json(Path(args.output_dir) / "correlations.json", correlations)
 
 
 def _cmd_importance(args: argparse.Namespace) -> None:
-    from hepml.config.model import load_config
+    from hepml.config import load_config
     from hepml.evaluate.importance import importance_from_files, write_importance
 
     cfg = load_config(args.configs)
     rows, beeswarm = importance_from_files(
-        args.models, _tables(args.tables), max_events=cfg.shap_events, seed=cfg.seed
+        args.models, _tables(args.tables), max_events=cfg.evaluation.shap_events, seed=cfg.seed
     )
     write_importance(rows, beeswarm, args.output_dir)
 
 
 def _cmd_data_mc(args: argparse.Namespace) -> None:
     from hepml.atomic import write_json
-    from hepml.config.model import load_config
+    from hepml.config import load_config
     from hepml.evaluate.data_mc import data_mc_from_files
 
     cfg = load_config(args.configs)
@@ -104,16 +104,16 @@ def _cmd_data_mc(args: argparse.Namespace) -> None:
         _tables(args.data),
         processes={s: cfg.samples[s].process for s in mc if s in cfg.samples},
         labels={f.name: f.label for f in cfg.features},
-        bins=cfg.input_bins,
-        score_bins=cfg.bins,
-        blind_above=cfg.blind_above,
-        unblind=cfg.unblind,
+        bins=cfg.evaluation.input_bins,
+        score_bins=cfg.evaluation.bins,
+        blind_above=cfg.evaluation.blind_above,
+        unblind=cfg.evaluation.unblind,
     )
     write_json(Path(args.output_dir) / "data_mc.json", content)
 
 
 def _cmd_plot_inputs(args: argparse.Namespace) -> None:
-    from hepml.config.model import load_config
+    from hepml.config import load_config
     from hepml.plots.inputs import draw_inputs
     from hepml.plots.style import style_from_config
 
@@ -121,7 +121,7 @@ def _cmd_plot_inputs(args: argparse.Namespace) -> None:
 
 
 def _cmd_plot_training(args: argparse.Namespace) -> None:
-    from hepml.config.model import load_config
+    from hepml.config import load_config
     from hepml.plots.style import style_from_config
     from hepml.plots.training import draw_training
 
@@ -130,7 +130,7 @@ def _cmd_plot_training(args: argparse.Namespace) -> None:
 
 
 def _cmd_plot_data_mc(args: argparse.Namespace) -> None:
-    from hepml.config.model import load_config
+    from hepml.config import load_config
     from hepml.plots.inputs import draw_data_mc
     from hepml.plots.style import style_from_config
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from hepml.config.names import reserved_name_error
 from hepml.exceptions import ConfigError
-from hepml.ingest.expressions.names import reserved_name_error
 
 __all__ = ["check_data_samples", "check_processes", "check_reserved_names"]
 

@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from hepml.evaluate.importance import load_fold_models
 from hepml.evaluate.inputs import feature_edges, histogram_with_flow
 from hepml.exceptions import DataError
+from hepml.models import load_fold_models
 from hepml.tables.features import check_tables, feature_batches, read_column
 
 __all__ = ["Events", "data_mc_from_files", "data_mc_histograms", "score_edges"]

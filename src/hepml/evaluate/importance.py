@@ -26,8 +26,8 @@ import numpy as np
 import xgboost as xgb
 
 from hepml.atomic import write_json
-from hepml.exceptions import DataError, FoldMismatch
-from hepml.models import read_training_models
+from hepml.exceptions import DataError
+from hepml.models import load_fold_models
 from hepml.tables.features import check_tables, read_column
 from hepml.tables.text import write_table
 
@@ -38,7 +38,6 @@ __all__ = [
     "fold_importance",
     "gain_importance",
     "importance_from_files",
-    "load_fold_models",
     "shap_values",
     "write_importance",
 ]
@@ -187,27 +186,6 @@ def write_importance(
     )
     write_json(out / "shap.json", beeswarm)
     return [*paths, out / "shap.json"]
-
-
-def load_fold_models(
-    model_paths: Sequence[str | os.PathLike],
-) -> tuple[list[xgb.Booster], list[str]]:
-    """The boosters of the fold models (model k at index k) and their common feature list,
-    read with the metadata.json beside each model.json and verified against the SHA-256
-    training recorded (:func:`hepml.models.read_training_models`)."""
-    if not model_paths:
-        msg = "no fold models given"
-        raise DataError(msg)
-    models = read_training_models(model_paths)
-    for k, (path, _, meta) in enumerate(models):
-        if int(meta.get("model_fold", k)) != k:
-            msg = f"'{path}' is the model of fold {meta['model_fold']}, given as fold {k}"
-            raise FoldMismatch(msg)
-    features = list(models[0][2].get("features", []))
-    if any(list(meta.get("features", [])) != features for _, _, meta in models):
-        msg = "the fold models were trained on different feature lists; retrain them together"
-        raise FoldMismatch(msg)
-    return [booster for _, booster, _ in models], features
 
 
 def _test_events(

@@ -30,7 +30,7 @@ from hepml.exceptions import ConfigError, DataError
 from hepml.tables.scores import TEST, TRAIN, ModelScores, ScoreSource, ScoreTable
 
 if TYPE_CHECKING:
-    from hepml.config.model import Config
+    from hepml.config import Config
 
 __all__ = [
     "Evaluation",
@@ -89,12 +89,12 @@ class OvertrainingCheck:
 class Evaluation:
     """Everything the evaluation stage computed for one classifier.
 
-    AUCs are weighted with the signed physics weights unless named ``unweighted``;
-    ``auc_folds[k]`` is model k on its test fold. ``curves`` and ``histograms`` are
-    JSON-ready data for ``hepml.plots.performance``. ``per_process`` holds the rows of
-    :func:`hepml.evaluate.per_process.per_process_performance`; ``significance`` the cut scan and its
-    optimum (:func:`hepml.evaluate.significance.scan_summary`, plus the background yield per process
-    at the optimum), None when not computed.
+    AUCs are weighted with the signed physics weights unless named ``unweighted``; ``auc_folds[k]``
+    is model k on its test fold. ``curves`` and ``histograms`` are JSON-ready data for
+    ``hepml.plots.performance``. ``per_process`` holds the rows of
+    :func:`hepml.evaluate.per_process.per_process_performance`; ``significance`` the cut scan and
+    its optimum (:func:`hepml.evaluate.significance.scan_summary`, plus the background yield per
+    process at the optimum), None when not computed.
     """
 
     classifier: str
@@ -335,12 +335,12 @@ def evaluation_options(cfg: Config) -> dict[str, Any]:
     benchmarks evaluate, so a new evaluation setting is passed on in this one place.
     """
     return {
-        "working_points": [wp.as_dict() for wp in cfg.working_points],
-        "ks_threshold": cfg.ks_threshold,
-        "n_bins": cfg.bins,
-        "significance_metric": cfg.significance_metric,
-        "min_background": cfg.min_background,
-        "n_cuts": cfg.significance_cuts,
+        "working_points": [wp.as_dict() for wp in cfg.evaluation.working_points],
+        "ks_threshold": cfg.evaluation.ks_threshold,
+        "n_bins": cfg.evaluation.bins,
+        "significance_metric": cfg.evaluation.significance_metric,
+        "min_background": cfg.evaluation.min_background,
+        "n_cuts": cfg.evaluation.significance_cuts,
     }
 
 

@@ -1,4 +1,5 @@
-"""Write what ``hepml.evaluate.performance.evaluate`` computed: tables (CSV, Markdown, LaTeX) and JSON.
+"""Write what ``hepml.evaluate.performance.evaluate`` computed: tables (CSV, Markdown, LaTeX) and
+JSON.
 
 Tables hold one row per classifier (times working point, fold, process, ... where that
 applies), so baselines line up under the BDT. The JSON files (``curves.json``,

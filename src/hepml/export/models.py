@@ -37,7 +37,7 @@ import xgboost as xgb
 
 from hepml.apply.scoring import ScoreOptions, friend_names, plan_files, score_files
 from hepml.atomic import atomic_directory, atomic_path, storage_errors, write_json
-from hepml.config.model import Config, Sample, config_from_dict
+from hepml.config import Config, Sample, config_from_dict
 from hepml.exceptions import DataError, FoldMismatch, HepmlError
 from hepml.folds import fold_of_event
 from hepml.ingest.reading import BadFiles
@@ -90,10 +90,9 @@ def closure_sample(
             msg = f"events scored in '{path}' are missing from the ingest tables: rerun ingest"
             raise FoldMismatch(msg)
         out[k] = (data.X[rows], cols["score"][test].astype(np.float64))
-    if sorted(out) != list(range(config.folds)):
-        msg = (
-            f"the closure test needs test scores of folds 0..{config.folds - 1}, got {sorted(out)}"
-        )
+    folds = config.training.folds
+    if sorted(out) != list(range(folds)):
+        msg = f"the closure test needs test scores of folds 0..{folds - 1}, got {sorted(out)}"
         raise FoldMismatch(msg)
     return out
 
@@ -283,7 +282,7 @@ def fold_header(config: Config) -> str:
 
 namespace hepml {{
 
-constexpr int kFolds = {config.folds};
+constexpr int kFolds = {config.training.folds};
 constexpr std::uint64_t kFoldSeed = {config.seed}ULL;
 
 // SplitMix64 finaliser (wrapping unsigned 64-bit arithmetic).
@@ -309,7 +308,7 @@ def _folds_section(config: Config, files: Mapping[str, Sequence[str]] | None) ->
     n_ids = 2 if config.folds_from_entries else len(config.event_number)
     ids = [np.array(_TEST_IDS, dtype=np.uint64)] * n_ids
     section: dict[str, Any] = {
-        "k": config.folds,
+        "k": config.training.folds,
         "seed": config.seed,
         "event_number": list(config.event_number),
         "source": "file_entry" if config.folds_from_entries else "event_number",
@@ -319,7 +318,7 @@ def _folds_section(config: Config, files: Mapping[str, Sequence[str]] | None) ->
         "test_vectors": {
             "ids": [str(v) for v in _TEST_IDS],
             "fold_when_every_id_is_this_value": fold_of_event(
-                ids, config.folds, config.seed
+                ids, config.training.folds, config.seed
             ).tolist(),
         },
     }
@@ -482,7 +481,7 @@ def score_with_export(
         fill=config.apply.fill,
         branch=config.apply.branch,
         friend_tree=config.apply.friend_tree,
-        step_size=config.step_size,
+        step_size=config.reading.step_size,
     )
     out = Path(output_dir)
     names = [

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import awkward as ak
 
-from hepml.config.model import Config, Sample
+from hepml.config import Config, Sample
 from hepml.exceptions import BadFile, HepmlError, InputFileError
 from hepml.ingest.reading import InputFile, check_entries, iterate_file, open_source, resolve_files
 from hepml.ingest.sample_plan import chunk_problems, sample_problems

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from hepml.exceptions import InputFileError, did_you_mean
 
 if TYPE_CHECKING:
-    from hepml.config.model import Sample
+    from hepml.config import Sample
 
 __all__ = [
     "PARQUET_SUFFIXES",

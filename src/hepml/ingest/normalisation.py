@@ -31,7 +31,8 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import uproot
 
-from hepml.config.model import PB_PER_INVERSE_FB, Sample, WeightSumSource
+from hepml.config import Sample
+from hepml.config.model import PB_PER_INVERSE_FB, WeightSumSource
 from hepml.exceptions import BadFile, DataError, InputFileError, UnknownBranch, did_you_mean
 from hepml.ingest.expressions.language import Expression, as_flat
 from hepml.ingest.reading import InputFile, check_branch_types, iterate_file, open_source, reason

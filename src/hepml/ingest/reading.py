@@ -41,7 +41,7 @@ from hepml.ingest.files import (
 from hepml.ingest.sources import Source, open_source, reason
 
 if TYPE_CHECKING:
-    from hepml.config.model import Config, Sample
+    from hepml.config import Config, Sample
 
 __all__ = [
     "REMOTE_URL",
@@ -79,7 +79,7 @@ class BadFiles:
     @classmethod
     def of(cls, config: Config, sample: Sample) -> BadFiles:
         """The policy of ``sample``: its own ``on_bad_file``, else ``reading.on_bad_file``."""
-        return cls(sample.name, sample.on_bad_file or config.on_bad_file)
+        return cls(sample.name, sample.on_bad_file or config.reading.on_bad_file)
 
     @contextlib.contextmanager
     def guard(self, file: InputFile) -> Iterator[None]:

@@ -4,12 +4,12 @@ The ntuples are ROOT TTrees, ROOT RNTuples or Parquet files, read alike through
 :mod:`hepml.ingest.sources`; the same events give the same table whichever kind stores them.
 
 For each sample the files are checked up front (:mod:`hepml.ingest.reading`) and the expressions
-planned (:mod:`hepml.ingest.sample_plan`); the sum of generator weights is taken from the config, the
-files' bookkeeping or a first pass over all entries (:mod:`hepml.ingest.normalisation`); then each file
-is read in chunks so memory stays bounded. In every chunk the features are computed by the
-safe expression language, the selection is applied cut by cut (counting raw and weighted
-events for the cutflow, :mod:`hepml.ingest.cutflow`), and each event gets its luminosity-normalised
-weight and its fold.
+planned (:mod:`hepml.ingest.sample_plan`); the sum of generator weights is taken from the config,
+the files' bookkeeping or a first pass over all entries (:mod:`hepml.ingest.normalisation`); then
+each file is read in chunks so memory stays bounded. In every chunk the features are computed by the
+safe expression language, the selection is applied cut by cut (counting raw and weighted events for
+the cutflow, :mod:`hepml.ingest.cutflow`), and each event gets its luminosity-normalised weight and
+its fold.
 
 Bad files: a file that is not ROOT, truncated, corrupt, without entries or without the tree
 stops the run with an error naming it (``on_bad_file: error``, the default), or is skipped with
@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from hepml.atomic import atomic_path
-from hepml.config.model import Config, Sample
+from hepml.config import Config, Sample
 from hepml.exceptions import DataError, HepmlError
 from hepml.folds import fold_of_entry, fold_of_event
 from hepml.ingest.cutflow import Cutflow, FileTally, write_cutflow
@@ -163,7 +163,7 @@ class _Run:
                     file,
                     plan.generator_weight,
                     plan.generator_branches,
-                    self.config.step_size,
+                    self.config.reading.step_size,
                     self.n_entries[file.path],
                     lambda chunk: namespace_of(chunk, plan.generator_aliases),
                 )
@@ -191,7 +191,7 @@ class _Run:
                 tally = FileTally.empty(len(total.events))
                 with self.bad.guard(file):
                     for chunk, start, stop in iterate_file(
-                        file, self.plan.branches, self.config.step_size
+                        file, self.plan.branches, self.config.reading.step_size
                     ):
                         try:
                             table = _chunk_table(
@@ -315,10 +315,12 @@ def _arrow_table(columns: dict[str, np.ndarray]) -> pa.Table:
 def _folds(config, plan, chunk, rows: np.ndarray, file_id: int, entry: np.ndarray):
     """Fold and event number of the selected events (from (file, entry) without ids)."""
     if not plan.id_branches:
-        return fold_of_entry(file_id, entry, config.folds, config.seed), entry.astype(np.uint64)
+        return fold_of_entry(file_id, entry, config.training.folds, config.seed), entry.astype(
+            np.uint64
+        )
     ids = [ak.to_numpy(chunk[b])[rows] for b in plan.id_branches]
     try:
-        fold = fold_of_event(ids, config.folds, config.seed)
+        fold = fold_of_event(ids, config.training.folds, config.seed)
     except ValueError as err:
         msg = f"event_number {list(plan.id_branches)}: {err}"
         raise DataError(msg) from err

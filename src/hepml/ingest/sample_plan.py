@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import awkward as ak
 import numpy as np
 
-from hepml.config.model import Config, Sample
+from hepml.config import Config, Sample
 from hepml.exceptions import (
     DataError,
     ExpressionError,

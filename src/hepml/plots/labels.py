@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from hepml.exceptions import ConfigError
 
 if TYPE_CHECKING:
-    from hepml.config.model import Config
+    from hepml.config import Config
 
 __all__ = ["check_labels", "plotted_texts"]
 
@@ -31,7 +31,7 @@ def plotted_texts(config: Config) -> list[tuple[str, str]]:
         if f.label
     ]
     for key in ("label", "data_label"):
-        value = config.plotting.get(key)
+        value = getattr(config.plotting, key)
         if isinstance(value, str) and value:
             texts.append((f"plotting.{key}", value))
     return texts

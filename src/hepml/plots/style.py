@@ -26,7 +26,7 @@ from hepml.atomic import atomic_path
 from hepml.exceptions import ConfigError, did_you_mean
 
 if TYPE_CHECKING:
-    from hepml.config.model import Config
+    from hepml.config import Config
 
 __all__ = [
     "CLASS_COLOURS",
@@ -102,13 +102,12 @@ class PlotStyle:
 def style_from_config(config: Config) -> PlotStyle:
     """The PlotStyle of a validated config: its ``plotting`` block and luminosity (fb^-1)."""
     plotting = config.plotting
-    experiment = plotting.get("experiment", "CMS")
     return PlotStyle(
-        experiment=None if experiment in (None, "none") else experiment,
-        label=plotting.get("label", "Simulation"),
+        experiment=plotting.experiment,
+        label=plotting.label,
         luminosity_fb=config.luminosity,
-        energy_tev=plotting.get("energy", 13.0),
-        data_label=plotting.get("data_label", "Preliminary"),
+        energy_tev=plotting.energy,
+        data_label=plotting.data_label,
     )
 
 

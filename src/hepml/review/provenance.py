@@ -29,10 +29,10 @@ from typing import Any
 
 from hepml import __version__
 from hepml.atomic import write_json, write_text
-from hepml.config.model import Config
+from hepml.config import Config
 from hepml.exceptions import InputFileError
+from hepml.folds import fold_roles
 from hepml.ingest.reading import resolve_files
-from hepml.train.bdt import fold_roles
 
 __all__ = [
     "DEPENDENCIES",
@@ -159,7 +159,7 @@ def input_files(config: Config) -> list[dict[str, Any]]:
 def kfold_definition(config: Config) -> dict[str, Any]:
     """How events are split into folds and which folds each model uses."""
     return {
-        "folds": config.folds,
+        "folds": config.training.folds,
         "assignment": (
             "fold = SplitMix64 hash of the event-number branches, chained from the seed, "
             "modulo K (hepml.folds.fold_of_event); (file index, entry) when the branches "
@@ -167,16 +167,18 @@ def kfold_definition(config: Config) -> dict[str, Any]:
         ),
         "event_number": list(config.event_number),
         "seed": config.seed,
-        "models": {str(k): fold_roles(k, config.folds) for k in range(config.folds)},
+        "models": {
+            str(k): fold_roles(k, config.training.folds) for k in range(config.training.folds)
+        },
     }
 
 
 def _training(config: Config, threads: int | None, models: Sequence[str]) -> dict[str, Any]:
     import xgboost
 
-    device = str(config.xgboost.get("device", "cpu"))
+    device = str(config.training.xgboost.get("device", "cpu"))
     cuda_build = bool(xgboost.build_info().get("USE_CUDA", False))
-    if config.engine == "dask":
+    if config.training.engine == "dask":
         reproducibility = (
             "Dask engine: the quantile cuts and histogram sums depend on how the scheduler "
             "spreads the partitions over the workers, so reruns may give different models"
@@ -190,11 +192,11 @@ def _training(config: Config, threads: int | None, models: Sequence[str]) -> dic
         )
     return {
         "threads": threads,
-        "engine": config.engine,
+        "engine": config.training.engine,
         "device": device,
         "tree_method": "hist",
         "xgboost_built_with_cuda": cuda_build,
-        "bitwise_reproducible": device == "cpu" and config.engine == "local",
+        "bitwise_reproducible": device == "cpu" and config.training.engine == "local",
         "reproducibility": reproducibility,
         "models": [_model_record(Path(m)) for m in models],
     }
@@ -240,7 +242,7 @@ def collect_provenance(
         "platform": platform.platform(),
         "machine": platform.machine(),
         "packages": package_versions(
-            DEPENDENCIES + (DASK_DEPENDENCIES if config.engine == "dask" else ())
+            DEPENDENCIES + (DASK_DEPENDENCIES if config.training.engine == "dask" else ())
         ),
         "config": {
             "files": [{"path": str(f), "sha256": file_sha256(f)} for f in map(Path, config_files)],

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from hepml.exceptions import DataError, FoldMismatch, did_you_mean
+from hepml.folds import SETS
 
 __all__ = [
     "SETS",
@@ -36,7 +37,6 @@ __all__ = [
     "models_in_order",
 ]
 
-SETS = ("train", "validation", "test")
 TRAIN, VALIDATION, TEST = range(len(SETS))
 LABELS = (0, 1)
 COLUMNS = ("score", "label", "weight", "fold", "model_fold", "set", "sample")

@@ -38,23 +38,18 @@ from typing import Any
 import numpy as np
 
 from hepml.atomic import atomic_path, write_json
-from hepml.config.model import Baseline, Config
+from hepml.config import Baseline, Config
 from hepml.exceptions import ConfigError, did_you_mean
+from hepml.folds import fold_masks, fold_roles
 from hepml.tables.features import Dataset
-from hepml.train.bdt import (
-    fold_masks,
-    fold_roles,
-    fold_weights,
-    model_record,
-    score_table,
-    write_scores,
-)
+from hepml.train.bdt import fold_weights, model_record, score_table, write_scores
 
 __all__ = [
     "METHODS",
     "BaselineModel",
     "build_pipeline",
     "check_baseline",
+    "check_baselines",
     "train_baseline",
     "write_baseline",
 ]
@@ -147,6 +142,13 @@ def build_pipeline(baseline: Baseline, *, seed: int = 0, threads: int = 1) -> An
     classifier.set_params(**baseline.params)
     steps.append(("classifier", classifier))
     return Pipeline(steps)
+
+
+def check_baselines(config: Config, source: str = "config") -> None:
+    """:func:`check_baseline` for every baseline of ``config`` given explicit params."""
+    for i, baseline in enumerate(config.training.baselines):
+        if baseline.params:
+            check_baseline(baseline, f"{source}: training.baselines[{i}]")
 
 
 def check_baseline(baseline: Baseline, where: str) -> None:
@@ -243,8 +245,9 @@ def train_baseline(
     import sklearn
     from threadpoolctl import threadpool_limits
 
-    roles = fold_roles(k, config.folds)
-    masks = fold_masks(data, k, config.folds)
+    check_baseline(baseline, f"training.baselines: '{baseline.name}'")
+    roles = fold_roles(k, config.training.folds)
+    masks = fold_masks(data, k, config.training.folds)
     seed = int(config.seed) * 100 + k
     pipeline = build_pipeline(baseline, seed=seed, threads=threads)
     # events whose training weight is 0 (policies drop/zero/annihilate) carry no information;
@@ -271,7 +274,7 @@ def train_baseline(
         "transforms": list(transforms_of(baseline)),
         "params": baseline.params,
         "model_fold": k,
-        "folds": config.folds,
+        "folds": config.training.folds,
         "roles": roles,
         "features": data.features,
         "config_hash": config.training_hash(),

@@ -29,8 +29,8 @@ import pyarrow.parquet as pq
 import xgboost as xgb
 
 from hepml.atomic import atomic_path, write_json
-from hepml.config.model import Config
-from hepml.exceptions import DataError, FoldMismatch
+from hepml.config import Config
+from hepml.folds import SETS, fold_masks, fold_roles
 from hepml.tables.features import Dataset
 from hepml.tables.text import write_table
 from hepml.train.device import check_device, effective_device
@@ -38,15 +38,11 @@ from hepml.train.weights import training_weights
 
 __all__ = [
     "FoldModel",
-    "check_set_classes",
     "fit_booster",
-    "fold_masks",
     "fold_metadata",
-    "fold_roles",
     "fold_weights",
     "model_record",
     "score_table",
-    "set_masks",
     "train_fold",
     "training_weights",
     "write_fold",
@@ -57,61 +53,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SETS = ("train", "validation", "test")
 BATCH_ROWS = 1 << 18  # events per batch handed to XGBoost's QuantileDMatrix
-
-
-def fold_roles(k: int, n_folds: int) -> dict[str, Any]:
-    """The role of each fold for model ``k``: test fold k, validation (k+1) mod K, rest train."""
-    if not 0 <= k < n_folds:
-        msg = (
-            f"fold index {k} is out of range: the config defines {n_folds} folds (0..{n_folds - 1})"
-        )
-        raise FoldMismatch(msg)
-    validation = (k + 1) % n_folds
-    train = [f for f in range(n_folds) if f not in (k, validation)]
-    return {"test": k, "validation": validation, "train": train}
-
-
-def fold_masks(data: Dataset, k: int, n_folds: int) -> dict[str, np.ndarray]:
-    """Boolean event masks of model ``k``'s train, validation and test sets.
-
-    Raises :class:`DataError` if a set lacks signal or background events.
-    """
-    masks = set_masks(data.fold, fold_roles(k, n_folds))
-    check_set_classes(
-        k,
-        {
-            s: (
-                int(np.count_nonzero(data.label[m] == 1)),
-                int(np.count_nonzero(data.label[m] == 0)),
-            )
-            for s, m in masks.items()
-        },
-    )
-    return masks
-
-
-def set_masks(fold: np.ndarray, roles: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """Boolean masks of the train, validation and test events from their fold numbers."""
-    masks = {"test": fold == roles["test"], "validation": fold == roles["validation"]}
-    masks["train"] = ~(masks["test"] | masks["validation"])
-    return {s: masks[s] for s in SETS}
-
-
-def check_set_classes(k: int, counts: Mapping[str, tuple[int, int]]) -> None:
-    """Raise :class:`DataError` unless every set of model ``k`` has signal and background.
-
-    ``counts`` maps each set to its numbers of (signal, background) events.
-    """
-    for role, name in (("train", "training"), ("validation", "validation"), ("test", "test")):
-        n_sig, n_bkg = counts[role]
-        if n_sig == 0 or n_bkg == 0:
-            msg = (
-                f"model {k}: the {name} set has {n_sig} signal and {n_bkg} background events; "
-                "each needs both. Use fewer folds or more events."
-            )
-            raise DataError(msg)
 
 
 def fold_weights(config: Config, data: Dataset, mask: np.ndarray) -> np.ndarray:
@@ -119,11 +61,11 @@ def fold_weights(config: Config, data: Dataset, mask: np.ndarray) -> np.ndarray:
     return training_weights(
         data.weight[mask],
         data.label[mask],
-        policy=config.negative_weights,
-        balance=config.balance_classes,
-        X=data.X[mask] if config.negative_weights == "annihilate" else None,
-        process=data.process[mask] if config.balance_backgrounds else None,
-        balance_backgrounds=config.balance_backgrounds,
+        policy=config.training.negative_weights,
+        balance=config.training.balance_classes,
+        X=data.X[mask] if config.training.negative_weights == "annihilate" else None,
+        process=data.process[mask] if config.training.balance_backgrounds else None,
+        balance_backgrounds=config.training.balance_backgrounds,
     )
 
 
@@ -138,7 +80,7 @@ def xgboost_params(
     The seed derives from the config's seed; constraints given by feature name become
     XGBoost's positional form.
     """
-    params = {**config.xgboost, **(overrides or {})}
+    params = {**config.training.xgboost, **(overrides or {})}
     params.pop("n_estimators", None)
     features = config.feature_names
     if "monotone_constraints" in params:
@@ -159,7 +101,7 @@ def xgboost_params(
 
 def n_rounds(config: Config, overrides: Mapping[str, Any] | None = None) -> int:
     """Maximum number of boosting rounds (``n_estimators``, possibly tuned)."""
-    return int({**config.xgboost, **(overrides or {})}.get("n_estimators", 400))
+    return int({**config.training.xgboost, **(overrides or {})}.get("n_estimators", 400))
 
 
 def fit_booster(
@@ -188,7 +130,7 @@ def fit_booster(
         dtrain,
         num_boost_round=num_boost_round,
         evals=[(dtrain, "train"), (dval, "validation")],
-        early_stopping_rounds=config.early_stopping_rounds,
+        early_stopping_rounds=config.training.early_stopping_rounds,
         evals_result=history,
         verbose_eval=False,
     )
@@ -269,8 +211,8 @@ def train_fold(
 
     ``params`` override the config's XGBoost parameters (the tuned ones of this fold).
     """
-    roles = fold_roles(k, config.folds)
-    masks = fold_masks(data, k, config.folds)
+    roles = fold_roles(k, config.training.folds)
+    masks = fold_masks(data, k, config.training.folds)
     booster_params = xgboost_params(config, k, threads, params)
     booster, history, best = fit_booster(
         config,
@@ -306,8 +248,8 @@ def fold_metadata(
     """
     return {
         "model_fold": k,
-        "folds": config.folds,
-        "roles": fold_roles(k, config.folds),
+        "folds": config.training.folds,
+        "roles": fold_roles(k, config.training.folds),
         "best_iteration": best,
         "features": config.feature_names,
         "event_number": list(config.event_number),
@@ -319,9 +261,9 @@ def fold_metadata(
         "n_estimators": n_rounds(config, tuned),
         "tuned_parameters": dict(tuned or {}),
         "training_weights": {
-            "negative_weights": config.negative_weights,
-            "balance_classes": config.balance_classes,
-            "balance_backgrounds": config.balance_backgrounds,
+            "negative_weights": config.training.negative_weights,
+            "balance_classes": config.training.balance_classes,
+            "balance_backgrounds": config.training.balance_backgrounds,
         },
         "events": {s: int(events[s]) for s in SETS},
         "engine": engine,

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from hepml.config.model import DaskSettings
+from hepml.config import DaskSettings
 from hepml.exceptions import ClusterError, ConfigError
 
 __all__ = ["EXTRA", "dask_client", "n_workers", "require_dask", "version_problems"]

@@ -35,17 +35,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hepml.atomic import atomic_path
-from hepml.config.model import Config
+from hepml.config import Config
+from hepml.folds import SETS, check_set_classes, fold_roles, set_masks
 from hepml.tables.features import Dataset
 from hepml.train.bdt import (
-    SETS,
     FoldModel,
-    check_set_classes,
     fold_metadata,
-    fold_roles,
     n_rounds,
     score_table,
-    set_masks,
     write_model,
     xgboost_params,
 )
@@ -93,10 +90,14 @@ def training_sets(
     import dask
     import dask.array as da
 
-    roles = fold_roles(k, config.folds)
+    roles = fold_roles(k, config.training.folds)
     codes = events.fold.map_blocks(_set_codes, roles, dtype=np.int8)
     policy = da.map_blocks(
-        apply_policy, events.weight, events.label, config.negative_weights, dtype=np.float64
+        apply_policy,
+        events.weight,
+        events.label,
+        config.training.negative_weights,
+        dtype=np.float64,
     )
     n_samples = len(events.samples)
     key = (codes.astype(np.int64) * n_samples + events.sample) * 2 + events.label
@@ -122,8 +123,8 @@ def training_sets(
             sums[i][groups],
             label[groups],
             int(nonzero[i].sum()),
-            balance=config.balance_classes,
-            process=process[groups] if config.balance_backgrounds else None,
+            balance=config.training.balance_classes,
+            process=process[groups] if config.training.balance_backgrounds else None,
         )
         weight = da.map_blocks(_scaled, policy, events.sample, events.label, factors, dtype=float)
         mask = codes == i
@@ -173,7 +174,7 @@ def train_fold_dask(
         dtrain,
         num_boost_round=n_rounds(config, params),
         evals=[(dtrain, "train"), (dval, "validation")],
-        early_stopping_rounds=config.early_stopping_rounds,
+        early_stopping_rounds=config.training.early_stopping_rounds,
         verbose_eval=False,
     )
     del dtrain, dval, train, validation  # the binned sets and their inputs leave the workers
@@ -191,7 +192,7 @@ def train_fold_dask(
         "workers": n_workers(client),
         "partitions": int(events.weight.numblocks[0]),
     }
-    return FoldModel(booster, fold_roles(k, config.folds), history, best, {}, meta)
+    return FoldModel(booster, fold_roles(k, config.training.folds), history, best, {}, meta)
 
 
 def write_scores(
@@ -269,7 +270,7 @@ def run_fold(
     processes = {name: config.samples[name].process for name in tables if name in config.samples}
     events = read_events(tables, config.feature_names, processes)
     out = Path(output_dir)
-    with dask_client(config.dask, threads) as client:
+    with dask_client(config.training.dask, threads) as client:
         events = persist_events(events, client)
         model = train_fold_dask(config, events, k, client=client, params=params)
         paths = write_model(model, out)

@@ -33,11 +33,13 @@ from typing import Any
 import numpy as np
 
 from hepml.atomic import write_json
-from hepml.config.model import Config, Dimension, Tuning
+from hepml.config import Config
+from hepml.config.model import Dimension, Tuning
 from hepml.exceptions import ConfigError, DataError, FoldMismatch
+from hepml.folds import fold_roles
 from hepml.tables.features import Dataset
 from hepml.tables.text import write_table
-from hepml.train.bdt import fit_booster, fold_roles, n_rounds, xgboost_params
+from hepml.train.bdt import fit_booster, n_rounds, xgboost_params
 
 __all__ = [
     "grid_points",
@@ -173,7 +175,7 @@ def run_trial(
     """
     tuning = _tuning(config)
     params = suggest(tuning, config.seed, k, trial, history)
-    roles = fold_roles(k, config.folds)
+    roles = fold_roles(k, config.training.folds)
     seen = data.subset(data.fold != roles["test"])  # the test fold never enters a trial
     masks = {"validation": seen.fold == roles["validation"]}
     masks["train"] = ~masks["validation"]
@@ -212,10 +214,10 @@ def run_trial(
 
 
 def _tuning(config: Config) -> Tuning:
-    if config.tune is None:
+    if config.training.tune is None:
         msg = "hyperparameter search is not enabled: set training.tune.enabled: true"
         raise ConfigError(msg)
-    return config.tune
+    return config.training.tune
 
 
 def select(config: Config, trials: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -227,7 +229,7 @@ def select(config: Config, trials: Sequence[Mapping[str, Any]]) -> dict[str, Any
     n = n_trials(tuning)
     sign = 1.0 if DIRECTION[tuning.objective] == "minimize" else -1.0
     chosen = {}
-    for k in range(config.folds):
+    for k in range(config.training.folds):
         mine = sorted((t for t in trials if t["fold"] == k), key=lambda t: t["trial"])
         if [t["trial"] for t in mine] != list(range(n)):
             got = [t["trial"] for t in mine]

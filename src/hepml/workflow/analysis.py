@@ -24,20 +24,20 @@ from hepml.exceptions import HepmlError
 
 __all__ = ["init_analysis", "workflow_root", "workflow_snakefile"]
 
-_PACKAGE = Path(__file__).resolve().parent
+_HERE = Path(__file__).resolve().parent  # hepml/workflow
 
 
 def workflow_root() -> Path:
     """The directory holding hepml's ``Snakefile``, ``workflow/``, ``config/``.
 
-    In a wheel they are package data (``hepml/workflow/``); in a source checkout (editable
-    install) they are the repository root.
+    In a wheel they are package data (``hepml/workflow/files/``); in a source checkout
+    (editable install) they are the repository root.
     """
-    for root in (_PACKAGE / "workflow", _PACKAGE.parents[1]):
+    for root in (_HERE / "files", _HERE.parents[2]):
         if (root / "Snakefile").is_file() and (root / "workflow" / "rules").is_dir():
             return root
     msg = (
-        f"cannot find hepml's Snakemake workflow beside the package in {_PACKAGE}: "
+        f"cannot find hepml's Snakemake workflow beside the package in {_HERE.parent}: "
         "reinstall hepml (pip install hepml, or pip install -e . in its checkout)"
     )
     raise HepmlError(msg)

@@ -26,7 +26,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from hepml.config.model import Config, Sample, load_config, read_config_files
+from hepml.config import Config, Sample, load_config, read_config_files
 from hepml.config.settings import settings_hash, stage_settings
 from hepml.exceptions import InputFileError
 from hepml.ingest.files import REMOTE_URL, TREE_SUFFIX, resolve_files
@@ -70,12 +70,14 @@ def sample_file_lists(config: Config) -> dict[str, list[str]]:
 
 def check_config(config: Config, files: dict[str, list[str]], source: str) -> None:
     """The checks that need more than the schema: every plotted label drawable by
-    matplotlib, no file in two samples. Run by ``hepml validate`` and once when the workflow
-    starts (not in every cluster job)."""
+    matplotlib, the baselines' params valid for scikit-learn, no file in two samples. Run by
+    ``hepml validate`` and once when the workflow starts (not in every cluster job)."""
     from hepml.ingest.shared_files import find_shared_files
     from hepml.plots.labels import check_labels
+    from hepml.train.baselines import check_baselines
 
     check_labels(config, source=source)
+    check_baselines(config, source)
     # the samples that are counted (training MC, data); apply.samples are only scored, and
     # may well be files of a training sample scored another way (data_model: mean)
     find_shared_files({name: _local_paths(files[name]) for name in config.samples})
@@ -118,9 +120,9 @@ def workflow_plan(config_paths: Sequence[str | Path], *, checks: bool = False) -
         "files": files,
         "inputs": {name: _local_paths(entries) for name, entries in files.items()},
         "demo_outputs": _demo_outputs(config),
-        "folds": config.folds,
+        "folds": config.training.folds,
         "features": config.feature_names,
-        "baselines": [b.name for b in config.baselines],
+        "baselines": [b.name for b in config.training.baselines],
         "tune": _tune(config),
         "apply": {"root": config.apply.root, "parquet": config.apply.parquet},
         "settings": _hashes(settings),
@@ -177,14 +179,14 @@ def _local_paths(entries: list[str]) -> list[str]:
 
 
 def _tune(config: Config) -> dict[str, Any] | None:
-    if config.tune is None:
+    if config.training.tune is None:
         return None
     from hepml.train.tune import history_needed, n_trials
 
-    trials = n_trials(config.tune)
+    trials = n_trials(config.training.tune)
     return {
         "trials": list(range(trials)),
-        "history": {str(i): history_needed(config.tune, i) for i in range(trials)},
+        "history": {str(i): history_needed(config.training.tune, i) for i in range(trials)},
     }
 
 

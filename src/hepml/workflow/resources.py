@@ -29,7 +29,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hepml.config.model import Config, StageResources
+from hepml.config import Config
+from hepml.config.model import StageResources
 from hepml.exceptions import ConfigError
 
 __all__ = [

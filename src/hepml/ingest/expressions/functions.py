@@ -22,7 +22,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from hepml.ingest.expressions.names import CONSTANT_VALUES
+from hepml.config.names import CONSTANT_VALUES
 from hepml.ingest.expressions.physics import (
     collection_branches,
     collection_momenta,

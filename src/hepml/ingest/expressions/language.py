@@ -9,10 +9,10 @@ Language
 Names
     Branch names of the input tree (``MET_pt``, ``Jet_pt``) and features defined earlier in the
     configuration. Branches may be flat (one value per event) or jagged (a list of objects per
-    event). ``pi``, ``e``, ``inf`` and ``nan`` are constants: these four names and Python's
-    keywords (``True``, ``None``, ``if`` ...) are reserved, and config validation refuses a
-    feature or alias named like one (``hepml.ingest.expressions.names``). A feature may be named like a
-    function (``sum``): ``sum + 1`` is the feature, ``sum(Jet_pt)`` the function.
+    event). ``pi``, ``e``, ``inf`` and ``nan`` are constants: these four names and Python's keywords
+    (``True``, ``None``, ``if`` ...) are reserved, and config validation refuses a feature or alias
+    named like one (``hepml.config.names``). A feature may be named like a function
+    (``sum``): ``sum + 1`` is the feature, ``sum(Jet_pt)`` the function.
 Numbers
     ``30``, ``2.5``, ``1e-3``, ``True``, ``False``. Integer literals must fit in 64 bits.
 Operators

@@ -1,10 +1,10 @@
 """What kind of values an expression computes with, and their 64-bit integer form.
 
 Values are numpy scalars, numpy arrays (one value per event) or awkward arrays (flat or jagged).
-Integers of every width uproot returns (int8 ... int64, uint8 ... uint64) are computed as int64
-(see the "Integers" section of ``hepml.ingest.expressions.language``): :func:`as_int64` converts them, refusing
-an unsigned value that int64 cannot hold, and :func:`check_no_overflow` refuses a result that
-wrapped around. Helpers raise plain exceptions; the interpreter adds which expression failed.
+Integers of every width uproot returns (int8 ... int64, uint8 ... uint64) are computed as int64 (see
+the "Integers" section of ``hepml.ingest.expressions.language``): :func:`as_int64` converts them,
+refusing an unsigned value that int64 cannot hold, and :func:`check_no_overflow` refuses a result
+that wrapped around. Helpers raise plain exceptions; the interpreter adds which expression failed.
 """
 
 from __future__ import annotations

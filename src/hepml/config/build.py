@@ -1,0 +1,367 @@
+"""Load and validate the analysis configuration, and build the typed :class:`Config`.
+
+The YAML file is read strictly (:mod:`hepml.config.yaml_reader`: no duplicate keys, bounded
+alias expansion and size), checked against the one JSON schema shipped with the package
+(:mod:`hepml.config.schema`: errors name the key at fault and the closest valid one), schema
+defaults are filled in, and the result becomes the frozen dataclasses of
+:mod:`hepml.config.model`, with the checks a schema cannot express (unique names, names
+expressions reserve, data samples and processes in :mod:`hepml.config.checks`, feature names
+XGBoost accepts, tuning ranges). No stage reads raw dicts. Checks that need matplotlib,
+scikit-learn or the input files run in ``hepml validate`` and when the workflow starts
+(:mod:`hepml.workflow.plan`).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from hepml.config.checks import check_data_samples, check_processes, check_reserved_names
+from hepml.config.model import (
+    ApplySettings,
+    Baseline,
+    Config,
+    Cut,
+    DaskSettings,
+    Dimension,
+    EvaluationSettings,
+    Feature,
+    PlottingSettings,
+    ReadingSettings,
+    Sample,
+    StageResources,
+    TrainingSettings,
+    Tuning,
+    WeightSumSource,
+    WorkingPoint,
+)
+from hepml.config.schema import schema, validate
+from hepml.config.yaml_reader import read_yaml
+from hepml.exceptions import ConfigError, did_you_mean
+
+__all__ = ["config_from_dict", "load_config", "read_config_files"]
+
+# Memory sizes as Dask's parse_bytes reads them: 4GB, 2 GiB, 500MB, 1e9 (bytes)
+_MEMORY = re.compile(r"\s*\d+(\.\d+)?(e\d+)?\s*([kmgtp](i?b)?|b)?\s*", re.IGNORECASE)
+
+
+def load_config(paths: str | Path | list[str | Path]) -> Config:
+    """Read one or more YAML configuration files and return the validated :class:`Config`.
+
+    Several files are merged in order, later ones overriding earlier ones key by key (the same
+    deep merge Snakemake applies to ``configfile:`` and ``--configfile``).
+    """
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    merged = read_config_files(paths)
+    return config_from_dict(merged, source=", ".join(str(p) for p in paths))
+
+
+def read_config_files(paths: list[str | Path]) -> dict[str, Any]:
+    """The YAML files ``paths`` merged in order, as written (not validated, no defaults)."""
+    merged: dict[str, Any] = {}
+    for path in paths:
+        _deep_update(merged, read_yaml(Path(path)))
+    return merged
+
+
+def _deep_update(base: dict[str, Any], new: dict[str, Any]) -> None:
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _deep_update(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+
+
+def config_from_dict(data: dict[str, Any], *, source: str = "config") -> Config:
+    """Validate a configuration mapping and build the typed :class:`Config`."""
+    data = validate(data, source=source)
+    check_reserved_names(data, source)
+    check_data_samples(data["samples"], source)
+    samples = {name: _sample(name, spec, source) for name, spec in data["samples"].items()}
+    check_processes(samples, source)
+    if not any(s.is_signal for s in samples.values()):
+        msg = f"{source}: samples: no sample has label 'signal'; a classifier needs both classes"
+        raise ConfigError(msg)
+    if not any(s.label == "background" for s in samples.values()):
+        msg = f"{source}: samples: no sample has label 'background'"
+        raise ConfigError(msg)
+    features = tuple(
+        Feature(f["name"], f["expr"], float(f.get("fill", math.nan)), f.get("label", ""))
+        for f in data["features"]
+    )
+    _check_unique([f.name for f in features], f"{source}: features")
+    selection = tuple(Cut(c["name"], c["expr"]) for c in data["selection"])
+    _check_unique([c.name for c in selection], f"{source}: selection")
+    training = data["training"]
+    _check_feature_names(training["xgboost"], [f.name for f in features], source)
+    evaluation = data["evaluation"]
+    event_number = data["event_number"]
+    if event_number in (None, "none"):
+        event_number = []
+    return Config(
+        samples=samples,
+        features=features,
+        selection=selection,
+        luminosity=float(data["luminosity"]),
+        seed=int(data["seed"]),
+        event_number=(event_number,) if isinstance(event_number, str) else tuple(event_number),
+        reading=ReadingSettings(data["reading"]["step_size"], data["reading"]["on_bad_file"]),
+        training=_training_settings(training, source),
+        evaluation=_evaluation_settings(evaluation),
+        plotting=_plotting_settings(data["plotting"]),
+        apply=_apply_settings(data["apply"], samples, source),
+        resources=_stage_resources(data["resources"]),
+        demo=data.get("demo"),
+        raw=data,
+    )
+
+
+def _training_settings(training: dict[str, Any], source: str) -> TrainingSettings:
+    return TrainingSettings(
+        folds=int(training["folds"]),
+        balance_classes=bool(training["balance_classes"]),
+        negative_weights=training["negative_weights"],
+        balance_backgrounds=bool(training["balance_backgrounds"]),
+        early_stopping_rounds=int(training["early_stopping_rounds"]),
+        xgboost=dict(training["xgboost"]),
+        baselines=_baselines(training["baselines"], source),
+        tune=_tuning(training["tune"], source),
+        engine=_engine(training, source),
+        dask=_dask_settings(training["dask"], source),
+    )
+
+
+def _evaluation_settings(evaluation: dict[str, Any]) -> EvaluationSettings:
+    significance = evaluation["significance"]
+    return EvaluationSettings(
+        working_points=tuple(
+            WorkingPoint(*next(iter(wp.items()))) for wp in evaluation["working_points"]
+        ),
+        ks_threshold=float(evaluation["ks_threshold"]),
+        bins=int(evaluation["bins"]),
+        significance_metric=significance["metric"],
+        min_background=float(significance["min_background"]),
+        significance_cuts=int(significance["cuts"]),
+        shap_events=int(evaluation["shap_events"]),
+        input_bins=int(evaluation["input_bins"]),
+        blind_above=float(evaluation["blind_above"]),
+        unblind=bool(evaluation["unblind"]),
+    )
+
+
+def _plotting_settings(plotting: dict[str, Any]) -> PlottingSettings:
+    experiment = plotting["experiment"]
+    return PlottingSettings(
+        experiment=None if experiment in (None, "none") else experiment,
+        label=plotting["label"],
+        energy=float(plotting["energy"]),
+        data_label=plotting["data_label"],
+    )
+
+
+def _stage_resources(section: dict[str, Any]) -> dict[str, StageResources]:
+    """Every stage's resources: the keys given, the rest from the stage's schema default."""
+    stages = schema()["properties"]["resources"]["properties"]
+    return {
+        stage: StageResources(**{**spec["default"], **section.get(stage, {})})
+        for stage, spec in stages.items()
+    }
+
+
+def _sample(name: str, spec: dict[str, Any], source: str = "config") -> Sample:
+    files = spec["files"]
+    weight = spec["weight"]
+    sumw = spec.get("sum_of_weights")
+    return Sample(
+        name=name,
+        label=spec["label"],
+        files=(files,) if isinstance(files, str) else tuple(files),
+        tree=spec["tree"],
+        weight=weight,
+        generator_weight=spec.get("generator_weight", weight),
+        cross_section=spec.get("cross_section"),
+        sum_of_weights=None if isinstance(sumw, dict) else sumw,
+        process=spec.get("process", name),
+        sum_of_weights_from=_weight_sum_source(sumw, f"{source}: samples.{name}.sum_of_weights")
+        if isinstance(sumw, dict)
+        else None,
+        aliases={k: str(v) for k, v in spec.get("aliases", {}).items()},
+        on_bad_file=spec.get("on_bad_file"),
+    )
+
+
+def _weight_sum_source(spec: dict[str, Any], where: str) -> WeightSumSource:
+    """Check the {histogram, bin} or {tree, branch} form of ``sum_of_weights``."""
+    if "histogram" in spec and not {"tree", "branch"} & set(spec):
+        return WeightSumSource(histogram=spec["histogram"], bin=spec.get("bin"))
+    if {"tree", "branch"} <= set(spec) and not {"histogram", "bin"} & set(spec):
+        return WeightSumSource(tree=spec["tree"], branch=spec["branch"])
+    msg = (
+        f"{where} = {spec!r}: give either {{histogram: NAME}} (optionally with bin: N) or "
+        "{tree: NAME, branch: NAME}, e.g. {tree: Runs, branch: genEventSumw}"
+    )
+    raise ConfigError(msg)
+
+
+def _check_feature_names(xgboost: dict[str, Any], features: list[str], source: str) -> None:
+    """Monotone and interaction constraints must name configured features."""
+    where = f"{source}: training.xgboost"
+    named = [(f"{where}.monotone_constraints", n) for n in xgboost.get("monotone_constraints", {})]
+    named += [
+        (f"{where}.interaction_constraints[{i}]", n)
+        for i, group in enumerate(xgboost.get("interaction_constraints", []))
+        for n in group
+    ]
+    for key, name in named:
+        if name not in features:
+            msg = f"{key}: no feature '{name}'.{did_you_mean(name, features)}"
+            raise ConfigError(msg)
+
+
+def _baselines(specs: list[Any], source: str) -> tuple[Baseline, ...]:
+    """``training.baselines`` entries (a method name or a mapping) as :class:`Baseline`."""
+    baselines = tuple(
+        Baseline(spec, spec)
+        if isinstance(spec, str)
+        else Baseline(
+            spec.get("name", spec["method"]),
+            spec["method"],
+            tuple(spec["transforms"]) if "transforms" in spec else None,
+            dict(spec.get("params", {})),
+        )
+        for spec in specs
+    )
+    _check_unique([b.name for b in baselines], f"{source}: training.baselines")
+    if any(b.name == "xgboost" for b in baselines):
+        msg = f"{source}: training.baselines: the name 'xgboost' is the BDT's; choose another"
+        raise ConfigError(msg)
+    # Explicit params are checked against scikit-learn by hepml validate and when the
+    # workflow starts (hepml.train.baselines.check_baselines), and by the baseline's job:
+    # importing scikit-learn here would cost every job that loads the config two seconds.
+    return baselines
+
+
+def _tuning(spec: dict[str, Any], source: str) -> Tuning | None:
+    """``training.tune`` as :class:`Tuning` (None when not enabled), every range checked."""
+    if not spec.get("enabled", False):
+        return None
+    where = f"{source}: training.tune"
+    if not spec.get("space"):
+        msg = f"{where}.space is empty: name at least one XGBoost parameter to search"
+        raise ConfigError(msg)
+    xgb_schema = schema()["properties"]["training"]["properties"]["xgboost"]["properties"]
+    dims = []
+    for name, d in spec["space"].items():
+        key = f"{where}.space.{name}"
+        ranged = "low" in d or "high" in d
+        if ranged == ("values" in d) or (ranged and not {"low", "high"} <= set(d)):
+            msg = f"{key} = {d!r}: give either values: [...] or both low and high"
+            raise ConfigError(msg)
+        if ranged and not d["low"] < d["high"]:
+            msg = f"{key}: low ({d['low']}) must be below high ({d['high']})"
+            raise ConfigError(msg)
+        if ranged and d.get("log") and d["low"] <= 0:
+            msg = f"{key}: a log range needs low > 0, got {d['low']}"
+            raise ConfigError(msg)
+        if ranged and spec["method"] == "grid" and "steps" not in d:
+            msg = f"{key}: a grid search needs values: [...] or steps: N for the range"
+            raise ConfigError(msg)
+        for value in d.get("values", [d.get("low"), d.get("high")]):
+            try:
+                jsonschema.validate(value, xgb_schema[name])
+            except jsonschema.ValidationError as err:
+                msg = f"{key}: {value!r} is not a valid {name}: {err.message}"
+                raise ConfigError(msg) from err
+        integer = xgb_schema[name].get("type") == "integer"
+        dims.append(
+            Dimension(
+                name,
+                tuple(d.get("values", ())),
+                d.get("low"),
+                d.get("high"),
+                bool(d.get("log", False)),
+                d.get("steps"),
+                integer,
+            )
+        )
+    return Tuning(spec["method"], spec["trials"], spec["batch"], spec["objective"], tuple(dims))
+
+
+def _engine(training: dict[str, Any], source: str) -> str:
+    """``training.engine``, checked against the settings that only the local engine has."""
+    engine = training["engine"]
+    if engine == "dask" and training.get("negative_weights") == "annihilate":
+        msg = (
+            f"{source}: training.negative_weights: 'annihilate' is not available with "
+            "training.engine: dask: it pairs each negative weight with its nearest "
+            "positive-weight neighbours among all events of the class, which the Dask engine "
+            "never holds in one place. Use abs, drop or zero, or engine: local."
+        )
+        raise ConfigError(msg)
+    return engine
+
+
+def _dask_settings(spec: dict[str, Any], source: str) -> DaskSettings:
+    """``training.dask`` as :class:`DaskSettings`, the memory limit checked."""
+    memory = spec.get("memory_limit")
+    if memory is not None and not _MEMORY.fullmatch(memory):
+        msg = (
+            f"{source}: training.dask.memory_limit = {memory!r} is not a memory size; "
+            "write e.g. '4GB', '2 GiB' or '500MB' (or null for Dask's auto)"
+        )
+        raise ConfigError(msg)
+    return DaskSettings(
+        address=spec["address"],
+        timeout=float(spec["timeout"]),
+        workers=int(spec["workers"]),
+        threads_per_worker=spec["threads_per_worker"],
+        memory_limit=memory,
+    )
+
+
+def _check_unique(names: list[str], where: str) -> None:
+    seen: set[str] = set()
+    for n in names:
+        if n in seen:
+            msg = f"{where}: the name '{n}' is used twice; names must be unique"
+            raise ConfigError(msg)
+        seen.add(n)
+
+
+def _apply_settings(spec: dict[str, Any], samples: dict[str, Sample], source: str) -> ApplySettings:
+    """The ``apply`` section; its extra samples are read like training samples, weight 1."""
+    extra = {}
+    for name, sample in spec["samples"].items():
+        if name in samples:
+            msg = (
+                f"{source}: apply.samples.{name}: the name is already used under samples, "
+                "whose samples are all scored anyway; give the extra sample another name"
+            )
+            raise ConfigError(msg)
+        files = sample["files"]
+        extra[name] = Sample(
+            name=name,
+            label="data",
+            files=(files,) if isinstance(files, str) else tuple(files),
+            tree=sample["tree"],
+            weight="1",
+            generator_weight="1",
+            process=name,
+            aliases={k: str(v) for k, v in sample.get("aliases", {}).items()},
+            on_bad_file=sample.get("on_bad_file"),
+        )
+    return ApplySettings(
+        samples=extra,
+        data_model=spec["data_model"],
+        fill=float(spec["fill"]),
+        branch=spec["branch"],
+        friend_tree=spec["friend_tree"],
+        root=bool(spec["root"]),
+        parquet=bool(spec["parquet"]),
+    )
