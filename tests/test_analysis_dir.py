@@ -42,7 +42,7 @@ def test_init_creates_a_deployable_analysis(tmp_path, capsys):
         from hepml.workflow.plan import workflow_plan
 
         workflow_plan([target / "config" / "config.yaml"])
-    assert load_config(target / "config" / "config.yaml").folds == 5
+    assert load_config(target / "config" / "config.yaml").training.folds == 5
 
 
 def test_init_never_overwrites(tmp_path, capsys):

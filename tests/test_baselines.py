@@ -30,6 +30,7 @@ from hepml.tables.features import read_scores
 from hepml.train.baselines import (
     METHODS,
     build_pipeline,
+    check_baselines,
     train_baseline,
     write_baseline,
 )
@@ -122,7 +123,9 @@ def test_hist_gbdt_early_stops_on_the_validation_fold(ingested):
 
 def test_fisher_equals_lda_with_unit_weights_on_the_same_fold(ingested):
     cfg, data, _ = ingested
-    cfg = dataclasses.replace(cfg, balance_classes=False)
+    cfg = dataclasses.replace(
+        cfg, training=dataclasses.replace(cfg.training, balance_classes=False)
+    )
     data = dataclasses.replace(data, weight=np.ones(len(data)))
     model = train_baseline(cfg, data, Baseline("fisher", "fisher"), 2)
     train, _, test = _split(data, 2, cfg.training.folds)
@@ -255,9 +258,11 @@ def test_unknown_classifier_on_the_command_line(ingested, tmp_path, capsys):
     ],
 )
 def test_baseline_config_errors_name_the_key(small_config, baselines, message):
+    """Caught when the config is read, or (params, against scikit-learn) by hepml validate
+    and when the workflow starts."""
     small_config["training"]["baselines"] = baselines
     with pytest.raises(ConfigError, match=message):
-        config_from_dict(small_config)
+        check_baselines(config_from_dict(small_config))
 
 
 def test_every_method_builds_and_imputes_where_needed():
@@ -270,7 +275,9 @@ def test_every_method_builds_and_imputes_where_needed():
 
 def test_knn_and_zero_weight_policy_in_write(ingested, tmp_path):
     cfg, data, _ = ingested
-    cfg = dataclasses.replace(cfg, negative_weights="drop")
+    cfg = dataclasses.replace(
+        cfg, training=dataclasses.replace(cfg.training, negative_weights="drop")
+    )
     model = train_baseline(cfg, data, Baseline("knn", "knn", params={"n_neighbors": 15}), 0)
     train, _, test = _split(data, 0, cfg.training.folds)
     # events with a dropped (negative) weight are not neighbours

@@ -396,7 +396,10 @@ def test_a_local_cluster_leaves_this_process_environment_as_it_was(monkeypatch):
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     before = dict(os.environ)
-    with dask_client(DaskSettings(workers=1, threads_per_worker=1)) as client:
+    settings = DaskSettings(
+        address=None, timeout=30.0, workers=1, threads_per_worker=1, memory_limit=None
+    )
+    with dask_client(settings) as client:
         assert n_workers(client) == 1
     assert "OMP_NUM_THREADS" not in os.environ
     assert dict(os.environ) == before

@@ -21,7 +21,9 @@ from hepml.apply.samples import apply_sample
 from hepml.cli.app import main
 from hepml.config import config_from_dict
 from hepml.exceptions import DataError, FoldMismatch, HepmlError
-from hepml.export.models import closure_sample, export_models, fold_header, load_export
+from hepml.export.manifest import fold_header
+from hepml.export.models import closure_sample, export_models
+from hepml.export.score import load_export
 from hepml.folds import fold_of_event
 
 

@@ -19,7 +19,7 @@ from test_outputs import _export_argv, _refused, build_trained
 from hepml.cli.app import main
 from hepml.evaluate.data_mc import data_mc_from_files
 from hepml.exceptions import FoldMismatch
-from hepml.export.models import load_export
+from hepml.export.score import load_export
 from hepml.models import load_fold_models, read_training_models
 
 

@@ -12,6 +12,7 @@ import pytest
 from matplotlib.figure import Figure
 from test_evaluate import WORKING_POINTS, synthetic_table
 
+from hepml.config import PlottingSettings
 from hepml.evaluate.performance import evaluate, write_evaluation
 from hepml.exceptions import ConfigError, DataError
 from hepml.plots.performance import (
@@ -161,9 +162,8 @@ def test_draw_all_needs_the_evaluation_files(tmp_path):
 
 
 def test_style_from_config_reads_plotting_block_and_luminosity():
-    config = SimpleNamespace(
-        plotting={"experiment": "none", "label": "Private Work", "energy": 13.6}, luminosity=59.8
-    )
+    plotting = PlottingSettings(None, "Private Work", 13.6, "Preliminary")
+    config = SimpleNamespace(plotting=plotting, luminosity=59.8)
     assert style_from_config(config) == PlotStyle(
         experiment=None, label="Private Work", luminosity_fb=59.8, energy_tev=13.6
     )

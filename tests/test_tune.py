@@ -74,7 +74,7 @@ def test_grid_is_complete_or_a_seeded_subset(small_config):
     assert {g["max_bin"] for g in grid} == {16, 136, 256}
     assert [suggest(cfg.training.tune, 1, 0, i) for i in range(6)] == grid
     small_config["training"]["tune"]["trials"] = 4
-    sub = config_from_dict(small_config).tune
+    sub = config_from_dict(small_config).training.tune
     picked = [suggest(sub, 1, 0, i) for i in range(n_trials(sub))]
     assert len(picked) == 4 and all(p in grid for p in picked)
     assert len({json.dumps(p, sort_keys=True) for p in picked}) == 4
@@ -168,7 +168,8 @@ def test_selection_picks_the_best_trial_per_fold(ingested_for_tuning, tmp_path):
     ]
     chosen = select(cfg, trials)
     assert {k: c["trial"] for k, c in chosen["folds"].items()} == {"0": 1, "1": 0, "2": 2}
-    auc = dataclasses.replace(cfg, tune=dataclasses.replace(cfg.training.tune, objective="auc"))
+    tune = dataclasses.replace(cfg.training.tune, objective="auc")
+    auc = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, tune=tune))
     assert select(auc, trials)["folds"]["1"]["trial"] == 2
     with pytest.raises(FoldMismatch, match=r"model 2: expected the results of trials 0\.\.2"):
         select(cfg, trials[:-1])

@@ -61,9 +61,9 @@ def add_parsers(sub, add_config: Callable[[argparse.ArgumentParser], None]) -> N
 
 
 def _tables(specs: list[str]) -> dict[str, str]:
-    from hepml.cli.app import _parse_tables  # the one SAMPLE=PATH parser of the CLI
+    from hepml.cli.common import parse_pairs  # the one SAMPLE=PATH parser of the CLI
 
-    return _parse_tables(specs)
+    return parse_pairs(specs)
 
 
 def _cmd_inputs(args: argparse.Namespace) -> None:

@@ -1,1 +1,17 @@
-"""hepml.plots."""
+"""Plots: figures drawn from the data files the evaluation wrote (drawing only)."""
+
+from __future__ import annotations
+
+from hepml._lazy import lazy_exports
+
+_EXPORTS = {
+    "PlotStyle": "hepml.plots.style",
+    "check_labels": "hepml.plots.labels",
+    "draw_all": "hepml.plots.performance",
+    "draw_data_mc": "hepml.plots.inputs",
+    "draw_inputs": "hepml.plots.inputs",
+    "draw_training": "hepml.plots.training",
+    "style_from_config": "hepml.plots.style",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

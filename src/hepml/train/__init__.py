@@ -1,1 +1,23 @@
-"""hepml.train.bdt."""
+"""Train: the K-fold XGBoost BDTs, the baseline classifiers, the hyperparameter search and
+the Dask engine, on the folds of :mod:`hepml.folds`.
+"""
+
+from __future__ import annotations
+
+from hepml._lazy import lazy_exports
+
+_EXPORTS = {
+    "check_baselines": "hepml.train.baselines",
+    "run_fold": "hepml.train.distributed",
+    "run_trial": "hepml.train.tune",
+    "train_baseline": "hepml.train.baselines",
+    "train_fold": "hepml.train.bdt",
+    "training_weights": "hepml.train.weights",
+    "tuned_parameters": "hepml.train.tune",
+    "write_baseline": "hepml.train.baselines",
+    "write_fold": "hepml.train.bdt",
+    "write_selection": "hepml.train.tune",
+    "xgboost_params": "hepml.train.bdt",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,0 +1,209 @@
+"""The subcommands of the pipeline's stages: ingest, train (the BDT or a baseline), the
+hyperparameter search, evaluate and plot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from hepml.cli.common import add_config, add_files, given, load_tables, parse_pairs
+from hepml.exceptions import HepmlError
+
+__all__ = ["COMMANDS", "add_parsers"]
+
+log = logging.getLogger("hepml")
+
+
+def add_parsers(sub) -> None:
+    """Add the subcommands to the ``hepml`` subparsers ``sub``."""
+    p = sub.add_parser("ingest", help="ROOT files of one sample -> feature table + cutflow")
+    add_config(p)
+    p.add_argument("--sample", required=True)
+    p.add_argument("--output", required=True, help="feature table (.parquet)")
+    p.add_argument("--cutflow", required=True, help="cutflow CSV; a .md twin is written beside it")
+    p.add_argument("--summary", help="summary JSON (sum of weights, negative weights, NaNs)")
+    p.add_argument("--threads", type=int, default=1)
+    add_files(p)
+
+    p = sub.add_parser("train", help="train one fold model: the BDT or a baseline")
+    add_config(p)
+    p.add_argument("--fold", type=int, required=True, help="model index k (its test fold)")
+    p.add_argument("--tables", nargs="+", required=True, help="SAMPLE=PATH feature tables")
+    p.add_argument("--output-dir", required=True)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument(
+        "--classifier", default="xgboost", help="xgboost (default) or a training.baselines name"
+    )
+    p.add_argument("--params", help="best_params.json of the tune stage (xgboost only)")
+
+    p = sub.add_parser("evaluate", help="metrics, working points and overtraining tables")
+    add_config(p)
+    p.add_argument("--scores", nargs="+", required=True, help="scores.parquet of every fold")
+    p.add_argument(
+        "--baseline",
+        nargs="+",
+        action="append",
+        default=[],
+        metavar="NAME PATH",
+        help="a baseline's name, then the scores.parquet of each of its folds; repeatable",
+    )
+    p.add_argument("--output-dir", required=True)
+
+    p = sub.add_parser("plot", help="draw the evaluation plots (PDF + PNG)")
+    add_config(p)
+    p.add_argument("--evaluation-dir", required=True)
+    p.add_argument("--output-dir", required=True)
+    p = sub.add_parser("tune-trial", help="one hyperparameter trial of one fold model")
+    add_config(p)
+    p.add_argument("--fold", type=int, required=True, help="model index k (its test fold)")
+    p.add_argument("--trial", type=int, required=True, help="trial index")
+    p.add_argument("--tables", nargs="+", required=True, help="SAMPLE=PATH feature tables")
+    p.add_argument("--history", nargs="*", default=[], help="earlier trial JSONs (tpe)")
+    p.add_argument("--output", required=True, help="trial record (.json)")
+    p.add_argument("--threads", type=int, default=1)
+
+    p = sub.add_parser("tune-select", help="choose each fold model's parameters from its trials")
+    add_config(p)
+    p.add_argument("--trials", nargs="+", required=True, help="every trial JSON")
+    p.add_argument("--output-dir", required=True, help="best_params.json, trials.csv/.md")
+    p.add_argument("--plot-dir", required=True, help="tune_trials.pdf/.png")
+
+
+def _cmd_ingest(args: argparse.Namespace) -> None:
+    from hepml.atomic import write_json
+    from hepml.config import load_config
+    from hepml.exceptions import ConfigError, did_you_mean
+    from hepml.ingest.reading import input_files
+    from hepml.ingest.sample import ingest_sample, summary_of, write_cutflow
+    from hepml.outputs import check_outputs
+
+    cfg = load_config(args.configs)
+    if args.sample not in cfg.samples:
+        msg = (
+            f"no sample '{args.sample}' in {args.configs}.{did_you_mean(args.sample, cfg.samples)}"
+        )
+        raise ConfigError(msg)
+    sample = cfg.samples[args.sample]
+    cutflow = Path(args.cutflow)
+    check_outputs(
+        files=[args.output, cutflow, cutflow.with_suffix(".md"), *given(args.summary)],
+        inputs=[*(f.path for f in input_files(sample, args.files)), *args.configs],
+    )
+    result = ingest_sample(cfg, args.sample, args.output, threads=args.threads, files=args.files)
+    write_cutflow(result, cutflow, cutflow.with_suffix(".md"))
+    if args.summary:
+        write_json(args.summary, summary_of(result))
+
+
+def _cmd_train(args: argparse.Namespace) -> None:
+    from hepml.config import load_config
+    from hepml.exceptions import ConfigError, did_you_mean
+    from hepml.train.bdt import train_fold, write_fold
+    from hepml.train.tune import tuned_parameters
+
+    cfg = load_config(args.configs)
+    baselines = {b.name: b for b in cfg.training.baselines}
+    if args.classifier != "xgboost" and args.classifier not in baselines:
+        hint = did_you_mean(args.classifier, ["xgboost", *baselines])
+        msg = f"no classifier '{args.classifier}': not xgboost nor in training.baselines.{hint}"
+        raise ConfigError(msg)
+    _check_train_outputs(args)
+    params = tuned_parameters(args.params, args.fold) if args.params else None
+    if args.classifier == "xgboost" and cfg.training.engine == "dask":
+        from hepml.train.distributed import run_fold
+
+        tables = parse_pairs(args.tables)
+        run_fold(cfg, tables, args.fold, args.output_dir, threads=args.threads, params=params)
+        return
+    data = load_tables(cfg, args.tables)
+    if args.classifier != "xgboost":
+        from hepml.train.baselines import train_baseline, write_baseline
+
+        baseline = baselines[args.classifier]
+        write_baseline(
+            train_baseline(cfg, data, baseline, args.fold, threads=args.threads), args.output_dir
+        )
+        return
+    model = train_fold(cfg, data, args.fold, threads=args.threads, params=params)
+    write_fold(model, args.output_dir)
+
+
+def _check_train_outputs(args: argparse.Namespace) -> None:
+    """The files train writes into --output-dir: none may be an input or a foreign file."""
+    from hepml.outputs import check_outputs
+
+    names = ["model.json", "metadata.json", "learning_curve.csv", "scores.parquet"]
+    if args.classifier != "xgboost":
+        names = ["model.joblib", "metadata.json", "scores.parquet"]
+    check_outputs(
+        files=[Path(args.output_dir) / n for n in names],
+        inputs=[*parse_pairs(args.tables).values(), *given(args.params), *args.configs],
+    )
+
+
+def _cmd_tune_trial(args: argparse.Namespace) -> None:
+    import json
+
+    from hepml.atomic import write_json
+    from hepml.config import load_config
+    from hepml.outputs import check_outputs
+    from hepml.train.tune import run_trial
+
+    cfg = load_config(args.configs)
+    check_outputs(
+        files=[args.output],
+        inputs=[*args.history, *parse_pairs(args.tables).values(), *args.configs],
+    )
+    history = [json.loads(Path(p).read_text(encoding="utf-8")) for p in args.history]
+    data = load_tables(cfg, args.tables)
+    record = run_trial(cfg, data, args.fold, args.trial, history=history, threads=args.threads)
+    write_json(args.output, record)
+
+
+def _cmd_tune_select(args: argparse.Namespace) -> None:
+    import json
+
+    from hepml.config import load_config
+    from hepml.train.tune import write_selection
+
+    cfg = load_config(args.configs)
+    trials = [json.loads(Path(p).read_text(encoding="utf-8")) for p in args.trials]
+    write_selection(cfg, trials, args.output_dir, args.plot_dir)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> None:
+    from hepml.config import load_config
+    from hepml.evaluate.performance import evaluate, evaluation_options, write_evaluation
+    from hepml.tables.scores import ScoreFiles
+
+    cfg = load_config(args.configs)
+    evaluations = []
+    # the BDT first: the overtraining and score plots show the first classifier
+    for name, *paths in [["xgboost", *args.scores], *args.baseline]:
+        if not paths:
+            msg = f"--baseline {name}: give the scores.parquet of each fold after the name"
+            raise HepmlError(msg)
+        # one model's table at a time; the score plot stacks by process
+        scores = ScoreFiles(paths, n_folds=cfg.training.folds)
+        evaluations.append(evaluate(scores, classifier=name, **evaluation_options(cfg)))
+    write_evaluation(evaluations, args.output_dir)
+
+
+def _cmd_plot(args: argparse.Namespace) -> None:
+    from hepml.config import load_config
+    from hepml.plots.performance import draw_all, style_from_config
+
+    cfg = load_config(args.configs)
+    draw_all(args.evaluation_dir, args.output_dir, style_from_config(cfg))
+
+
+COMMANDS = {
+    "ingest": _cmd_ingest,
+    "train": _cmd_train,
+    "tune-trial": _cmd_tune_trial,
+    "tune-select": _cmd_tune_select,
+    "evaluate": _cmd_evaluate,
+    "plot": _cmd_plot,
+}
