@@ -7,11 +7,10 @@ from __future__ import annotations
 import ast
 import re
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "hepml"
 STAGES = {"ingest", "train", "evaluate", "plots", "apply", "export", "demo"}
 MAX_LINES = 450

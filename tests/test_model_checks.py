@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_outputs import _export_argv, _refused, build_trained
+from pipeline_helpers import _export_argv, _refused, build_trained
 
 from hepml.cli.app import main
 from hepml.evaluate.data_mc import data_mc_from_files

@@ -19,8 +19,8 @@ import pyarrow.parquet as pq
 import pytest
 import uproot
 import yaml
-from conftest import make_small_config, write_ntuple
-from test_apply import build_pipeline
+from conftest import write_ntuple
+from pipeline_helpers import _export_argv, _models, _refused, _tables, build_trained
 
 from hepml.atomic import atomic_directory, atomic_path, output_error, write_text
 from hepml.cli.app import main
@@ -41,43 +41,6 @@ def snapshot(root: Path) -> dict[str, str]:
 def trained(tmp_path_factory):
     """ingest + 3 fold models over small ntuples, with a config file (read-only for tests)."""
     return build_trained(tmp_path_factory.mktemp("trained"))
-
-
-def build_trained(base: Path) -> dict:
-    """:func:`test_apply.build_pipeline` on the small config in ``base``, plus its file."""
-    config = make_small_config(base)
-    pipeline = build_pipeline(config, base)
-    config_file = base / "config.yaml"
-    config_file.write_text(yaml.safe_dump(config))
-    pipeline.update(base=base, config_file=config_file, config_dict=config)
-    return pipeline
-
-
-def _models(p) -> list[str]:
-    return [str(m) for m in p["models"]]
-
-
-def _tables(p) -> list[str]:
-    return [f"{s}={t}" for s, t in p["tables"].items()]
-
-
-def _export_argv(p, out) -> list[str]:
-    return ["export", "-c", str(p["config_file"]), "--models", *_models(p),
-            "--scores", *map(str, p["scores"]), "--tables", *_tables(p),
-            "--output-dir", str(out), "--onnx", "no", "--closure-events", "200"]  # fmt: skip
-
-
-def _refused(capsys, *fragments: str) -> str:
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if ": error: " in line]
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
-
-
-# ------------------------------------------------------------------------- the mechanism
 
 
 def test_a_file_hepml_wrote_is_recorded_and_may_be_rewritten(tmp_path):

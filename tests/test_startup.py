@@ -12,11 +12,10 @@ import json
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("sklearn", "xgboost", "scipy.stats", "matplotlib", "pandas", "awkward", "vector")
 
 

@@ -65,10 +65,10 @@ def add_parsers(sub) -> None:
 
 def _cmd_validate(args: argparse.Namespace) -> None:
     from hepml.config import load_config
-    from hepml.workflow.plan import check_config, entries_fold_warning, sample_file_lists
+    from hepml.workflow.plan import check_config, entries_fold_warning
 
     cfg = load_config(args.configs)
-    check_config(cfg, sample_file_lists(cfg), ", ".join(map(str, args.configs)))
+    check_config(cfg, ", ".join(map(str, args.configs)))
     warning = entries_fold_warning(cfg)
     if warning:
         log.warning("%s", warning)

@@ -68,16 +68,18 @@ def sample_file_lists(config: Config) -> dict[str, list[str]]:
     return {name: _sample_files(sample, demo_files) for name, sample in samples.items()}
 
 
-def check_config(config: Config, files: dict[str, list[str]], source: str) -> None:
+def check_config(config: Config, source: str, files: dict[str, list[str]] | None = None) -> None:
     """The checks that need more than the schema: every plotted label drawable by
-    matplotlib, the baselines' params valid for scikit-learn, no file in two samples. Run by
-    ``hepml validate`` and once when the workflow starts (not in every cluster job)."""
+    matplotlib, the baselines' params valid for scikit-learn, every sample's globs matching
+    files, no file in two samples. Run by ``hepml validate`` and once when the workflow starts
+    (not in every cluster job). ``files``: :func:`sample_file_lists`, if already known."""
     from hepml.ingest.shared_files import find_shared_files
     from hepml.plots.labels import check_labels
     from hepml.train.baselines import check_baselines
 
     check_labels(config, source=source)
     check_baselines(config, source)
+    files = sample_file_lists(config) if files is None else files
     # the samples that are counted (training MC, data); apply.samples are only scored, and
     # may well be files of a training sample scored another way (data_model: mean)
     find_shared_files({name: _local_paths(files[name]) for name in config.samples})
@@ -106,7 +108,7 @@ def workflow_plan(config_paths: Sequence[str | Path], *, checks: bool = False) -
     files = sample_file_lists(config)
     if checks:
         source = ", ".join(map(str, config_paths))
-        check_config(config, files, source)
+        check_config(config, source, files)
         check_first_files(config, source)
     settings = stage_settings(config)
     return {

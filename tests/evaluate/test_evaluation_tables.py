@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from test_evaluate import WORKING_POINTS, synthetic_table
+from synthetic_scores import WORKING_POINTS, synthetic_table
 
 from hepml.evaluate.performance import evaluate
 from hepml.evaluate.tables import TABLES, write_evaluation

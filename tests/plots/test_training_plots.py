@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
-from test_evaluate import synthetic_table
+from synthetic_scores import synthetic_table
 
 from hepml.evaluate.performance import evaluate
 from hepml.exceptions import DataError

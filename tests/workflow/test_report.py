@@ -6,13 +6,12 @@ import base64
 import html
 import json
 import re
-from pathlib import Path
 
 import pytest
+from conftest import ROOT
 from review_runs import workflow_run
 from workflow_helpers import run_snakemake
 
-ROOT = Path(__file__).resolve().parents[1]
 CAPTIONS = ROOT / "workflow" / "report"
 CATEGORIES = ("inputs", "training", "performance", "overtraining", "significance")
 

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 import xgboost as xgb
 import yaml
+from conftest import ROOT
 from sklearn.metrics import roc_auc_score
 
 from hepml.cli.app import main
@@ -31,8 +32,6 @@ from hepml.ingest.sample import ingest_sample
 from hepml.tables.features import load_dataset, read_scores
 from hepml.train.bdt import fold_weights
 from hepml.train.weights import apply_policy, group_factors, training_weights
-
-ROOT = Path(__file__).resolve().parents[1]
 
 try:
     import dask_awkward  # noqa: F401

@@ -128,14 +128,15 @@ def test_second_snakemake_in_same_directory_is_refused(reference):
     """Snakemake's lock refuses a concurrent run in the same directory with a readable message."""
     lock_dir = reference / ".snakemake" / "locks"
     lock_dir.mkdir(parents=True, exist_ok=True)
-    # Simulate a running instance holding the lock on the outputs, as Snakemake itself does.
-    first = _start_snakemake(reference, "--forcerun", "plot")
+    # Simulate a running instance holding the lock on the outputs, as Snakemake itself does:
+    # the evaluation and its plots (a job of some seconds) rerun under the first one's lock.
+    first = _start_snakemake(reference, "--forcerun", "evaluate")
     try:
         deadline = time.monotonic() + 60
         while not list(lock_dir.glob("*.lock")) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert list(lock_dir.glob("*.lock")), "the first snakemake never took its lock"
-        second = run_snakemake(reference, "--cores", "1", "--forcerun", "plot")
+        second = run_snakemake(reference, "--cores", "1", "--forcerun", "evaluate")
         assert second.returncode != 0
         # Refused either by the directory lock or, when the first run has already marked its
         # job's outputs as in progress, by Snakemake's incomplete-files check: both stop it.

@@ -14,8 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 import uproot
 import xgboost as xgb
-from test_apply import build_pipeline, friend_arrays, load_models
-from test_apply_bad_files import truncated_ntuple
+from pipeline_helpers import build_pipeline, friend_arrays, load_models, truncated_ntuple
 
 from hepml.apply.samples import apply_sample
 from hepml.cli.app import main

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import sklearn.metrics
-from test_evaluate import WORKING_POINTS, synthetic_table
+from synthetic_scores import WORKING_POINTS, synthetic_table
 
 from hepml.evaluate.performance import evaluate
 from hepml.exceptions import DataError, FoldMismatch

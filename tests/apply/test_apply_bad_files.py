@@ -14,21 +14,13 @@ import pytest
 import uproot
 from conftest import write_ntuple
 from ntuple_faults import corrupt_basket
-from test_apply import build_pipeline, friend_arrays, load_models
+from pipeline_helpers import build_pipeline, friend_arrays, load_models, truncated_ntuple
 
 from hepml.apply.samples import apply_sample
 from hepml.config import config_from_dict
 from hepml.exceptions import BadFile, InputFileError
 
 STEP = 300  # entries per chunk: a file broken in its third basket has written two chunks
-
-
-def truncated_ntuple(path, seed: int, *, keep: float = 2 / 3) -> None:
-    """A signal ntuple cut to ``keep`` of its bytes. At 2/3 its tree still opens (uproot
-    writes the tree's metadata first) and reading its first chunk fails; at 1/10 the tree
-    cannot be read at all, so the up-front checks catch it."""
-    write_ntuple(path, 900, seed=seed, signal=True)
-    path.write_bytes(path.read_bytes()[: int(path.stat().st_size * keep)])
 
 
 def broken_basket_ntuple(path, seed: int, *, signal: bool = True) -> None:

@@ -16,50 +16,20 @@ import uproot
 import xgboost as xgb
 import yaml
 from conftest import write_ntuple
+from pipeline_helpers import build_pipeline, friend_arrays, load_models
 from workflow_helpers import run_snakemake, write_tiny_config
 
-from hepml.apply.samples import apply_sample, is_training_sample, output_paths
+from hepml.apply.samples import apply_sample, output_paths
 from hepml.cli.app import main
 from hepml.config import config_from_dict
 from hepml.exceptions import ConfigError, DataError, FoldMismatch, UnknownBranch
 from hepml.folds import fold_of_event
-from hepml.ingest.sample import ingest_sample
 from hepml.models import check_models, read_training_models
-from hepml.tables.features import load_dataset
-from hepml.train.bdt import train_fold, write_fold
-
-
-def build_pipeline(config_dict: dict, tmp_path: Path) -> dict:
-    """ingest -> train every fold, as the workflow does; return the paths and the config."""
-    cfg = config_from_dict(config_dict)
-    mc = [name for name in cfg.samples if is_training_sample(cfg, name)]
-    tables = {name: tmp_path / "ingest" / f"{name}.parquet" for name in mc}
-    for name, path in tables.items():
-        ingest_sample(cfg, name, path)
-    data = load_dataset(tables, cfg.feature_names)
-    for k in range(cfg.training.folds):
-        write_fold(train_fold(cfg, data, k), tmp_path / "train" / f"fold{k}")
-    return {
-        "config": cfg,
-        "tables": tables,
-        "models": [
-            tmp_path / "train" / f"fold{k}" / "model.json" for k in range(cfg.training.folds)
-        ],
-        "scores": [
-            tmp_path / "train" / f"fold{k}" / "scores.parquet" for k in range(cfg.training.folds)
-        ],
-        "out": tmp_path / "apply",
-    }
 
 
 @pytest.fixture
 def pipeline(small_config, tmp_path):
     return build_pipeline(small_config, tmp_path)
-
-
-def load_models(p: dict, cfg=None):
-    cfg = cfg or p["config"]
-    return check_models(cfg, read_training_models(p["models"]))
 
 
 def independent_features(arrays: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -73,12 +43,6 @@ def independent_features(arrays: dict) -> tuple[np.ndarray, np.ndarray]:
     X = np.column_stack([met, n_jets, jet1_eta, mu1_pt, ht])
     selected = (ak.to_numpy(ak.num(mu_pt)) >= 1) & (met > 5)
     return X, selected
-
-
-def friend_arrays(path: Path, tree: str = "hepml") -> dict[str, np.ndarray]:
-    with uproot.open(path) as f:
-        assert f.classnames()[f"{tree};1"] == "TTree"  # a TTree, not an RNTuple
-        return f[tree].arrays(library="np")
 
 
 def test_applied_scores_equal_out_of_fold_scores_bit_for_bit(pipeline):

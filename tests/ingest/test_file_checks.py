@@ -8,7 +8,7 @@ import logging
 import pytest
 import yaml
 from conftest import ROOT, write_ntuple
-from test_sources import write_other_kinds
+from kinds_helpers import write_other_kinds
 
 from hepml.cli.app import main
 from hepml.config import config_from_dict

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from conftest import ingest_all
+from conftest import ROOT, ingest_all
 
 from hepml.config import config_from_dict
 from hepml.exceptions import ConfigError, FoldMismatch
@@ -29,8 +29,6 @@ from hepml.train.tune import (
     tuned_parameters,
     write_selection,
 )
-
-ROOT = Path(__file__).resolve().parents[1]
 
 SPACE = {
     "max_depth": {"values": [1, 2, 3]},

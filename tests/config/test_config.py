@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import copy
 import math
-from pathlib import Path
 
 import pytest
 import yaml
+from conftest import ROOT
 
 from hepml.config import config_from_dict, load_config
 from hepml.config.model import PB_PER_INVERSE_FB
 from hepml.exceptions import ConfigError
-
-ROOT = Path(__file__).resolve().parents[1]
 
 BASE = {
     "samples": {

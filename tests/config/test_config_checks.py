@@ -15,6 +15,7 @@ import threading
 import numpy as np
 import pytest
 import yaml
+from conftest import ROOT
 
 from hepml.config import config_from_dict, load_config
 from hepml.exceptions import ConfigError
@@ -324,12 +325,11 @@ def test_labels_matplotlib_draws_pass(label):
 
 
 def test_demo_labels_pass_and_validate_checks_labels(tmp_path, capsys):
-    from pathlib import Path
 
     from hepml.cli.app import main
     from hepml.plots.labels import check_labels, plotted_texts
 
-    demo = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
+    demo = ROOT / "config" / "config.yaml"
     cfg = load_config(demo)
     check_labels(cfg)
     assert len(plotted_texts(cfg)) == len(cfg.features) + 2  # every feature has a label

@@ -25,13 +25,13 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from conftest import ROOT
 from review_runs import TRAIN_THREADS, review_config, workflow_run
 from workflow_helpers import snakemake_command, snakemake_env, write_tiny_config
 
 from hepml.config import load_config
 from hepml.workflow.resources import job_flavour, memory_mb, runtime_minutes
 
-ROOT = Path(__file__).resolve().parents[1]
 SLURM_SCRIPT = ROOT / ".ci" / "slurm.sh"
 PROFILES = ROOT / "workflow" / "profiles"
 SLURM_TIMEOUT_S = 1500

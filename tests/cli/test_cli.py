@@ -5,14 +5,12 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import yaml
+from conftest import ROOT
 
 from hepml.cli.app import main
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_validate_shipped_config(capsys):

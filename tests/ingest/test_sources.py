@@ -16,8 +16,9 @@ import pyarrow.parquet as pq
 import pytest
 import uproot
 from conftest import write_ntuple
+from kinds_helpers import write_other_kinds
 from ntuple_faults import damaged_copy
-from test_apply import build_pipeline, friend_arrays, load_models
+from pipeline_helpers import build_pipeline, friend_arrays, load_models
 
 from hepml.apply.samples import apply_sample
 from hepml.cli.app import main
@@ -39,19 +40,6 @@ from hepml.ingest.sources.base import columns_of
 SUFFIX = {"ttree": "root", "rntuple": "root", "parquet": "parquet"}
 WHERE = {"ttree": "tree 'events' in", "rntuple": "RNTuple 'events' in", "parquet": "Parquet file"}
 SAMPLES = {"sig": (1500, 10, True), "bkg": (2000, 20, False)}  # events, seed, signal
-
-
-def write_other_kinds(directory, name: str, arrays: dict, tree: str = "events") -> None:
-    """The events of ``arrays`` (records included) as an RNTuple and as a Parquet file.
-
-    Parquet row groups of 400 rows, so that reading crosses row groups mid-chunk.
-    """
-    events = ak.Array(arrays)
-    for kind in ("rntuple", "parquet"):
-        (directory / kind).mkdir(parents=True, exist_ok=True)
-    with uproot.recreate(directory / "rntuple" / f"{name}.root") as f:
-        f.mkrntuple(tree, events)
-    ak.to_parquet(events, directory / "parquet" / f"{name}.parquet", row_group_size=400)
 
 
 @pytest.fixture(scope="module")

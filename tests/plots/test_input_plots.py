@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import matplotlib.image
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
-from test_data_mc import _events
+from conftest import ROOT
+from model_helpers import _events
 
 from hepml.atomic import write_json
 from hepml.evaluate.data_mc import data_mc_histograms
@@ -24,7 +24,6 @@ from hepml.plots.inputs import (
 )
 from hepml.plots.style import PlotStyle
 
-ROOT = Path(__file__).resolve().parents[1]
 STYLE = PlotStyle(luminosity_fb=140.0)
 FEATURES = ["x", "n"]
 

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 import xgboost as xgb
+from model_helpers import FEATURES, _data, _train, _write_fold_models, _write_table
 
 from hepml.evaluate.importance import (
     beeswarm_data,
@@ -23,25 +19,6 @@ from hepml.evaluate.importance import (
 )
 from hepml.exceptions import FoldMismatch
 from hepml.tables.features import load_dataset
-
-FEATURES = ["strong", "noise", "weak"]
-
-
-def _data(n=4000, seed=0):
-    """x0 separates strongly, x2 weakly, x1 not at all; x2 has missing values."""
-    rng = np.random.default_rng(seed)
-    label = rng.integers(0, 2, n)
-    X = np.column_stack(
-        [rng.normal(2.0 * label, 1), rng.normal(0, 1, n), rng.normal(0.4 * label, 1)]
-    ).astype(np.float32)
-    X[rng.random(n) < 0.1, 2] = np.nan
-    return X, label
-
-
-def _train(X, label, rounds=30, depth=3, seed=0):
-    matrix = xgb.DMatrix(X, label=label, feature_names=FEATURES)
-    params = {"objective": "binary:logistic", "max_depth": depth, "seed": seed, "nthread": 1}
-    return xgb.train(params, matrix, num_boost_round=rounds)
 
 
 def test_shap_of_a_stump_is_leaf_minus_cover_weighted_mean():
@@ -112,35 +89,6 @@ def test_beeswarm_colours_are_value_ranks_with_ties_shared_and_nan_missing():
     assert noise.min() == 0.0 and noise.max() == 1.0
     assert len(np.unique(noise)) == len(np.unique(np.round(noise, 12)))  # one colour per value
     assert len(np.unique(noise)) < 15
-
-
-def _write_fold_models(directory, X, label, fold, *, features=FEATURES, wrong_fold=None):
-    paths = []
-    for k in range(3):
-        train = fold != k
-        booster = _train(X[train], label[train], rounds=15, seed=k)
-        out = directory / f"fold{k}"
-        out.mkdir(parents=True, exist_ok=True)
-        booster.save_model(out / "model.json")
-        meta = {"model_fold": k if wrong_fold != k else 0, "features": list(features)}
-        meta |= {"model_sha256": hashlib.sha256((out / "model.json").read_bytes()).hexdigest()}
-        (out / "metadata.json").write_text(json.dumps(meta))
-        paths.append(out / "model.json")
-    return paths
-
-
-def _write_table(path, X, label, fold):
-    n = len(label)
-    columns = {name: X[:, i] for i, name in enumerate(FEATURES)}
-    columns |= {
-        "_weight": np.ones(n),
-        "_label": label.astype(np.int8),
-        "_fold": fold.astype(np.int8),
-        "_event": np.arange(n, dtype=np.uint64),
-        "_file": np.zeros(n, dtype=np.int32),
-        "_entry": np.arange(n, dtype=np.int64),
-    }
-    pq.write_table(pa.table(columns), path)
 
 
 def test_importance_from_files_explains_each_model_on_its_test_fold(tmp_path):

@@ -6,19 +6,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from test_importance import _data, _write_fold_models, _write_table
+from model_helpers import _data, _events, _write_fold_models, _write_table
 
 from hepml.evaluate.data_mc import Events, data_mc_from_files, data_mc_histograms, score_edges
 from hepml.exceptions import DataError
 from hepml.models import load_fold_models
 from hepml.tables.features import load_dataset
-
-
-def _events(n, seed, *, label=0, shift=0.0, weight=1.0):
-    rng = np.random.default_rng(seed)
-    X = np.column_stack([rng.normal(shift, 1, n), rng.integers(0, 3, n).astype(float)])
-    score = np.clip(rng.normal(0.3 + 0.4 * label, 0.2, n), 0, 1)
-    return Events(X, np.full(n, weight), score, label)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
-from test_evaluate import WORKING_POINTS, synthetic_table
+from synthetic_scores import WORKING_POINTS, synthetic_table
 
 from hepml.config import PlottingSettings
 from hepml.evaluate.performance import evaluate, write_evaluation

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import ROOT
 from review_runs import TRAIN_THREADS, workflow_run
 
 from hepml.config import config_from_dict, load_config
@@ -25,7 +26,6 @@ from hepml.review.provenance import (
     kfold_definition,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
 
