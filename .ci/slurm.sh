@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A one-node SLURM cluster on this machine, for the cluster test (tests/test_cluster.py).
+# A one-node SLURM cluster on this machine, for the cluster test (tests/workflow/test_cluster.py).
 #
 #   bash .ci/slurm.sh start    # install slurm-wlm + munge (apt) if needed, start, wait for idle
 #   bash .ci/slurm.sh stop     # stop the daemons this script started
