@@ -138,10 +138,14 @@ class _Profile:
             start[self.model.config.poi_index] = mu
             try:
                 best, value = pyhf.infer.mle.fixed_poi_fit(
-                    mu, self.data, self.model, init_pars=start.tolist(),
-                    par_bounds=self.bounds, fixed_params=self.model.config.suggested_fixed(),
+                    mu,
+                    self.data,
+                    self.model,
+                    init_pars=start.tolist(),
+                    par_bounds=self.bounds,
+                    fixed_params=self.model.config.suggested_fixed(),
                     return_fitted_val=True,
-                )  # fmt: skip
+                )
             except pyhf.exceptions.FailedMinimization as err:
                 msg = f"the fit with mu fixed at {mu:g} failed: {err}"
                 raise DataError(msg) from err

@@ -27,20 +27,34 @@ log = logging.getLogger(__name__)
 
 def _stat_band(ax: Axes, total: np.ndarray, error: np.ndarray, edges: np.ndarray) -> None:
     """Grey hatched band of +-1 sigma MC statistical uncertainty around ``total``."""
-    ax.stairs(total + error, edges, baseline=total - error, fill=True, hatch="///",
-              facecolor="none", edgecolor="grey", linewidth=0, label="MC stat. unc.")  # fmt: skip
+    ax.stairs(
+        total + error,
+        edges,
+        baseline=total - error,
+        fill=True,
+        hatch="///",
+        facecolor="none",
+        edgecolor="grey",
+        linewidth=0,
+        label="MC stat. unc.",
+    )
 
 
 def _draw_main(
     ax: Axes, templates: Templates, yields: Mapping[str, np.ndarray], fitted: bool
 ) -> None:
     edges = templates.edges
-    backgrounds = sorted(templates.background_names, key=lambda p: float(yields[p].sum()))
-    stack = [yields[p] for p in backgrounds]
-    mplhep.histplot(
-        stack, edges, stack=True, histtype="fill", label=backgrounds, flow="none", ax=ax
-    )
-    total = np.sum(stack, axis=0)
+    # largest background at the bottom, each one filled between its base and its top
+    backgrounds = sorted(templates.background_names, key=lambda p: -float(yields[p].sum()))
+    colours = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+    base = np.zeros(templates.n_bins)
+    for i, process in enumerate(backgrounds):
+        top = base + yields[process]
+        ax.stairs(
+            top, edges, baseline=base, fill=True, color=colours[i % len(colours)], label=process
+        )
+        base = top
+    total = base
     nominal_total, nominal_sumw2 = templates.total("background")
     # the relative MC uncertainty of the templates, carried to the (fitted) total
     relative = np.sqrt(nominal_sumw2) / nominal_total
@@ -48,13 +62,24 @@ def _draw_main(
     if fitted:
         ax.stairs(nominal_total, edges, color="grey", linestyle="--", label="Pre-fit background")
     for process in templates.signal_names:
-        ax.stairs(yields[process], edges, color="black", linewidth=2,
-                  label=f"{process} (fitted)" if fitted else process)  # fmt: skip
+        ax.stairs(
+            yields[process],
+            edges,
+            color="black",
+            linewidth=2,
+            label=f"{process} (fitted)" if fitted else process,
+        )
     for process in templates.data_names:
         data = templates.sumw[process][NOMINAL]
         centres = 0.5 * (edges[1:] + edges[:-1])
-        ax.errorbar(centres, data, yerr=np.sqrt(templates.sumw2[process][NOMINAL]),
-                    fmt="o", color="black", label="Data")  # fmt: skip
+        ax.errorbar(
+            centres,
+            data,
+            yerr=np.sqrt(templates.sumw2[process][NOMINAL]),
+            fmt="o",
+            color="black",
+            label="Data",
+        )
     ax.set_ylabel("Events / bin")
     ax.legend(loc="upper right", fontsize="small", ncols=2)
 
@@ -67,8 +92,13 @@ def _draw_variations(ax: Axes, templates: Templates, systematics: Sequence[str])
         colour = colours[i % len(colours)]
         for direction, style in (("Up", "-"), ("Down", "--")):
             varied, _ = templates.total("background", f"{syst}{direction}")
-            ax.stairs(varied / nominal, templates.edges, color=colour, linestyle=style,
-                      label=syst if direction == "Up" else None)  # fmt: skip
+            ax.stairs(
+                varied / nominal,
+                templates.edges,
+                color=colour,
+                linestyle=style,
+                label=syst if direction == "Up" else None,
+            )
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_ylabel("Var. / nom.")
     if systematics:
@@ -116,7 +146,8 @@ def plot_templates(
         lower.set_xlabel(f"Classifier score ({templates.channel})")
         lower.set_xlim(templates.edges[0], templates.edges[-1])
         if experiment:
-            mplhep.label.exp_label(exp=experiment, llabel=label, loc=0, com=None,
-                                   scilocator_adjust=False, ax=main)  # fmt: skip
+            mplhep.label.exp_label(
+                exp=experiment, llabel=label, loc=0, com=None, scilocator_adjust=False, ax=main
+            )
         fig.draw_without_rendering()
     return fig

@@ -31,9 +31,16 @@ __all__ = [
 
 RESULTS_FORMAT = "hepml-expected-results-1"
 _CSV_COLUMNS = (
-    "variant", "significance", "p_value", "cl", "limit_minus_2sigma", "limit_minus_1sigma",
-    "limit_median", "limit_plus_1sigma", "limit_plus_2sigma",
-)  # fmt: skip
+    "variant",
+    "significance",
+    "p_value",
+    "cl",
+    "limit_minus_2sigma",
+    "limit_minus_1sigma",
+    "limit_median",
+    "limit_plus_1sigma",
+    "limit_plus_2sigma",
+)
 
 
 def results_csv(results: Sequence[ExpectedResult]) -> str:
@@ -42,8 +49,10 @@ def results_csv(results: Sequence[ExpectedResult]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(_CSV_COLUMNS)
     for r in results:
-        writer.writerow([r.variant, repr(r.significance), repr(r.p_value), repr(r.cl)]
-                        + [repr(v) for v in r.limit_band])  # fmt: skip
+        writer.writerow(
+            [r.variant, repr(r.significance), repr(r.p_value), repr(r.cl)]
+            + [repr(v) for v in r.limit_band]
+        )
     return buffer.getvalue()
 
 
@@ -111,8 +120,11 @@ def write_results(
     """Write each requested form of ``results`` atomically (None: not written)."""
     if json_path is not None:
         write_json(json_path, results_json(results, metadata=metadata))
-    for path, render in ((csv_path, results_csv), (markdown_path, results_markdown),
-                         (latex_path, results_latex)):  # fmt: skip
+    for path, render in (
+        (csv_path, results_csv),
+        (markdown_path, results_markdown),
+        (latex_path, results_latex),
+    ):
         if path is not None:
             write_text(path, render(results))
 

@@ -117,11 +117,12 @@ def validate_workspace(spec: Mapping[str, Any]) -> pyhf.Workspace:
     """Check ``spec`` against pyhf's workspace schema and build its model once.
 
     A schema violation becomes a DataError that names the failing entry (e.g.
-    ``channels[0].samples[1]``) and what is wrong with it.
+    ``channels[0].samples[1]``) and what is wrong with it; so do a model pyhf cannot build
+    and observations that do not match the channels.
     """
     try:
         workspace = pyhf.Workspace(dict(spec))
-        workspace.model()
+        model = workspace.model()
     except pyhf.exceptions.InvalidSpecification as err:
         where = err.path or "the top level"
         msg = f"the pyhf workspace fails pyhf's schema at {where}: {err.parent.message}"
@@ -134,6 +135,12 @@ def validate_workspace(spec: Mapping[str, Any]) -> pyhf.Workspace:
     ) as err:
         msg = f"the pyhf workspace is not a valid model: {err}"
         raise DataError(msg) from err
+    for channel, n_bins in model.config.channel_nbins.items():
+        observed = workspace.observations.get(channel)
+        if observed is None or len(observed) != n_bins:
+            found = "none" if observed is None else f"{len(observed)} bins"
+            msg = f"the observations of channel '{channel}' must have {n_bins} bins; found {found}"
+            raise DataError(msg)
     return workspace
 
 
