@@ -7,7 +7,7 @@ import numpy as np
 import pyhf
 import pyhf.readxml
 import pytest
-from scipy import stats
+from scipy import optimize, stats
 from stats_helpers import three_bin_templates
 from test_stats_workspace import full_model, hand_workspace
 
@@ -87,12 +87,28 @@ def test_histfactory_xml_gives_the_same_expected_results(tmp_path):
         np.testing.assert_allclose(a.limit_band, b.limit_band, rtol=1e-5)
 
 
-def test_limit_above_the_poi_bound_is_found():
-    # s = 0.5 on b = 100: the median limit is near 2 * sqrt(100) / 0.5 = 40, above mu = 10
-    spec = reduced_workspace(_one_bin_spec(0.5, 100.0))
-    band = expected_limits(spec)
-    assert 10.0 < band[2] < 100.0
-    assert list(band) == sorted(band)
+def _one_bin_limits_by_hand(s: float, b: float) -> list[float]:
+    """Expected CLs limits of a counting experiment without systematics, by hand.
+
+    On the Asimov data n = b: ``qtilde_mu = 2 (mu s - b ln(1 + mu s / b))``; the expected CLs
+    at n sigma, ``Phi(-(n + sqrt(q))) / Phi(-n)`` (pyhf's asymptotics), falls to 5 %.
+    """
+    limits = []
+    for n_sigma in (2, 1, 0, -1, -2):
+
+        def excess(mu, n=n_sigma):
+            q = 2 * (mu * s - b * np.log1p(mu * s / b))
+            return stats.norm.cdf(-(n + np.sqrt(q))) / stats.norm.cdf(-n) - 0.05
+
+        limits.append(optimize.brentq(excess, 1e-6, 1e5, rtol=1e-12))
+    return limits
+
+
+@pytest.mark.parametrize(("s", "b"), [(0.5, 100.0), (50.0, 10.0), (4.0, 30.0)])
+def test_single_bin_limits_equal_the_counting_experiment_by_hand(s, b):
+    # s = 0.5 on b = 100: the limits (about 40) lie far above the POI bound of 10
+    band = expected_limits(reduced_workspace(_one_bin_spec(s, b)))
+    np.testing.assert_allclose(band, _one_bin_limits_by_hand(s, b), rtol=2e-4)
 
 
 def test_failures_name_the_bin_or_the_missing_signal():

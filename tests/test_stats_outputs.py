@@ -148,3 +148,32 @@ def test_fit_inputs_never_overwrite_existing_files(tmp_path):
     write_fit_inputs(tmp_path, _model(), overwrite=True)
     assert (tmp_path / "datacard.txt").read_text().startswith("# CMS Combine datacard")
     assert not list(tmp_path.glob(".*.tmp"))  # no temporary file left behind
+
+
+def test_two_channels_one_without_signal(tmp_path):
+    sr = three_bin_templates("SR")
+    cr_roles = {"ttbar": "background", "wjets": "background"}
+    cr = Templates(
+        "CR",
+        [0.0, 0.5, 1.0],
+        cr_roles,
+        {"ttbar": {"nominal": [100.0, 20.0]}, "wjets": {"nominal": [50.0, 5.0]}},
+        {"ttbar": {"nominal": [10.0, 2.0]}, "wjets": {"nominal": [5.0, 0.5]}},
+    )
+    xsec = NormSystematic("xsec_ttbar", {"ttbar": (0.9, 1.1)})
+    inputs = write_fit_inputs(tmp_path, FitModel([sr, cr], [xsec]))
+    rows = _card_rows(inputs.datacard.read_text())
+    assert rows["bin"] == [["SR", "CR"], ["SR", "SR", "SR", "CR", "CR"]]
+    assert rows["process"] == [
+        ["sig", "ttbar", "wjets", "ttbar", "wjets"],
+        ["0", "1", "2", "1", "2"],
+    ]
+    assert rows["xsec_ttbar"] == [["lnN", "-", "0.9/1.1", "-", "0.9/1.1", "-"]]
+    assert rows["jes"] == [["shape", "1", "1", "1", "-", "-"]]
+    with uproot.open(inputs.shapes) as file:
+        np.testing.assert_array_equal(file["CR/data_obs"].values(), [150.0, 25.0])
+        np.testing.assert_array_equal(file["CR/ttbar"].variances(), [10.0, 2.0])
+    pyhf.readxml.clear_filecache()
+    parsed = pyhf.readxml.parse(inputs.combination_xml, tmp_path)
+    points = [{}, {"mu": 1.5, "xsec_ttbar": -0.8, "staterror_CR": [1.1, 0.95], "jes": 0.3}]
+    _models_agree(inputs.workspace_spec, parsed, points)

@@ -165,32 +165,41 @@ def expected_significance(spec: Mapping[str, Any]) -> tuple[float, float]:
     return z, float(stats.norm.sf(z))
 
 
-def _expected_cls(sqrt_q: float, n_sigma: float) -> float:
-    """pyhf's asymptotic expected CLs (``calc_base_dist='normal'``) at ``n_sigma`` of the
-    background-only test-statistic distribution, for ``sqrt(qtilde_A) = sqrt_q``."""
-    return float(stats.norm.cdf(-(n_sigma + sqrt_q)) / stats.norm.cdf(-n_sigma))
+def _target_sqrt_q(n_sigma: float, level: float) -> float:
+    """The ``sqrt(qtilde_A)`` where pyhf's asymptotic expected CLs (``calc_base_dist=
+    'normal'``) at ``n_sigma`` equals ``level``: ``CLs = Phi(-(n + s)) / Phi(-n)``, solved
+    for ``s``. Always positive for ``level < 1``."""
+    return float(-n_sigma - stats.norm.ppf(level * stats.norm.cdf(-n_sigma)))
 
 
-def _limit(profile: _Profile, n_sigma: float, level: float, rtol: float) -> float:
-    """The mu where the expected CLs at ``n_sigma`` falls to ``level`` (TOMS 748 in a
-    bracket grown by doubling, tightened with every mu already fitted)."""
+def _limit(profile: _Profile, target: float, rtol: float) -> float:
+    """The mu where ``sqrt(qtilde_A(mu))`` reaches ``target``.
 
-    def excess(mu: float) -> float:
-        return _expected_cls(math.sqrt(profile(mu)), n_sigma) - level
+    ``sqrt(qtilde_A)`` rises smoothly from 0 at mu = 0, so secant steps through the two
+    fitted points nearest the target converge in a few fits. Should they not, TOMS 748
+    finishes in the bracket of the fitted points.
+    """
 
-    high = profile.poi_range[1]
-    while excess(high) > 0:
-        if high >= _POI_CAP:
-            msg = (
-                f"the expected limit lies above mu = {_POI_CAP:g}: the signal is too small "
-                "for this model"
-            )
-            raise DataError(msg)
-        high = min(2.0 * high, _POI_CAP)
-    above = [mu for mu in profile.values if excess(mu) < 0]
-    below = [mu for mu in profile.values if excess(mu) > 0 and mu < min(above)]
-    low = max(below, default=0.0)
-    return float(optimize.toms748(excess, low, min(above), k=2, rtol=rtol))
+    def gap(mu: float) -> float:
+        return math.sqrt(profile(mu)) - target
+
+    for _ in range(12):
+        nearest = sorted(profile.values, key=lambda m: abs(gap(m)))[:2]
+        (mu_a, gap_a), (mu_b, gap_b) = ((m, gap(m)) for m in nearest)
+        if gap_a == gap_b:
+            break
+        step = mu_a - gap_a * (mu_b - mu_a) / (gap_b - gap_a)
+        if not 0 < step <= _POI_CAP:
+            break
+        if abs(step - mu_a) <= rtol * step:
+            return step
+        gap(step)
+    if gap(_POI_CAP) < 0:
+        msg = f"the expected limit lies above mu = {_POI_CAP:g}: the signal is too small"
+        raise DataError(msg)
+    above = min(m for m in profile.values if gap(m) > 0)
+    below = max(m for m in profile.values if gap(m) < 0 and m < above)
+    return float(optimize.toms748(gap, below, above, k=2, rtol=rtol))
 
 
 def expected_limits(
@@ -207,8 +216,10 @@ def expected_limits(
         raise ConfigError(msg)
     with numpy_backend():
         profile = _Profile(_model(spec), 0.0)
+        profile(1.0)  # the nominal signal: the scale of the first guess
         # pyhf's band order: n_sigma = 2 (the -2 sigma limit) ... -2 (the +2 sigma limit)
-        return tuple(_limit(profile, n, 1 - cl, rtol) for n in (2, 1, 0, -1, -2))
+        targets = [_target_sqrt_q(n, 1 - cl) for n in (2, 1, 0, -1, -2)]
+        return tuple(_limit(profile, target, rtol) for target in targets)
 
 
 @dataclasses.dataclass(frozen=True)
