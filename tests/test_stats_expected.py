@@ -184,3 +184,29 @@ def test_results_tables_and_json_round_trip(tmp_path):
     assert f"| Stat. only | {results[0].significance:.3f} |" in markdown
     assert r"Stat. + MC stat. &" in results_latex(results)
     assert (tmp_path / "r.tex").read_text() == results_latex(results)
+
+
+class _FakeProfile:
+    """q(mu) = f(mu)^2 for a given f, cached like hepml.stats.expected._Profile."""
+
+    def __init__(self, sqrt_q):
+        self.sqrt_q = sqrt_q
+        self.values = {0.0: 0.0, 1.0: sqrt_q(1.0) ** 2}
+
+    def __call__(self, mu):
+        self.values.setdefault(float(mu), self.sqrt_q(mu) ** 2)
+        return self.values[float(mu)]
+
+
+def test_limit_search_falls_back_to_a_bracket_and_names_a_limit_beyond_reach():
+    from hepml.stats.expected import _limit
+
+    # flat above mu = 0.5: the secant through two points of equal sqrt(q) has no step,
+    # the bracket [0, 2/3] of the points fitted so far finishes
+    def flat_top(mu):
+        return min(6.0 * mu, 3.0)
+
+    assert _limit(_FakeProfile(flat_top), 2.0, 1e-10) == pytest.approx(1 / 3, rel=1e-9)
+    assert _limit(_FakeProfile(lambda mu: 10 * np.sqrt(mu)), 1.0, 1e-8) == pytest.approx(0.01)
+    with pytest.raises(DataError, match=r"expected limit lies above mu = 10000"):
+        _limit(_FakeProfile(lambda mu: 1e-6 * mu), 1.0, 1e-6)

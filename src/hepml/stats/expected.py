@@ -121,10 +121,10 @@ class _Profile:
         generating = np.asarray(model.config.suggested_init(), dtype=float)
         generating[model.config.poi_index] = mu_asimov
         self.minimum = _twice_nll(model, self.data, generating)
+        # every tested mu must lie inside the POI's bounds: from 0 up to the search's cap
         bounds = [tuple(b) for b in model.config.suggested_bounds()]
         low, high = bounds[model.config.poi_index]
-        self.poi_range = (low, high)
-        bounds[model.config.poi_index] = (low, max(high, _POI_CAP))
+        bounds[model.config.poi_index] = (min(low, 0.0), max(high, _POI_CAP))
         self.bounds = bounds
         self.fitted: dict[float, np.ndarray] = {mu_asimov: generating}
         self.values: dict[float, float] = {mu_asimov: 0.0}
@@ -194,12 +194,15 @@ def _limit(profile: _Profile, target: float, rtol: float) -> float:
         if abs(step - mu_a) <= rtol * step:
             return step
         gap(step)
-    if gap(_POI_CAP) < 0:
-        msg = f"the expected limit lies above mu = {_POI_CAP:g}: the signal is too small"
-        raise DataError(msg)
-    above = min(m for m in profile.values if gap(m) > 0)
-    below = max(m for m in profile.values if gap(m) < 0 and m < above)
-    return float(optimize.toms748(gap, below, above, k=2, rtol=rtol))
+    above = [m for m in profile.values if gap(m) > 0]
+    if not above:
+        if gap(_POI_CAP) <= 0:
+            msg = f"the expected limit lies above mu = {_POI_CAP:g}: the signal is too small"
+            raise DataError(msg)
+        above = [_POI_CAP]
+    high = min(above)
+    low = max(m for m in profile.values if gap(m) < 0 and m < high)  # mu = 0 is one
+    return float(optimize.toms748(gap, low, high, k=2, rtol=rtol))
 
 
 def expected_limits(

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from hepml.exceptions import DataError, did_you_mean
-from hepml.stats.templates import NOMINAL, Templates, split_variation
+from hepml.stats.templates import NOMINAL, Templates, check_edges, split_variation
 
 __all__ = ["Events", "fill_templates", "histogram"]
 
@@ -76,7 +76,7 @@ def histogram(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(sumw, sumw2)`` of ``weight`` in the score bins ``edges`` (no event may fall outside)."""
     events = Events(score, weight, np.zeros(np.size(score), dtype=int))
-    edges = np.asarray(edges, dtype=float)
+    edges = check_edges(edges)
     bins = _bin_index(events.score, edges, what)
     sumw, sumw2 = _binned_sums(bins, events.process, events.weight, 1, edges.size - 1)
     return sumw[0], sumw2[0]
@@ -118,7 +118,7 @@ def fill_templates(
     event in a variation it is affected by gets an empty template, which is a real result (all
     its events migrated away), not a missing one.
     """
-    edges = np.asarray(edges, dtype=float)
+    edges = check_edges(edges, f"channel '{channel}'")
     processes = list(roles)
     variations = dict(variations or {})
     shape = _histograms(nominal, edges, processes, "the nominal events")

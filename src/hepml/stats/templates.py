@@ -35,6 +35,7 @@ __all__ = [
     "ROLES",
     "TEMPLATES_FORMAT",
     "Templates",
+    "check_edges",
     "check_name",
     "read_templates",
     "split_variation",
@@ -60,6 +61,15 @@ def check_name(kind: str, name: str) -> str:
         )
         raise DataError(msg)
     return name
+
+
+def check_edges(edges: ArrayLike, what: str = "the histogram") -> np.ndarray:
+    """``edges`` as a float array if they are finite and strictly increasing (>= 2 of them)."""
+    edges = np.asarray(edges, dtype=float).ravel()
+    if edges.size < 2 or not np.all(np.isfinite(edges)) or np.any(np.diff(edges) <= 0):
+        msg = f"bin edges of {what} must increase strictly: {edges}"
+        raise DataError(msg)
+    return edges
 
 
 def split_variation(variation: str) -> tuple[str, str]:
@@ -89,11 +99,7 @@ class Templates:
 
     def __post_init__(self) -> None:
         check_name("channel", self.channel)
-        edges = np.asarray(self.edges, dtype=float).ravel()
-        if edges.size < 2 or not np.all(np.isfinite(edges)) or np.any(np.diff(edges) <= 0):
-            msg = f"bin edges of channel '{self.channel}' must increase strictly: {edges}"
-            raise DataError(msg)
-        object.__setattr__(self, "edges", edges)
+        object.__setattr__(self, "edges", check_edges(self.edges, f"channel '{self.channel}'"))
         object.__setattr__(self, "roles", dict(self.roles))
         for process, role in self.roles.items():
             check_name("process", process)
