@@ -11,7 +11,7 @@ from scipy import optimize, stats
 from stats_helpers import three_bin_templates
 from test_stats_workspace import full_model, hand_workspace
 
-from hepml.exceptions import ConfigError, DataError
+from hepml.exceptions import ConfigError, DataError, InputFileError
 from hepml.significance import asimov_significance
 from hepml.stats.expected import (
     expected_limits,
@@ -210,3 +210,17 @@ def test_limit_search_falls_back_to_a_bracket_and_names_a_limit_beyond_reach():
     assert _limit(_FakeProfile(lambda mu: 10 * np.sqrt(mu)), 1.0, 1e-8) == pytest.approx(0.01)
     with pytest.raises(DataError, match=r"expected limit lies above mu = 10000"):
         _limit(_FakeProfile(lambda mu: 1e-6 * mu), 1.0, 1e-6)
+
+
+def test_reading_results_of_another_format_names_the_file(tmp_path):
+    path = tmp_path / "expected.json"
+    path.write_text('{"format": "hepml-templates-1", "results": []}')
+    with pytest.raises(
+        InputFileError,
+        match=r"expected\.json: not hepml expected results: "
+        r"format is 'hepml-templates-1'",
+    ):
+        read_results(path)
+    path.write_text('{"format": "hepml-expected-results-1", "results": [{"variant": "x"}]}')
+    with pytest.raises(InputFileError, match=r"expected results lack the entry 'limit'"):
+        read_results(path)

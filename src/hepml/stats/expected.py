@@ -61,6 +61,7 @@ VARIANTS: dict[str, tuple[tuple[str, ...], str]] = {
     "all_systematics": (MODIFIER_TYPES, "All systematics"),
 }
 _POI_CAP = 1.0e4  # largest signal strength the limit search may reach
+_BAND_NAMES = ("minus_2sigma", "minus_1sigma", "median", "plus_1sigma", "plus_2sigma")
 
 
 @contextlib.contextmanager
@@ -246,15 +247,20 @@ class ExpectedResult:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready numbers (with the band's named members)."""
-        names = ("minus_2sigma", "minus_1sigma", "median", "plus_1sigma", "plus_2sigma")
         return {
             "variant": self.variant,
             "label": self.label,
             "significance": self.significance,
             "p_value": self.p_value,
             "cl": self.cl,
-            "limit": dict(zip(names, self.limit_band, strict=True)),
+            "limit": dict(zip(_BAND_NAMES, self.limit_band, strict=True)),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ExpectedResult:
+        """Inverse of :meth:`as_dict`."""
+        band = tuple(float(data["limit"][name]) for name in _BAND_NAMES)
+        return cls(data["variant"], data["significance"], data["p_value"], band, data["cl"])
 
 
 def expected_results(

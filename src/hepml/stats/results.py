@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from hepml.atomic import write_json, write_text
-from hepml.exceptions import InputFileError
+from hepml.exceptions import DataError
 from hepml.stats.expected import ExpectedResult
+from hepml.stats.jsonfile import check_format, read_json_file
 
 __all__ = [
     "RESULTS_FORMAT",
@@ -129,25 +128,15 @@ def write_results(
             write_text(path, render(results))
 
 
+def _results_from_dict(data: Any) -> list[ExpectedResult]:
+    check_format(data, RESULTS_FORMAT, "hepml expected results")
+    try:
+        return [ExpectedResult.from_dict(entry) for entry in data["results"]]
+    except (KeyError, TypeError) as err:
+        msg = f"expected results lack the entry {err}"
+        raise DataError(msg) from err
+
+
 def read_results(path: str | os.PathLike[str]) -> list[ExpectedResult]:
     """Read the JSON of :func:`write_results`; errors name the file."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("format") != RESULTS_FORMAT:
-            msg = f"format is {data.get('format')!r}, expected '{RESULTS_FORMAT}'"
-            raise ValueError(msg)
-        order = ("minus_2sigma", "minus_1sigma", "median", "plus_1sigma", "plus_2sigma")
-        return [
-            ExpectedResult(
-                r["variant"],
-                r["significance"],
-                r["p_value"],
-                tuple(r["limit"][k] for k in order),
-                r["cl"],
-            )
-            for r in data["results"]
-        ]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
-        msg = f"cannot read expected results from {path}: {err}"
-        raise InputFileError(msg) from err
+    return read_json_file(path, "expected results", _results_from_dict)

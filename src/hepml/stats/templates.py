@@ -16,19 +16,18 @@ rescoring. No pyhf, ROOT or matplotlib here.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import re
 from collections.abc import Collection, Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from hepml.atomic import write_json
-from hepml.exceptions import DataError, InputFileError, did_you_mean
+from hepml.exceptions import DataError, did_you_mean
+from hepml.stats.jsonfile import check_format, read_json_file
 
 __all__ = [
     "NOMINAL",
@@ -222,10 +221,7 @@ class Templates:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Templates:
         """Inverse of :meth:`to_dict`; a missing or other ``format`` is a DataError."""
-        found = data.get("format") if isinstance(data, Mapping) else None
-        if found != TEMPLATES_FORMAT:
-            msg = f"not hepml templates: format is {found!r}, expected '{TEMPLATES_FORMAT}'"
-            raise DataError(msg)
+        check_format(data, TEMPLATES_FORMAT, "hepml templates")
         try:
             roles = {entry["name"]: entry["role"] for entry in data["processes"]}
             return cls(data["channel"], data["edges"], roles, data["sumw"], data["sumw2"])
@@ -241,14 +237,4 @@ def write_templates(path: str | os.PathLike[str], templates: Templates) -> None:
 
 def read_templates(path: str | os.PathLike[str]) -> Templates:
     """Read templates written by :func:`write_templates`; errors name the file."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        msg = f"cannot read templates from {path}: {err}"
-        raise InputFileError(msg) from err
-    try:
-        return Templates.from_dict(data)
-    except DataError as err:
-        msg = f"{path}: {err}"
-        raise InputFileError(msg) from err
+    return read_json_file(path, "templates", Templates.from_dict)

@@ -16,18 +16,17 @@ checked against pyhf's schema (:func:`validate_workspace`).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Collection, Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyhf
 
 from hepml.atomic import write_json
-from hepml.exceptions import DataError, InputFileError
+from hepml.exceptions import DataError
+from hepml.stats.jsonfile import read_json_file
 from hepml.stats.model import FitModel
 from hepml.stats.templates import NOMINAL, Templates
 
@@ -197,17 +196,11 @@ def write_workspace(path: str | os.PathLike[str], spec: Mapping[str, Any]) -> No
     write_json(path, spec)
 
 
+def _validated(spec: Any) -> dict[str, Any]:
+    validate_workspace(spec)
+    return spec
+
+
 def read_workspace(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and validate a pyhf workspace JSON file; errors name the file."""
-    path = Path(path)
-    try:
-        spec = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        msg = f"cannot read the pyhf workspace {path}: {err}"
-        raise InputFileError(msg) from err
-    try:
-        validate_workspace(spec)
-    except DataError as err:
-        msg = f"{path}: {err}"
-        raise InputFileError(msg) from err
-    return spec
+    return read_json_file(path, "a pyhf workspace", _validated)
