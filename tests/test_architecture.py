@@ -27,6 +27,7 @@ FORBIDDEN = {
     "ingest": ({"xgboost", "train", "evaluate", "plots", "apply", "export"}, "reading only"),
     "tables": (STAGES | {"matplotlib", "xgboost"}, "tables are read by the stages"),
     "folds": (STAGES | {"xgboost", "matplotlib"}, "folds are a shared concept"),
+    "stats": (STAGES | {"xgboost", "matplotlib"}, "the statistical model works on histograms"),
 }
 
 

@@ -11,6 +11,7 @@ _EXPORTS = {
     "draw_data_mc": "hepml.plots.inputs",
     "draw_inputs": "hepml.plots.inputs",
     "draw_training": "hepml.plots.training",
+    "plot_templates": "hepml.plots.templates",
     "style_from_config": "hepml.plots.style",
 }
 __all__ = sorted(_EXPORTS)
