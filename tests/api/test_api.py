@@ -14,6 +14,7 @@ import uproot
 import xgboost as xgb
 import yaml
 from api_helpers import DEMO_SAMPLES, demo_config, run_commands
+from conftest import ROOT
 from sklearn.metrics import roc_auc_score
 
 import hepml
@@ -260,3 +261,22 @@ def test_folds_from_file_and_entry_without_event_number(shared_data, tmp_path):
     with pytest.raises(DataError, match=r"'.*elsewhere.root', not a file of this run"):
         models.predict(copy)
     np.testing.assert_array_equal(models.predict(copy, file_index=0).score, prediction.score)
+
+
+def test_the_readme_example_runs(run, monkeypatch):
+    base, results, _ = run
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Python API") :]
+    code = section[section.index("```python\n") + 10 :]
+    code = code[: code.index("```")]
+    (base / "config").mkdir(exist_ok=True)
+    shutil.copy(base / "config.yaml", base / "config" / "config.yaml")
+    monkeypatch.chdir(base)
+    names: dict = {}
+    exec(code, names)
+    applied = friend(results, "vbf_h", "vbf_h_0.root")
+    selected = names["prediction"].selected
+    np.testing.assert_array_equal(selected, applied["passes_selection"])
+    assert np.array_equal(names["prediction"].score[selected], applied["bdt_score"][selected])
+    assert names["tables"]["metrics"][0]["classifier"] == "xgboost"
+    assert names["config"].feature_names == list(names["models"].features)
