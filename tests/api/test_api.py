@@ -119,6 +119,14 @@ def test_nanoevents_style_record_array_scores_like_the_file(run):
     )
 
 
+def test_parquet_file_of_nanoevents_scores_like_the_root_file(run, tmp_path):
+    base, _, models = run
+    path = demo_file(base, "vbf_h")
+    ak.to_parquet(_nanoevents(_branches(path)), tmp_path / "vbf_h_0.parquet")
+    got = models.predict(tmp_path / "vbf_h_0.parquet")
+    np.testing.assert_array_equal(got.score, models.predict(path).score)
+
+
 def test_mean_mode_is_the_mean_of_the_boosters_and_needs_no_event_number(run):
     base, results, models = run
     nanoevents = _nanoevents(_branches(demo_file(base, "ttbar")))

@@ -138,6 +138,8 @@ class Models:
             event (per entry of a file) in order.
         :raises UnknownBranch: a branch the features, the selection or the event number
             need is missing (named, with the near match).
+        :raises DataError: with ``event_number: none``, the file index of the events is
+            unknown (see ``file_index``).
         """
         if mode not in MODES:
             msg = f"mode '{mode}' is not one of {', '.join(MODES)}.{did_you_mean(mode, MODES)}"
