@@ -28,6 +28,10 @@ FORBIDDEN = {
     "tables": (STAGES | {"matplotlib", "xgboost"}, "tables are read by the stages"),
     "folds": (STAGES | {"xgboost", "matplotlib"}, "folds are a shared concept"),
     "stats": (STAGES | {"xgboost", "matplotlib"}, "the statistical model works on histograms"),
+    "api": (
+        {"train", "plots", "matplotlib", "cli", "workflow"},
+        "the public API reads a finished run and scores events: it never trains or draws",
+    ),
 }
 
 

@@ -122,3 +122,27 @@ def test_every_job_records_its_time_and_memory(workflow_run):
         log = (workflow_run / "logs" / f"{job}.log").read_text()
         peak = [line for line in log.splitlines() if "peak memory:" in line]
         assert len(peak) == 1 and float(peak[0].split("peak memory: ")[1].split()[0]) > 10, job
+
+
+def test_the_python_api_reads_the_run(workflow_run):
+    """hepml.load_models on a real run's results/ (its config.yaml from the provenance rule):
+    a demo file scored as the apply rule scored it, the tables as the evaluate rule wrote them."""
+    import uproot
+
+    import hepml
+
+    results = workflow_run / "results"
+    models = hepml.load_models(results)
+    prediction = models.predict(
+        workflow_run / "resources" / "demo" / "dy_0.root", fill=models.config.apply.fill
+    )
+    with uproot.open(results / "apply" / "dy" / "dy_0.root") as f:
+        applied = f["hepml"].arrays(library="np")
+    np.testing.assert_array_equal(prediction.score, applied["bdt_score"])  # bit for bit
+    np.testing.assert_array_equal(prediction.fold, applied["fold"])
+    with open(results / "evaluation" / "metrics.csv") as f:
+        row = next(csv.DictReader(f))
+    assert hepml.read_metrics(results)["metrics"][0]["auc"] == float(row["auc"])
+    scores = hepml.read_scores(results)
+    assert len(scores["score"]) == sum(pq.read_metadata(p).num_rows for p in
+                                       (results / "ingest").glob("*.parquet"))  # fmt: skip

@@ -51,9 +51,11 @@ __all__ = [
     "Chunk",
     "FileSkipped",
     "ScoreOptions",
+    "chunk_features",
     "feature_chunks",
     "friend_names",
     "plan_files",
+    "score_chunk",
     "score_files",
 ]
 
@@ -137,32 +139,54 @@ def feature_chunks(
         if bad is not None and file.path in bad.skipped:
             continue
         with guarded(bad, file):
-            for chunk, start, stop in iterate_file(file, plan.branches, step_size):
-                yield _chunk(config, plan, features, file, index, chunk, start, stop)
+            for chunk, start, _stop in iterate_file(file, plan.branches, step_size):
+                yield chunk_features(
+                    config, plan, features, chunk, file_index=index, start=start, where=file.path
+                )
         if bad is not None and file.path in bad.skipped:
             yield FileSkipped(index)
 
 
-def _chunk(config, plan, features, file, index, chunk, start: int, stop: int) -> Chunk:
-    """The features, selection and fold of entries ``start`` to ``stop`` of file ``index``."""
+def chunk_features(
+    config: Config,
+    plan: SamplePlan,
+    features: Sequence[str],
+    chunk: ak.Array,
+    *,
+    file_index: int,
+    start: int,
+    where: str,
+) -> Chunk:
+    """The features, selection and fold of one chunk: entries ``start`` on of file
+    ``file_index``, whose name (``where``) errors give. ``features`` are the names of the
+    model's features, in order (the columns of ``X``)."""
+    stop = start + len(chunk)
     try:
         values, masks, _ = evaluate_chunk(plan, chunk, 1.0)
     except HepmlError as err:
-        raise located(err, f"in '{file.path}', entries {start} to {stop}") from err
+        raise located(err, f"in '{where}', entries {start} to {stop}") from err
     selected = masks[-1]
     ids = {b: ak.to_numpy(chunk[b]) for b in plan.id_branches}
     if ids:
         fold = fold_of_event(list(ids.values()), config.training.folds, config.seed)
     else:
         entries = np.arange(start, stop, dtype=np.int64)
-        fold = fold_of_entry(index, entries, config.training.folds, config.seed)
+        fold = fold_of_entry(file_index, entries, config.training.folds, config.seed)
     rows = np.flatnonzero(selected)
     rows = rows[np.argsort(fold[rows], kind="stable")]
     X = np.empty((len(rows), len(features)), dtype=np.float32)
     for j, name in enumerate(features):
         X[:, j] = values[name][rows]
-    _check_finite(X, features, file)
-    return Chunk(index, X, rows, selected, fold, ids)
+    _check_finite(X, features, where)
+    return Chunk(file_index, X, rows, selected, fold, ids)
+
+
+def score_chunk(models: FoldModels, chunk: Chunk, mode: str, fill: float) -> np.ndarray:
+    """The score (float64) of every entry of ``chunk``: ``fill`` where the selection fails."""
+    score = np.full(len(chunk.selected), fill, dtype=np.float64)
+    if len(chunk.X):
+        score[chunk.rows] = predict(models, chunk.X, chunk.fold[chunk.rows], mode)
+    return score
 
 
 def _friend_name(source: str) -> str:
@@ -203,9 +227,7 @@ def _iterate_scores(
         if isinstance(c, FileSkipped):
             yield c.file_index, None
             continue
-        score = np.full(len(c.selected), options.fill, dtype=np.float64)
-        if len(c.X):
-            score[c.rows] = predict(models, c.X, c.fold[c.rows], options.mode)
+        score = score_chunk(models, c, options.mode, options.fill)
         yield (
             c.file_index,
             {
@@ -217,12 +239,12 @@ def _iterate_scores(
         )
 
 
-def _check_finite(X: np.ndarray, features: tuple[str, ...], file: InputFile) -> None:
+def _check_finite(X: np.ndarray, features: Sequence[str], where: str) -> None:
     bad = np.isinf(X).any(axis=0)
     if bad.any():
         name = features[int(np.flatnonzero(bad)[0])]
         msg = (
-            f"feature '{name}' is infinite for selected event(s) in '{file}'; the models "
+            f"feature '{name}' is infinite for selected event(s) in '{where}'; the models "
             "cannot score inf. Guard the expression, e.g. where(isfinite(x), x, nan)."
         )
         raise DataError(msg)
