@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -36,11 +37,11 @@ def reference(tmp_path_factory) -> Path:
     return workdir
 
 
-def _start_snakemake(workdir: Path, *args: str) -> subprocess.Popen:
+def _start_snakemake(workdir: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
     """Snakemake in the background, in its own process group: a kill reaches its jobs too."""
     return subprocess.Popen(
         snakemake_command(workdir, "--cores", "1", *args),
-        env=snakemake_env(),
+        env=env or snakemake_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -128,11 +129,23 @@ def test_second_snakemake_in_same_directory_is_refused(reference):
     """Snakemake's lock refuses a concurrent run in the same directory with a readable message."""
     lock_dir = reference / ".snakemake" / "locks"
     lock_dir.mkdir(parents=True, exist_ok=True)
-    # Simulate a running instance holding the lock on the outputs, as Snakemake itself does:
-    # the evaluation and its plots (a job of some seconds) rerun under the first one's lock.
-    first = _start_snakemake(reference, "--forcerun", "evaluate")
+    # A running instance holding the lock: its evaluate job waits (a `hepml` first on its PATH
+    # holds `hepml evaluate` until released), so the second run meets the lock however slowly
+    # either starts.
+    release = reference / "release-evaluate"
+    wrapper = reference / "held-bin" / "hepml"
+    wrapper.parent.mkdir(exist_ok=True)
+    real = shutil.which("hepml", path=snakemake_env()["PATH"])
+    wrapper.write_text(
+        f'#!/bin/sh\nif [ "$1" = evaluate ]; then while [ ! -e "{release}" ]; do sleep 0.1; '
+        f'done; fi\nexec "{real}" "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    env = snakemake_env()
+    env["PATH"] = f"{wrapper.parent}{os.pathsep}{env['PATH']}"
+    first = _start_snakemake(reference, "--forcerun", "evaluate", env=env)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300
         while not list(lock_dir.glob("*.lock")) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert list(lock_dir.glob("*.lock")), "the first snakemake never took its lock"
@@ -143,5 +156,6 @@ def test_second_snakemake_in_same_directory_is_refused(reference):
         refused = ("LockException", "cannot be locked", "IncompleteFilesException")
         assert any(text in second.stderr for text in refused), second.stderr[-2000:]
     finally:
-        first.wait(timeout=120)
+        release.touch()
+        first.wait(timeout=600)
     assert first.returncode == 0
