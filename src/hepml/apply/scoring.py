@@ -45,7 +45,7 @@ from hepml.folds import fold_of_entry, fold_of_event
 from hepml.ingest.reading import BadFiles, InputFile, guarded, input_files, iterate_file, located
 from hepml.ingest.sample_plan import SamplePlan, check_files, evaluate_chunk
 from hepml.ingest.sources import PARQUET_SUFFIXES
-from hepml.models import MODES, FoldModels, predict
+from hepml.models import MODES, FoldModels, predict_outputs
 
 __all__ = [
     "Chunk",
@@ -203,13 +203,17 @@ def _iterate_scores(
         if isinstance(c, FileSkipped):
             yield c.file_index, None
             continue
-        score = np.full(len(c.selected), options.fill, dtype=np.float64)
-        if len(c.X):
-            score[c.rows] = predict(models, c.X, c.fold[c.rows], options.mode)
+        # the score, then any class outputs and calibrated outputs (hepml.score_outputs)
+        values = predict_outputs(models, c.X, c.fold[c.rows], options.mode) if len(c.X) else {}
+        scores = {}
+        for suffix in models.suffixes:
+            scores[options.branch + suffix] = np.full(len(c.selected), options.fill, np.float64)
+            if len(c.X):
+                scores[options.branch + suffix][c.rows] = values[suffix]
         yield (
             c.file_index,
             {
-                options.branch: score,
+                **scores,
                 "passes_selection": c.selected,
                 "fold": c.fold,
                 **c.ids,
