@@ -37,6 +37,7 @@ __all__ = [
     "FoldModels",
     "check_models",
     "load_fold_models",
+    "load_fold_outputs",
     "predict",
     "predict_outputs",
     "read_training_models",
@@ -314,3 +315,13 @@ def load_fold_models(
         msg = "the fold models were trained on different feature lists; retrain them together"
         raise FoldMismatch(msg)
     return [booster for _, booster, _ in models], features
+
+
+def load_fold_outputs(model_paths: Sequence[str | os.PathLike]) -> list[ScoreOutputs]:
+    """What each fold model's prediction becomes (:mod:`hepml.score_outputs`), from the
+    ``outputs`` of the metadata.json beside each model (plain binary models: no record)."""
+    outputs = []
+    for path in model_paths:
+        _, meta = _read_files(Path(path))
+        outputs.append(ScoreOutputs.from_record(meta.get("outputs")))
+    return outputs
