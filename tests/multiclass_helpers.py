@@ -7,6 +7,8 @@ from pathlib import Path
 
 import awkward as ak
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import uproot
 
 # kind -> (MET scale, mean number of jets, jet eta width, muon pt scale)
@@ -87,3 +89,31 @@ def make_multiclass_config(tmp_path: Path, *, n: int = 1500) -> dict:
         },
         "evaluation": {"working_points": [{"signal_efficiency": 0.5}], "bins": 20},
     }
+
+
+CLASSES = ["signal", "dy", "ttbar"]
+
+
+def score_tables(directory, n=1500, folds=3, seed=0):
+    """Score tables of ``folds`` models with three classes; positive weights; returns paths
+    and the merged test rows (class, outputs, weight, fold)."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    fold = rng.integers(0, folds, n)
+    weight = rng.uniform(0.2, 3.0, n)
+    paths, test = [], []
+    for k in range(folds):
+        logits = rng.normal(0, 1, (n, 3)) + 1.5 * np.eye(3)[y]
+        p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        role = np.where(fold == k, "test", np.where(fold == (k + 1) % folds, "validation", "train"))
+        table = {
+            "score": p[:, 0], "label": (y == 0).astype(np.int8), "weight": weight,
+            "fold": fold.astype(np.int8), "model_fold": np.full(n, k, np.int8), "set": role,
+            "class": y.astype(np.int8),
+        } | {f"score_p_{c}": p[:, i] for i, c in enumerate(CLASSES)}  # fmt: skip
+        path = directory / f"fold{k}.parquet"
+        pq.write_table(pa.table(table), path)
+        paths.append(path)
+        test.append((y[fold == k], p[fold == k], weight[fold == k], np.full((fold == k).sum(), k)))
+    merged = [np.concatenate(parts) for parts in zip(*test, strict=True)]
+    return paths, merged

@@ -273,8 +273,15 @@ def check_extensions(data: Mapping[str, Any], source: str) -> None:
                 "hist_gbdt"
             )
             raise ConfigError(msg)
-    if "calibration" in data and engine_dask:
+    calibration = data.get("calibration")
+    if calibration is not None and engine_dask:
         msg = f"{source}: calibration is not available with training.engine: dask; use local"
+        raise ConfigError(msg)
+    if calibration is not None and not calibration["methods"] and not calibration["rarity"]:
+        msg = (
+            f"{source}: calibration: nothing to fit (methods is empty and rarity is false); "
+            "give a method (isotonic, platt), rarity: true, or remove the section"
+        )
         raise ConfigError(msg)
 
 
