@@ -27,9 +27,7 @@ def write_kind(path: Path, kind: str, n: int, *, seed: int) -> None:
     n_mu = rng.integers(1, 4, n)
     jets = ak.zip(
         {
-            "pt": ak.unflatten(
-                (rng.exponential(40, n_jets.sum()) + 20).astype(np.float32), n_jets
-            ),
+            "pt": ak.unflatten((rng.exponential(40, n_jets.sum()) + 20).astype(np.float32), n_jets),
             "eta": ak.unflatten(rng.normal(0, eta_width, n_jets.sum()).astype(np.float32), n_jets),
         }
     )

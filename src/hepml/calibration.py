@@ -67,7 +67,10 @@ def _check(score: np.ndarray, label: np.ndarray, weight: np.ndarray, what: str) 
     for value, name in ((1, "signal"), (0, "background")):
         total = float(weight[label == value].sum())
         if not total > 0:
-            msg = f"{what}: the {name} events of the validation fold weigh {total:g}; a fit needs both"
+            msg = (
+                f"{what}: the {name} events of the validation fold weigh {total:g}; "
+                "a fit needs both classes"
+            )
             raise DataError(msg)
 
 

@@ -63,7 +63,7 @@ def test_a_sample_in_no_class_is_refused(mc_config):
 
 def test_two_classes_are_the_binary_bdt(mc_config):
     del _classes(mc_config)[2]
-    with pytest.raises(ConfigError, match="multiclass.classes"):
+    with pytest.raises(ConfigError, match=r"multiclass\.classes"):
         config_from_dict(mc_config)
 
 
@@ -130,7 +130,11 @@ def test_category_config_appends_its_cut_and_has_its_own_fingerprint(mc_config):
     assert [c.name for c in low.selection] == ["one_muon", "category_low"]
     assert low.selection[-1].expr == "MET_pt < 40"
     assert low.category.name == "low" and low.categories is None
-    hashes = {cfg.training_hash(), low.training_hash(), category_config(cfg, "high").training_hash()}
+    hashes = {
+        cfg.training_hash(),
+        low.training_hash(),
+        category_config(cfg, "high").training_hash(),
+    }
     assert len(hashes) == 3
     # the categories never change the inclusive models
     del mc_config["categories"]

@@ -13,6 +13,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from multiclass_helpers import CLASSES
+from multiclass_helpers import score_tables as _score_tables
 from scipy import stats
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss, confusion_matrix, roc_auc_score
@@ -28,7 +30,7 @@ from hepml.evaluate.categories import check_disjoint, combine_categories, write_
 from hepml.evaluate.multiclass import evaluate_multiclass
 from hepml.evaluate.multiclass_tables import write_multiclass
 from hepml.exceptions import DataError
-from multiclass_helpers import CLASSES, score_tables as _score_tables
+
 
 @pytest.fixture
 def tables(tmp_path):
@@ -39,9 +41,13 @@ def test_one_vs_rest_aucs_equal_scikit_learn(tables):
     paths, (y, p, w, k) = tables
     result = evaluate_multiclass(paths, CLASSES, bins=10)
     for c, row in enumerate(result["ovr"]):
-        assert row["auc"] == pytest.approx(roc_auc_score(y == c, p[:, c], sample_weight=w), abs=1e-12)
+        assert row["auc"] == pytest.approx(
+            roc_auc_score(y == c, p[:, c], sample_weight=w), abs=1e-12
+        )
         assert row["auc_unweighted"] == pytest.approx(roc_auc_score(y == c, p[:, c]), abs=1e-12)
-        per_fold = [roc_auc_score(y[k == f] == c, p[k == f, c], sample_weight=w[k == f]) for f in range(3)]
+        per_fold = [
+            roc_auc_score(y[k == f] == c, p[k == f, c], sample_weight=w[k == f]) for f in range(3)
+        ]
         assert [row[f"auc_fold_{f}"] for f in range(3)] == pytest.approx(per_fold, abs=1e-12)
         assert row["auc_std_over_folds"] == pytest.approx(np.std(per_fold, ddof=1), abs=1e-12)
     macro = roc_auc_score(y, p, multi_class="ovr", average="macro", sample_weight=w)
@@ -79,7 +85,9 @@ def test_overtraining_per_class_against_scipy(tmp_path):
     for path in paths:  # unit weights: the KS statistic is then scipy's
         table = pq.read_table(path)
         ones = pa.array(np.ones(table.num_rows))
-        pq.write_table(table.set_column(table.schema.get_field_index("weight"), "weight", ones), path)
+        pq.write_table(
+            table.set_column(table.schema.get_field_index("weight"), "weight", ones), path
+        )
     result = evaluate_multiclass(paths, CLASSES, bins=10)
     table = pq.read_table(paths[0]).to_pydict()
     s, c, p = (np.asarray(table[n]) for n in ("set", "class", "score_p_dy"))
@@ -154,7 +162,9 @@ def test_calibration_evaluation_on_the_test_folds(tmp_path):
     test = [np.asarray(t["set"]) == "test" for t in merged]
     y = np.concatenate([np.asarray(t["label"])[m] for t, m in zip(merged, test, strict=True)])
     for row in result["brier"]:
-        p = np.concatenate([np.asarray(t[row["output"]])[m] for t, m in zip(merged, test, strict=True)])
+        p = np.concatenate(
+            [np.asarray(t[row["output"]])[m] for t, m in zip(merged, test, strict=True)]
+        )
         assert row["brier"] == pytest.approx(brier_score_loss(y, p), abs=1e-12)
     assert [r["output"] for r in result["brier"]] == ["score", "score_isotonic"]
     assert result["rarity"]["background_uniformity"]["ks_pvalue"] > 1e-3
@@ -193,7 +203,10 @@ def test_categories_add_in_quadrature_beside_the_inclusive_bdt(tmp_path):
 def test_overlapping_categories_are_an_error_naming_both(tmp_path):
     def table(path, entries):
         n = len(entries)
-        pq.write_table(pa.table({"_file": np.zeros(n, np.int32), "_entry": np.asarray(entries, np.int64)}), path)
+        pq.write_table(
+            pa.table({"_file": np.zeros(n, np.int32), "_entry": np.asarray(entries, np.int64)}),
+            path,
+        )
         return path
 
     disjoint = {"a": {"s": table(tmp_path / "a.parquet", [0, 1, 2])},

@@ -74,7 +74,12 @@ def test_reliability_and_rarity_plots(tmp_path):
     result = evaluate_calibration(paths, policy="abs", prior="physics", bins=8)
     write_calibration(result, tmp_path / "ev")
     written = draw_calibration(tmp_path / "ev", tmp_path / "plots", STYLE)
-    assert {p.name for p in written} == {"reliability.pdf", "reliability.png", "rarity.pdf", "rarity.png"}
+    assert {p.name for p in written} == {
+        "reliability.pdf",
+        "reliability.png",
+        "rarity.pdf",
+        "rarity.png",
+    }
     figure = plot_reliability(result, STYLE)
     assert len(figure.axes[0].get_lines()) == 3  # raw, Platt, the diagonal
 
@@ -90,6 +95,9 @@ def test_categories_plot_and_a_missing_input(tmp_path):
     }
     (tmp_path / "combined.json").write_text(json.dumps(combined))
     written = draw_categories(tmp_path / "combined.json", tmp_path / "plots", STYLE)
-    assert [p.name for p in written] == ["categories_significance.pdf", "categories_significance.png"]
+    assert [p.name for p in written] == [
+        "categories_significance.pdf",
+        "categories_significance.png",
+    ]
     with pytest.raises(DataError, match="run the evaluate_multiclass rule"):
         draw_multiclass(tmp_path / "nothing", tmp_path / "plots", STYLE)

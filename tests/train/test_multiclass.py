@@ -84,7 +84,7 @@ def test_balance_processes_gives_each_process_of_a_class_the_same_sum(multiclass
 
 
 def test_a_model_gives_k_outputs_summing_to_one_and_its_discriminant(model, multiclass):
-    _, cfg, data, _ = multiclass
+    data = multiclass[2]
     s = model.scores
     p = np.column_stack([s[f"score_p_{c}"] for c in ("signal", "dy", "ttbar")])
     np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-6)
@@ -114,12 +114,14 @@ def test_physics_background_weights_come_from_the_training_events(model, multicl
 def test_every_set_needs_every_class(multiclass):
     _, cfg, data, _ = multiclass
     without = data.subset(~((data.sample == "tt") & (data.fold == 2)))
-    with pytest.raises(DataError, match="model 1: the validation set has no events of class 'ttbar'"):
+    with pytest.raises(
+        DataError, match="model 1: the validation set has no events of class 'ttbar'"
+    ):
         train_multiclass_fold(cfg, without, 1)
 
 
 def test_calibration_is_fitted_on_the_validation_fold_only(model, multiclass):
-    config, _, data, _ = multiclass
+    config = multiclass[0]
     spec = json.loads(json.dumps(config)) | {"calibration": {"prior": "balanced"}}
     cfg = config_from_dict(spec)
     calibrated = calibrate_fold(cfg, model)
@@ -172,8 +174,9 @@ def test_train_command_trains_a_baseline_with_class_outputs(multiclass, tmp_path
     spec["training"]["baselines"] = ["logistic"]
     path = tmp_path / "config.json"
     path.write_text(json.dumps(spec))
+    pairs = [f"{s}={p}" for s, p in tables.items()]
     args = ["train", "-c", str(path), "--classifier", "logistic", "--fold", "0",
-            "--tables", *(f"{s}={p}" for s, p in tables.items()), "--output-dir", str(tmp_path / "out")]  # fmt: skip
+            "--tables", *pairs, "--output-dir", str(tmp_path / "out")]  # fmt: skip
     assert main(args) == 0
     scores = pq.read_table(tmp_path / "out" / "scores.parquet").to_pydict()
     p = np.column_stack([scores[f"score_p_{c}"] for c in ("signal", "dy", "ttbar")])

@@ -241,26 +241,28 @@ def stage_settings(config: Config) -> dict[str, Any]:
 
 
 def _extension_stages(config: Config) -> dict[str, Any]:
-    """The stages of training.multiclass, calibration and categories (hepml.config.extensions)."""
+    """The stages of training.multiclass, calibration and categories (hepml.config.extensions),
+    each only when its section is given (a config without them plans as it did before)."""
     raw = config.raw
-    evaluation = raw.get("evaluation", {})
+    stages: dict[str, Any] = {}
     multiclass = raw["training"].get("multiclass")
-    return {
-        "evaluate_multiclass": {
+    if multiclass is not None:
+        stages["evaluate_multiclass"] = {
             "multiclass": multiclass,
-            "evaluation": evaluation,
+            "evaluation": raw.get("evaluation", {}),
             "folds": raw["training"]["folds"],
-            "samples": _processes(config),
-        },
-        "plot_multiclass": {"multiclass": multiclass, "plot": _plotting(config)},
-        "evaluate_calibration": {
-            "calibration": raw.get("calibration"),
-            "folds": raw["training"]["folds"],
-        },
-        "plot_calibration": {"calibration": raw.get("calibration"), "plot": _plotting(config)},
-        "combine_categories": {
-            "categories": raw.get("categories"),
-            "significance": evaluation.get("significance"),
+        }
+        stages["plot_multiclass"] = {"multiclass": multiclass, "plot": _plotting(config)}
+    if "calibration" in raw:
+        calibration = {"calibration": raw["calibration"], "folds": raw["training"]["folds"]}
+        stages["evaluate_calibration"] = calibration | {
+            "negative_weights": raw["training"]["negative_weights"]
+        }
+        stages["plot_calibration"] = calibration | {"plot": _plotting(config)}
+    if "categories" in raw:
+        stages["combine_categories"] = {
+            "categories": raw["categories"],
+            "significance": raw.get("evaluation", {}).get("significance"),
             "plot": _plotting(config),
-        },
-    }
+        }
+    return stages

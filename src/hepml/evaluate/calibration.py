@@ -134,7 +134,9 @@ def evaluate_calibration(
             for m in (t["model_fold"] == k for k in folds)
         ]
         row = {"output": name, "brier": brier_score(t[name], t["label"], w)}
-        row["brier_std_over_folds"] = float(np.std(per_fold, ddof=1)) if len(folds) > 1 else math.nan
+        row["brier_std_over_folds"] = (
+            float(np.std(per_fold, ddof=1)) if len(folds) > 1 else math.nan
+        )
         rows.append(row | {f"brier_fold_{k}": b for k, b in zip(folds, per_fold, strict=True)})
         reliability[name] = reliability_curve(t[name], t["label"], w, bins)
     result = {"prior": prior, "bins": bins, "brier": rows, "reliability": reliability}

@@ -111,8 +111,9 @@ def _row(name: str, kind: str, entry: Mapping[str, Any], metric: str | None) -> 
         raise DataError(msg)
     if optimum is None:
         log.warning("%s '%s': no cut keeps the minimum background; it contributes 0", kind, name)
+        note = "no cut keeps evaluation.significance.min_background"
         return {"name": name, "kind": kind, "cut": math.nan, "signal": 0.0, "background": 0.0,
-                "significance": 0.0, "note": "no cut keeps evaluation.significance.min_background"}  # fmt: skip
+                "significance": 0.0, "note": note}  # fmt: skip
     return {
         "name": name,
         "kind": kind,

@@ -241,8 +241,15 @@ def importance_from_files(
     X_test = _test_events(tables, features, len(boosters), max_events, seed)
     signal = load_fold_outputs(model_paths)[0].signal or (0,)  # multiclass: the signal classes
     folds = [
-        fold_importance(booster, features, X_test[k], fold=k, max_events=max_events,
-                        seed=seed + k, classes=signal)  # fmt: skip
+        fold_importance(
+            booster,
+            features,
+            X_test[k],
+            fold=k,
+            max_events=max_events,
+            seed=seed + k,
+            classes=signal,
+        )
         for k, booster in enumerate(boosters)
     ]
     rows = feature_ranking(folds, features)

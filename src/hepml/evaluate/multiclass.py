@@ -97,7 +97,9 @@ def ovo_aucs(p: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> dict[tuple[i
     for a, b in itertools.combinations(range(p.shape[1]), 2):
         rows = (y == a) | (y == b)
         wr = None if w is None else w[rows]
-        out[(a, b)] = 0.5 * (_auc(p[rows, a], y[rows] == a, wr) + _auc(p[rows, b], y[rows] == b, wr))
+        out[(a, b)] = 0.5 * (
+            _auc(p[rows, a], y[rows] == a, wr) + _auc(p[rows, b], y[rows] == b, wr)
+        )
     return out
 
 
@@ -199,11 +201,18 @@ def evaluate_multiclass(
             for c, name in enumerate(names)
         ],
         "ovo": [
-            _auc_row(f"{names[a]} vs {names[b]}", ovo[(a, b)], ovo_unweighted[(a, b)],
-                     [f[1][(a, b)] for f in per_fold])  # fmt: skip
+            _auc_row(
+                f"{names[a]} vs {names[b]}",
+                ovo[(a, b)],
+                ovo_unweighted[(a, b)],
+                [f[1][(a, b)] for f in per_fold],
+            )
             for a, b in ovo
         ],
-        "confusion": {"expected": confusion(p, y, w).tolist(), "events": confusion(p, y, None).tolist()},
+        "confusion": {
+            "expected": confusion(p, y, w).tolist(),
+            "events": confusion(p, y, None).tolist(),
+        },
         "overtraining": overtraining,
         "ks_threshold": ks_threshold,
     }

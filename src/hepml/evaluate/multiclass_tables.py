@@ -110,9 +110,19 @@ def write_multiclass(
         "order": [r["classifier"] for r in results],
         "classifiers": {
             r["classifier"]: {
-                k: r[k] for k in ("classes", "ovr", "ovo", "macro", "confusion", "curves",
-                                  "histograms", "overtraining", "ks_threshold")
-            }  # fmt: skip
+                k: r[k]
+                for k in (
+                    "classes",
+                    "ovr",
+                    "ovo",
+                    "macro",
+                    "confusion",
+                    "curves",
+                    "histograms",
+                    "overtraining",
+                    "ks_threshold",
+                )
+            }
             for r in results
         },
     }

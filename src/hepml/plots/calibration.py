@@ -39,7 +39,12 @@ def plot_reliability(data: Mapping[str, Any], style: PlotStyle) -> Figure:
         for name, curve in data["reliability"].items():
             predicted = np.asarray(curve["predicted"], dtype=float)
             observed = np.asarray(curve["observed"], dtype=float)
-            ax.plot(predicted, observed, "o-", label=f"{_NAMES.get(name, name)} (Brier {brier[name]:.4g})")
+            ax.plot(
+                predicted,
+                observed,
+                "o-",
+                label=f"{_NAMES.get(name, name)} (Brier {brier[name]:.4g})",
+            )
             positive = np.r_[predicted[predicted > 0], observed[observed > 0]]
             low = min(low, float(positive.min()) if positive.size else low)
         low = max(low / 2, 1e-6)

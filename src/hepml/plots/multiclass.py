@@ -149,9 +149,7 @@ def plot_multiclass_overtraining(data: Mapping[str, Any], output: str, style: Pl
 def _grouped(by_class: Mapping[str, Mapping[str, list[float]]], output: str, group: str):
     """The histogram of the class ``output`` (own) or of every other class summed (rest)."""
     names = [n for n in by_class if (n == output) == (group == "own")]
-    return {
-        key: np.sum([by_class[n][key] for n in names], axis=0) for key in ("sumw", "sumw2")
-    }
+    return {key: np.sum([by_class[n][key] for n in names], axis=0) for key in ("sumw", "sumw2")}
 
 
 def draw_multiclass(
@@ -176,8 +174,8 @@ def draw_multiclass(
     }
     for name in data["classes"]:
         draw[f"multiclass_score_{name}"] = lambda n=name: plot_multiclass_scores(data, n, style)
-        draw[f"multiclass_overtraining_{name}"] = (
-            lambda n=name: plot_multiclass_overtraining(data, n, style)
+        draw[f"multiclass_overtraining_{name}"] = lambda n=name: plot_multiclass_overtraining(
+            data, n, style
         )
     written = [p for name, plot in draw.items() for p in save_figure(plot(), plot_dir, name, style)]
     log.info("drew %d multiclass plots into %s", len(written), plot_dir)

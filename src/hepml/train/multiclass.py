@@ -97,7 +97,9 @@ def class_training_weights(config: Config, data: Dataset, mask: np.ndarray) -> n
             raise DataError(msg)
     physics = [i for i, c in enumerate(classes) if c.balance == "physics"]
     target = sums[physics].mean() if physics else 1.0
-    scale = np.array([1.0 if c.balance == "physics" else target / s for c, s in zip(classes, sums, strict=True)])
+    scale = np.array(
+        [1.0 if c.balance == "physics" else target / s for c, s in zip(classes, sums, strict=True)]
+    )
     w = w * scale[label]
     return w * (np.count_nonzero(w) / w.sum())
 
