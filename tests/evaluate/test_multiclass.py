@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from model_helpers import FEATURES
 from multiclass_helpers import CLASSES
 from multiclass_helpers import score_tables as _score_tables
 from scipy import stats
@@ -217,3 +218,63 @@ def test_overlapping_categories_are_an_error_naming_both(tmp_path):
     disjoint["c"] = {"s": table(tmp_path / "c.parquet", [2, 5])}
     with pytest.raises(DataError, match="categories 'a' and 'c' share 1 event"):
         check_disjoint(disjoint)
+
+
+# --------------------------------------------------------------------- data/MC, importance
+
+
+def _multiclass_models(directory, X, y, fold):
+    """Three multi:softprob fold models with metadata recording a likelihood-ratio score."""
+    import hashlib
+
+    import xgboost as xgb
+
+    from hepml.score_outputs import ScoreOutputs
+
+    outputs = ScoreOutputs(tuple(CLASSES), (0,), "likelihood_ratio", (0.0, 0.6, 2.0))
+    paths = []
+    for k in range(3):
+        matrix = xgb.DMatrix(X[fold != k], label=y[fold != k], feature_names=FEATURES)
+        params = {"objective": "multi:softprob", "num_class": 3, "max_depth": 2, "nthread": 1}
+        booster = xgb.train(params, matrix, num_boost_round=8)
+        out = directory / f"fold{k}"
+        out.mkdir(parents=True)
+        booster.save_model(out / "model.json")
+        raw = (out / "model.json").read_bytes()
+        meta = {"model_fold": k, "features": FEATURES, "outputs": outputs.record(),
+                "model_sha256": hashlib.sha256(raw).hexdigest()}  # fmt: skip
+        (out / "metadata.json").write_text(json.dumps(meta))
+        paths.append(out / "model.json")
+    return paths, outputs
+
+
+def test_data_mc_and_importance_of_a_multiclass_model_use_its_discriminant(tmp_path):
+    import xgboost as xgb
+    from model_helpers import _data, _write_table
+
+    from hepml.evaluate.data_mc import data_mc_from_files
+    from hepml.evaluate.importance import importance_from_files
+
+    X, label = _data(n=1800, seed=2)
+    rng = np.random.default_rng(3)
+    y = np.where(label == 1, 0, rng.integers(1, 3, label.size))
+    fold = rng.integers(0, 3, label.size)
+    models, outputs = _multiclass_models(tmp_path / "models", X, y, fold)
+    tables = {}
+    for name, rows in (("mc", np.arange(1800) < 1200), ("run", np.arange(1800) >= 1200)):
+        tables[name] = tmp_path / f"{name}.parquet"
+        _write_table(tables[name], X[rows], label[rows], fold[rows])
+    content = data_mc_from_files(models, {"mc": tables["mc"]}, {"run": tables["run"]},
+                                 bins=10, score_bins=20, unblind=True)  # fmt: skip
+    boosters = [xgb.Booster(model_file=str(m)) for m in models]
+    rows = np.arange(1800) < 1200
+    score = np.empty(rows.sum())
+    for k in range(3):
+        mine = fold[rows] == k
+        score[mine] = outputs.columns(boosters[k].inplace_predict(X[rows][mine]))[""]
+    edges = np.asarray(content["score"]["edges"])
+    expected, _ = np.histogram(score, bins=edges)
+    got = np.asarray(content["score"]["processes"]["mc"]["sumw"])
+    np.testing.assert_allclose(got[1:-1], expected)  # unit weights; under/overflow outside
+    ranking, _ = importance_from_files(models, {"mc": tables["mc"]}, max_events=200)
+    assert ranking[0]["feature"] == "strong"  # SHAP of the signal class's output

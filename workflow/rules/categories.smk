@@ -5,59 +5,6 @@
 # combined beside the inclusive BDT's (hepml.evaluate.categories). The multiclass and
 # calibration rules (workflow/rules/multiclass.smk) serve the categories too.
 
-CATEGORY_DIR = "results/categories/{category}"
-
-
-def category_settings(stage, per_sample=False):
-    """A params function: the settings hash of `stage` in the job's category."""
-
-    def settings(wildcards):
-        hashes = PLAN["categories"]["settings"][wildcards.category][stage]
-        return hashes[wildcards.sample] if per_sample else hashes
-
-    return settings
-
-
-def category_outputs():
-    """The targets the categories add to `rule all` (none without categories)."""
-    if not CATEGORIES:
-        return []
-    outputs = ["results/categories/combined.csv"]
-    outputs += expand("results/plots/categories_significance.{ext}", ext=EXTS)
-    for c in CATEGORIES:
-        base = f"results/categories/{c}"
-        outputs += expand(f"{base}/cutflow/{{sample}}.csv", sample=SAMPLES)
-        outputs += expand(
-            f"{base}/evaluation/{{table}}.{{ext}}", table=EVALUATION_TABLES, ext=TABLE_EXTS
-        )
-        outputs += expand(f"{base}/plots/{{plot}}.{{ext}}", plot=PLOTS, ext=EXTS)
-        outputs += expand(f"{base}/apply/{{sample}}.json", sample=APPLY_SAMPLES)
-        outputs += [f"{base}/export"] + extension_outputs(base)
-    return outputs
-
-
-def category_files(pattern, **values):
-    """An input function: `pattern` under the job's category, expanded over `values`."""
-
-    def files(wildcards):
-        return expand(f"{CATEGORY_DIR}/{pattern}", category=wildcards.category, **values)
-
-    return files
-
-
-category_tables = category_files("ingest/{sample}.parquet", sample=SAMPLES)
-category_models = category_files("train/fold{k}/model.json", k=FOLDS)
-
-
-def category_apply_outputs():
-    outputs = {}
-    if PLAN["apply"]["root"]:
-        outputs["friends"] = directory(f"{CATEGORY_DIR}/apply/{{sample}}")
-    if PLAN["apply"]["parquet"]:
-        outputs["table"] = f"{CATEGORY_DIR}/apply/{{sample}}.parquet"
-    return outputs
-
-
 if CATEGORIES:
 
     wildcard_constraints:
@@ -155,7 +102,10 @@ if CATEGORIES:
             rules.category_evaluate.output,
         output:
             expand(
-                f"{CATEGORY_DIR}/plots/{{plot}}.{{ext}}", plot=PLOTS, ext=EXTS, allow_missing=True
+                f"{CATEGORY_DIR}/plots/{{plot}}.{{ext}}",
+                plot=PLOTS,
+                ext=EXTS,
+                allow_missing=True,
             ),
         log:
             "logs/categories/{category}/plot.log",

@@ -4,66 +4,6 @@
 # {base} is results, or results/categories/<name> for an analysis category
 # (workflow/rules/categories.smk): the same rules serve both.
 
-MULTICLASS = PLAN["multiclass"]  # class names, or None for the binary BDT
-CALIBRATION = PLAN["calibration"]  # None, or {"rarity": bool}
-CATEGORIES = PLAN["categories"]["names"] if PLAN["categories"] else []
-BASES = ["results"] + [f"results/categories/{c}" for c in CATEGORIES]
-MULTICLASS_TABLES = ["multiclass_auc", "multiclass_confusion", "multiclass_overtraining"]
-MULTICLASS_PLOTS = (
-    ["multiclass_roc", "multiclass_confusion"]
-    + [f"multiclass_score_{c}" for c in MULTICLASS or []]
-    + [f"multiclass_overtraining_{c}" for c in MULTICLASS or []]
-)
-CALIBRATION_PLOTS = ["reliability"] + (
-    ["rarity"] if CALIBRATION and CALIBRATION["rarity"] else []
-)
-
-
-def base_settings(stage):
-    """A params function: the settings hash of `stage` for the job's {base}."""
-
-    def settings(wildcards):
-        if wildcards.base == "results":
-            return SETTINGS[stage]
-        category = wildcards.base.rpartition("/")[2]
-        return PLAN["categories"]["settings"][category][stage]
-
-    return settings
-
-
-def extension_outputs(base):
-    """What the multiclass and calibration rules write under `base` (for rule all)."""
-    outputs = []
-    if MULTICLASS:
-        outputs += expand(
-            f"{base}/evaluation/{{table}}.{{ext}}", table=MULTICLASS_TABLES, ext=TABLE_EXTS
-        )
-        outputs += expand(f"{base}/plots/{{plot}}.{{ext}}", plot=MULTICLASS_PLOTS, ext=EXTS)
-    if CALIBRATION:
-        outputs += expand(f"{base}/evaluation/calibration.{{ext}}", ext=TABLE_EXTS)
-        outputs += expand(f"{base}/plots/{{plot}}.{{ext}}", plot=CALIBRATION_PLOTS, ext=EXTS)
-    return outputs
-
-
-def _baselines_of(wildcards):
-    """The baselines' score tables (inclusive models only: categories have no baselines)."""
-    return (
-        expand("results/baselines/{name}/fold{k}/scores.parquet", name=BASELINES, k=FOLDS)
-        if wildcards.base == "results"
-        else []
-    )
-
-
-def _baseline_args(wildcards, input):
-    if wildcards.base != "results":
-        return ""
-    return " ".join(
-        f"--baseline {name} {' '.join(baseline_scores(name))}" for name in BASELINES
-    )
-
-
-_BASE = r"results(/categories/[A-Za-z][A-Za-z0-9_]*)?"
-
 if MULTICLASS:
 
     rule evaluate_multiclass:
@@ -72,7 +12,9 @@ if MULTICLASS:
             baselines=_baselines_of,
         output:
             expand(
-                "{{base}}/evaluation/{table}.{ext}", table=MULTICLASS_TABLES, ext=TABLE_EXTS
+                "{{base}}/evaluation/{table}.{ext}",
+                table=MULTICLASS_TABLES,
+                ext=TABLE_EXTS,
             ),
             data="{base}/evaluation/multiclass.json",
         log:
