@@ -227,7 +227,8 @@ def _check_features(path: str, model: list[str], config: list[str]) -> None:
 
 
 def predict(models: FoldModels, X: np.ndarray, fold: np.ndarray, mode: str) -> np.ndarray:
-    """P(signal) of each row of ``X`` (float32, features in order), as float64.
+    """The score of each row of ``X`` (float32, features in order), as float64: the
+    booster's prediction (of a binary model; :func:`predict_outputs` for all outputs).
 
     ``fold``: model k scores the rows of fold k. ``mean``: the mean of all K models.
     Rows grouped by fold (as :func:`hepml.apply.scoring.feature_chunks` hands them over) are scored

@@ -5,7 +5,8 @@
 - ``fold<k>.json``: the XGBoost model of fold k (XGBoost's own JSON; ROOT's
   ``TMVA::Experimental::RBDT::LoadXGBoost`` reads it);
 - ``fold<k>.onnx``: the same model as ONNX (``ai.onnx.ml`` tree ensemble, via onnxmltools;
-  output ``probabilities[:, 1]`` = P(signal)), when the ``onnx`` extra is installed;
+  output ``probabilities[:, 1]`` = the score, or a multiclass model's K class outputs), when
+  the ``onnx`` extra is installed;
 - ``hepml_folds.h``: a self-contained C++ header computing an event's fold (which model to
   use) exactly as :func:`hepml.folds.fold_of_event` does;
 - ``manifest.json``: features in order with their expressions and fill values, the selection,
@@ -14,8 +15,10 @@
 
 The closure test: on the test events of each fold (their features read back from the ingest
 tables), the exported JSON model must reproduce the out-of-fold scores training wrote bit for
-bit, and the ONNX model to 1e-5 (checked with onnxruntime). A failure stops the export and
-leaves no output.
+bit, and the ONNX model to 1e-5 (checked with onnxruntime). With class outputs or calibrated
+outputs (:mod:`hepml.score_outputs`), every output column recomputed from the exported model
+and the outputs its manifest entry records must equal training's bit for bit. A failure stops
+the export and leaves no output.
 """
 
 from __future__ import annotations
