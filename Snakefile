@@ -29,6 +29,9 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/apply.smk"
 include: "workflow/rules/provenance.smk"
+include: "workflow/rules/extensions.smk"
+include: "workflow/rules/multiclass.smk"
+include: "workflow/rules/categories.smk"
 
 
 rule all:
@@ -36,3 +39,5 @@ rule all:
     input:
         all_outputs(),
         "results/provenance.json",
+        extension_outputs("results"),  # workflow/rules/multiclass.smk
+        category_outputs(),  # workflow/rules/categories.smk

@@ -30,13 +30,16 @@ import xgboost as xgb
 
 from hepml.config import Config
 from hepml.exceptions import DataError, FoldMismatch, did_you_mean
+from hepml.score_outputs import ScoreOutputs
 
 __all__ = [
     "MODES",
     "FoldModels",
     "check_models",
     "load_fold_models",
+    "load_fold_outputs",
     "predict",
+    "predict_outputs",
     "read_training_models",
     "verify_models",
 ]
@@ -52,10 +55,17 @@ class FoldModels:
     features: tuple[str, ...]
     config_hash: str
     paths: tuple[str, ...]
+    # what each model's prediction becomes (hepml.score_outputs); () for plain binary models
+    outputs: tuple[ScoreOutputs, ...] = ()
 
     @property
     def folds(self) -> int:
         return len(self.boosters)
+
+    @property
+    def suffixes(self) -> list[str]:
+        """The suffix of every output column, the score's (``""``) first."""
+        return self.outputs[0].suffixes() if self.outputs else [""]
 
 
 def read_training_models(paths: Sequence[str | Path]) -> list[tuple[str, xgb.Booster, dict]]:
@@ -141,6 +151,7 @@ def check_models(
     """
     expected = config.feature_names
     by_fold: dict[int, tuple[str, xgb.Booster]] = {}
+    outputs: dict[int, ScoreOutputs] = {}
     for path, booster, meta in models:
         _check_features(path, list(meta.get("features", [])), expected)
         if booster.feature_names is not None:
@@ -158,6 +169,7 @@ def check_models(
             msg = f"models '{by_fold[fold][0]}' and '{path}' are both the model of fold {fold}"
             raise FoldMismatch(msg)
         by_fold[fold] = (path, booster)
+        outputs[fold] = ScoreOutputs.from_record(meta.get("outputs"))
     folds = config.training.folds
     if sorted(by_fold) != list(range(folds)):
         msg = (
@@ -173,7 +185,22 @@ def check_models(
         tuple(expected),
         config.training_hash(),
         tuple(by_fold[k][0] for k in range(config.training.folds)),
+        _common_outputs([outputs[k] for k in range(folds)], [by_fold[k][0] for k in range(folds)]),
     )
+
+
+def _common_outputs(outputs: list[ScoreOutputs], paths: list[str]) -> tuple[ScoreOutputs, ...]:
+    """The models' outputs (``()`` when all are plain binary), which must be the same columns."""
+    if all(o.plain for o in outputs):
+        return ()
+    for path, o in zip(paths, outputs, strict=True):
+        if o.suffixes() != outputs[0].suffixes():
+            msg = (
+                f"model '{path}' has the outputs {o.suffixes()}, model '{paths[0]}' "
+                f"{outputs[0].suffixes()}: the fold models were not trained together"
+            )
+            raise FoldMismatch(msg)
+    return tuple(outputs)
 
 
 def _check_features(path: str, model: list[str], config: list[str]) -> None:
@@ -200,7 +227,8 @@ def _check_features(path: str, model: list[str], config: list[str]) -> None:
 
 
 def predict(models: FoldModels, X: np.ndarray, fold: np.ndarray, mode: str) -> np.ndarray:
-    """P(signal) of each row of ``X`` (float32, features in order), as float64.
+    """The score of each row of ``X`` (float32, features in order), as float64: the
+    booster's prediction (of a binary model; :func:`predict_outputs` for all outputs).
 
     ``fold``: model k scores the rows of fold k. ``mean``: the mean of all K models.
     Rows grouped by fold (as :func:`hepml.apply.scoring.feature_chunks` hands them over) are scored
@@ -223,6 +251,36 @@ def predict(models: FoldModels, X: np.ndarray, fold: np.ndarray, mode: str) -> n
         rows = fold == k
         if rows.any():
             out[rows] = booster.inplace_predict(X[rows], validate_features=False)
+    return out
+
+
+def predict_outputs(
+    models: FoldModels, X: np.ndarray, fold: np.ndarray, mode: str
+) -> dict[str, np.ndarray]:
+    """Suffix -> values (float64) of every output of each row of ``X`` (see
+    :mod:`hepml.score_outputs`): ``{"": score}`` for plain binary models (:func:`predict`).
+
+    ``fold``: model k's outputs for the rows of fold k. ``mean``: each output's mean over
+    the K models.
+    """
+    if not models.outputs:
+        return {"": predict(models, X, fold, mode)}
+    out = {s: np.zeros(len(X), dtype=np.float64) for s in models.suffixes}
+    if mode == "mean":
+        for booster, outputs in zip(models.boosters, models.outputs, strict=True):
+            columns = outputs.columns(booster.inplace_predict(X, validate_features=False))
+            for suffix, values in columns.items():
+                out[suffix] += values / models.folds
+        return out
+    blocks = _fold_blocks(fold)
+    if blocks is None:  # rows not grouped by fold: one mask per model
+        blocks = [(k, rows) for k in range(models.folds) if (rows := fold == k).any()]
+    else:
+        blocks = [(k, slice(start, stop)) for k, start, stop in blocks]
+    for k, rows in blocks:
+        raw = models.boosters[k].inplace_predict(X[rows], validate_features=False)
+        for suffix, values in models.outputs[k].columns(raw).items():
+            out[suffix][rows] = values
     return out
 
 
@@ -258,3 +316,13 @@ def load_fold_models(
         msg = "the fold models were trained on different feature lists; retrain them together"
         raise FoldMismatch(msg)
     return [booster for _, booster, _ in models], features
+
+
+def load_fold_outputs(model_paths: Sequence[str | os.PathLike]) -> list[ScoreOutputs]:
+    """What each fold model's prediction becomes (:mod:`hepml.score_outputs`), from the
+    ``outputs`` of the metadata.json beside each model (plain binary models: no record)."""
+    outputs = []
+    for path in model_paths:
+        _, meta = _read_files(Path(path))
+        outputs.append(ScoreOutputs.from_record(meta.get("outputs")))
+    return outputs

@@ -141,6 +141,9 @@ def apply_sample(
         "models": list(models.paths),
         "config_hash": models.config_hash,
     }
+    if models.outputs:  # class and calibrated outputs beside the score (hepml.score_outputs)
+        summary["branches"] = [options.branch + suffix for suffix in models.suffixes]
+        summary["score"] = models.outputs[0].record()["score"]
     write_json(paths["summary"], summary)
     log.info(
         "sample '%s': %d of %d entries scored (%s mode, %d file(s) skipped)",

@@ -45,7 +45,7 @@ from hepml.folds import fold_of_entry, fold_of_event
 from hepml.ingest.reading import BadFiles, InputFile, guarded, input_files, iterate_file, located
 from hepml.ingest.sample_plan import SamplePlan, check_files, evaluate_chunk
 from hepml.ingest.sources import PARQUET_SUFFIXES
-from hepml.models import MODES, FoldModels, predict
+from hepml.models import MODES, FoldModels, predict_outputs
 
 __all__ = [
     "Chunk",
@@ -57,6 +57,7 @@ __all__ = [
     "plan_files",
     "score_chunk",
     "score_files",
+    "score_outputs",
 ]
 
 log = logging.getLogger(__name__)
@@ -181,12 +182,25 @@ def chunk_features(
     return Chunk(file_index, X, rows, selected, fold, ids)
 
 
+def score_outputs(
+    models: FoldModels, chunk: Chunk, mode: str, fill: float
+) -> dict[str, np.ndarray]:
+    """Suffix -> every output (float64) of every entry of ``chunk``, ``fill`` where the
+    selection fails: the score (suffix ``""``) first, then any class and calibrated outputs
+    (:func:`hepml.models.predict_outputs`)."""
+    rows = chunk.fold[chunk.rows]
+    values = predict_outputs(models, chunk.X, rows, mode) if len(chunk.X) else {}
+    outputs = {}
+    for suffix in models.suffixes:
+        outputs[suffix] = np.full(len(chunk.selected), fill, dtype=np.float64)
+        if len(chunk.X):
+            outputs[suffix][chunk.rows] = values[suffix]
+    return outputs
+
+
 def score_chunk(models: FoldModels, chunk: Chunk, mode: str, fill: float) -> np.ndarray:
     """The score (float64) of every entry of ``chunk``: ``fill`` where the selection fails."""
-    score = np.full(len(chunk.selected), fill, dtype=np.float64)
-    if len(chunk.X):
-        score[chunk.rows] = predict(models, chunk.X, chunk.fold[chunk.rows], mode)
-    return score
+    return score_outputs(models, chunk, mode, fill)[""]
 
 
 def _friend_name(source: str) -> str:
@@ -227,11 +241,13 @@ def _iterate_scores(
         if isinstance(c, FileSkipped):
             yield c.file_index, None
             continue
-        score = score_chunk(models, c, options.mode, options.fill)
+        # the score, then any class outputs and calibrated outputs (hepml.score_outputs)
+        outputs = score_outputs(models, c, options.mode, options.fill)
+        scores = {options.branch + suffix: values for suffix, values in outputs.items()}
         yield (
             c.file_index,
             {
-                options.branch: score,
+                **scores,
                 "passes_selection": c.selected,
                 "fold": c.fold,
                 **c.ids,

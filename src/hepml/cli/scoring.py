@@ -23,6 +23,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--models", nargs="+", required=True, help="model.json of every fold")
     p.add_argument("--output-dir", required=True, help="writes SAMPLE/, SAMPLE.parquet, .json")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--category", help="an analysis category (categories.cuts): its config")
     add_files(p)
 
     p = sub.add_parser("export", help="fold models as XGBoost JSON + ONNX, with a manifest")
@@ -41,6 +42,7 @@ def add_parsers(sub) -> None:
         "records when folds come from (file, entry) (event_number: none)",
     )
     p.add_argument("--closure-events", type=int, default=2000, help="test events per fold")
+    p.add_argument("--category", help="an analysis category (categories.cuts): its config")
 
     p = sub.add_parser("score", help="score ntuples with an exported model (no config)")
     p.add_argument(
@@ -70,7 +72,7 @@ def _cmd_apply(args: argparse.Namespace) -> None:
     from hepml.config import load_config
     from hepml.models import check_models, read_training_models
 
-    cfg = load_config(args.configs)
+    cfg = load_config(args.configs, category=args.category)
     sample_to_apply(cfg, args.sample)  # an unknown sample fails before the models load
     models = check_models(cfg, read_training_models(args.models), threads=args.threads)
     apply_sample(cfg, args.sample, models, args.output_dir, files=args.files)
@@ -80,11 +82,11 @@ def _cmd_export(args: argparse.Namespace) -> None:
     import json
 
     from hepml.config import load_config
-    from hepml.export.models import closure_sample, export_models
+    from hepml.export.models import closure_outputs, closure_sample, export_models
     from hepml.models import check_models, read_training_models
     from hepml.outputs import check_outputs
 
-    cfg = load_config(args.configs)
+    cfg = load_config(args.configs, category=args.category)
     tables = parse_pairs(args.tables)
     metadata = [Path(m).with_name("metadata.json") for m in args.models]
     check_outputs(
@@ -97,7 +99,12 @@ def _cmd_export(args: argparse.Namespace) -> None:
         name: json.loads(Path(path).read_text(encoding="utf-8"))["files"]
         for name, path in parse_pairs(args.summaries, option="--summaries").items()
     }
-    export_models(cfg, models, closure, args.output_dir, onnx=args.onnx, files=files)
+    outputs = None
+    if models.outputs:  # the discriminant, class and calibrated outputs are checked too
+        outputs = closure_outputs(args.scores, models.suffixes, max_events=args.closure_events)
+    export_models(
+        cfg, models, closure, args.output_dir, onnx=args.onnx, files=files, outputs=outputs
+    )
 
 
 def _cmd_score(args: argparse.Namespace) -> None:

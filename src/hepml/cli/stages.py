@@ -25,6 +25,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--cutflow", required=True, help="cutflow CSV; a .md twin is written beside it")
     p.add_argument("--summary", help="summary JSON (sum of weights, negative weights, NaNs)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--category", help="an analysis category (categories.cuts): its config")
     add_files(p)
 
     p = sub.add_parser("train", help="train one fold model: the BDT or a baseline")
@@ -37,6 +38,7 @@ def add_parsers(sub) -> None:
         "--classifier", default="xgboost", help="xgboost (default) or a training.baselines name"
     )
     p.add_argument("--params", help="best_params.json of the tune stage (xgboost only)")
+    p.add_argument("--category", help="an analysis category (categories.cuts): its config")
 
     p = sub.add_parser("evaluate", help="metrics, working points and overtraining tables")
     add_config(p)
@@ -79,7 +81,7 @@ def _cmd_ingest(args: argparse.Namespace) -> None:
     from hepml.ingest.sample import ingest_sample, summary_of, write_cutflow
     from hepml.outputs import check_outputs
 
-    cfg = load_config(args.configs)
+    cfg = load_config(args.configs, category=args.category)
     if args.sample not in cfg.samples:
         msg = (
             f"no sample '{args.sample}' in {args.configs}.{did_you_mean(args.sample, cfg.samples)}"
@@ -101,9 +103,11 @@ def _cmd_train(args: argparse.Namespace) -> None:
     from hepml.config import load_config
     from hepml.exceptions import ConfigError, did_you_mean
     from hepml.train.bdt import train_fold, write_fold
+    from hepml.train.calibrate import calibrate_fold
+    from hepml.train.categories import check_category_events
     from hepml.train.tune import tuned_parameters
 
-    cfg = load_config(args.configs)
+    cfg = load_config(args.configs, category=args.category)
     baselines = {b.name: b for b in cfg.training.baselines}
     if args.classifier != "xgboost" and args.classifier not in baselines:
         hint = did_you_mean(args.classifier, ["xgboost", *baselines])
@@ -118,6 +122,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         run_fold(cfg, tables, args.fold, args.output_dir, threads=args.threads, params=params)
         return
     data = load_tables(cfg, args.tables)
+    check_category_events(cfg, data)
     if args.classifier != "xgboost":
         from hepml.train.baselines import train_baseline, write_baseline
 
@@ -126,8 +131,10 @@ def _cmd_train(args: argparse.Namespace) -> None:
             train_baseline(cfg, data, baseline, args.fold, threads=args.threads), args.output_dir
         )
         return
+    if cfg.training.multiclass is not None:
+        from hepml.train.multiclass import train_multiclass_fold as train_fold
     model = train_fold(cfg, data, args.fold, threads=args.threads, params=params)
-    write_fold(model, args.output_dir)
+    write_fold(calibrate_fold(cfg, model), args.output_dir)
 
 
 def _check_train_outputs(args: argparse.Namespace) -> None:

@@ -8,6 +8,7 @@ settings each stage reads (the workflow's rerun triggers and the models' fingerp
 from __future__ import annotations
 
 from hepml.config.build import config_from_dict, load_config, read_config_files
+from hepml.config.extensions import category_config
 from hepml.config.model import (
     ApplySettings,
     Baseline,
@@ -38,6 +39,7 @@ __all__ = [
     "Sample",
     "TrainingSettings",
     "WorkingPoint",
+    "category_config",
     "config_from_dict",
     "load_config",
     "read_config_files",

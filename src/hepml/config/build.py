@@ -14,6 +14,7 @@ scikit-learn or the input files run in ``hepml validate`` and when the workflow 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import re
 from pathlib import Path
@@ -22,6 +23,13 @@ from typing import Any
 import jsonschema
 
 from hepml.config.checks import check_data_samples, check_processes, check_reserved_names
+from hepml.config.extensions import (
+    calibration_settings,
+    category_config,
+    category_settings,
+    check_extensions,
+    multiclass_settings,
+)
 from hepml.config.model import (
     ApplySettings,
     Baseline,
@@ -50,16 +58,18 @@ __all__ = ["config_from_dict", "load_config", "read_config_files"]
 _MEMORY = re.compile(r"\s*\d+(\.\d+)?(e\d+)?\s*([kmgtp](i?b)?|b)?\s*", re.IGNORECASE)
 
 
-def load_config(paths: str | Path | list[str | Path]) -> Config:
+def load_config(paths: str | Path | list[str | Path], *, category: str | None = None) -> Config:
     """Read one or more YAML configuration files and return the validated :class:`Config`.
 
     Several files are merged in order, later ones overriding earlier ones key by key (the same
-    deep merge Snakemake applies to ``configfile:`` and ``--configfile``).
+    deep merge Snakemake applies to ``configfile:`` and ``--configfile``). ``category``: the
+    config of that analysis category (:func:`hepml.config.extensions.category_config`).
     """
     if isinstance(paths, str | Path):
         paths = [paths]
     merged = read_config_files(paths)
-    return config_from_dict(merged, source=", ".join(str(p) for p in paths))
+    config = config_from_dict(merged, source=", ".join(str(p) for p in paths))
+    return config if category is None else category_config(config, category)
 
 
 def read_config_files(paths: list[str | Path]) -> dict[str, Any]:
@@ -100,6 +110,7 @@ def config_from_dict(data: dict[str, Any], *, source: str = "config") -> Config:
     _check_unique([c.name for c in selection], f"{source}: selection")
     training = data["training"]
     _check_feature_names(training["xgboost"], [f.name for f in features], source)
+    check_extensions(data, source)
     evaluation = data["evaluation"]
     event_number = data["event_number"]
     if event_number in (None, "none"):
@@ -112,13 +123,18 @@ def config_from_dict(data: dict[str, Any], *, source: str = "config") -> Config:
         seed=int(data["seed"]),
         event_number=(event_number,) if isinstance(event_number, str) else tuple(event_number),
         reading=ReadingSettings(data["reading"]["step_size"], data["reading"]["on_bad_file"]),
-        training=_training_settings(training, source),
+        training=dataclasses.replace(
+            _training_settings(training, source),
+            multiclass=multiclass_settings(training.get("multiclass"), samples, source),
+        ),
         evaluation=_evaluation_settings(evaluation),
         plotting=_plotting_settings(data["plotting"]),
         apply=_apply_settings(data["apply"], samples, source),
         resources=_stage_resources(data["resources"]),
         demo=data.get("demo"),
         raw=data,
+        calibration=calibration_settings(data.get("calibration")),
+        categories=category_settings(data.get("categories"), [c.name for c in selection], source),
     )
 
 

@@ -11,7 +11,15 @@ luminosity, seed and event number are shared by all.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hepml.config.extensions import (
+        CalibrationSettings,
+        Category,
+        CategorySettings,
+        MulticlassSettings,
+    )
 
 __all__ = [
     "PB_PER_INVERSE_FB",
@@ -204,6 +212,7 @@ class TrainingSettings:
     tune: Tuning | None  # None: no hyperparameter search
     engine: str  # "local" | "dask"
     dask: DaskSettings
+    multiclass: MulticlassSettings | None = None  # None: the binary BDT
 
 
 @dataclass(frozen=True)
@@ -250,6 +259,9 @@ class Config:
     resources: dict[str, StageResources]  # per workflow stage
     demo: dict[str, Any] | None
     raw: dict[str, Any] = field(repr=False, compare=False)  # validated, defaults filled
+    calibration: CalibrationSettings | None = None  # None: no calibrated outputs
+    categories: CategorySettings | None = None  # None: no analysis categories
+    category: Category | None = None  # the category this config is of (category_config)
 
     @property
     def feature_names(self) -> list[str]:

@@ -115,12 +115,20 @@ def _model_settings(config: Config) -> dict[str, Any]:
 
 
 def _train(config: Config) -> dict[str, Any]:
-    return {
+    train = {
         "training": _model_settings(config),
         "features": _feature_names(config.raw),
         "seed": config.raw.get("seed"),
         "samples": _processes(config),
     }
+    if "calibration" in config.raw:  # fitted by the training job, recorded with each model
+        train["calibration"] = _calibration_fit(config.raw)
+    return train
+
+
+def _calibration_fit(raw: dict[str, Any]) -> dict[str, Any]:
+    """The calibration settings the training job fits with (not the diagram's bins)."""
+    return {k: v for k, v in raw["calibration"].items() if k != "bins"}
 
 
 def training_hash(config: Config) -> str:
@@ -225,7 +233,36 @@ def stage_settings(config: Config) -> dict[str, Any]:
             "data": {n: _sample_spec(config, n) for n in config.data_samples},
         },
         "plot": _plotting(config),
+        **_extension_stages(config),
         "apply": {n: {**_event_reading(config, n), "apply": apply_section} for n in samples},
         "export": _export(config),
         "provenance": _recorded(config),
     }
+
+
+def _extension_stages(config: Config) -> dict[str, Any]:
+    """The stages of training.multiclass, calibration and categories (hepml.config.extensions),
+    each only when its section is given (a config without them plans as it did before)."""
+    raw = config.raw
+    stages: dict[str, Any] = {}
+    multiclass = raw["training"].get("multiclass")
+    if multiclass is not None:
+        stages["evaluate_multiclass"] = {
+            "multiclass": multiclass,
+            "evaluation": raw.get("evaluation", {}),
+            "folds": raw["training"]["folds"],
+        }
+        stages["plot_multiclass"] = {"multiclass": multiclass, "plot": _plotting(config)}
+    if "calibration" in raw:
+        calibration = {"calibration": raw["calibration"], "folds": raw["training"]["folds"]}
+        stages["evaluate_calibration"] = calibration | {
+            "negative_weights": raw["training"]["negative_weights"]
+        }
+        stages["plot_calibration"] = calibration | {"plot": _plotting(config)}
+    if "categories" in raw:
+        stages["combine_categories"] = {
+            "categories": raw["categories"],
+            "significance": raw.get("evaluation", {}).get("significance"),
+            "plot": _plotting(config),
+        }
+    return stages

@@ -8,8 +8,11 @@ from hepml._lazy import lazy_exports
 
 _EXPORTS = {
     "asimov_significance": "hepml.evaluate.significance",
+    "combine_categories": "hepml.evaluate.categories",
     "data_mc_from_files": "hepml.evaluate.data_mc",
     "evaluate": "hepml.evaluate.performance",
+    "evaluate_calibration": "hepml.evaluate.calibration",
+    "evaluate_multiclass": "hepml.evaluate.multiclass",
     "evaluation_options": "hepml.evaluate.performance",
     "importance_from_files": "hepml.evaluate.importance",
     "inputs_from_files": "hepml.evaluate.inputs",

@@ -22,7 +22,7 @@ import numpy as np
 
 from hepml.evaluate.inputs import feature_edges, histogram_with_flow
 from hepml.exceptions import DataError
-from hepml.models import load_fold_models
+from hepml.models import load_fold_models, load_fold_outputs
 from hepml.tables.features import check_tables, feature_batches, read_column
 
 __all__ = ["Events", "data_mc_from_files", "data_mc_histograms", "score_edges"]
@@ -174,8 +174,11 @@ def _data_mc(
     }
 
 
-def _scores(path: str | os.PathLike, features: Sequence[str], boosters, batch_rows: int):
-    """Each event's score by the model of its fold, read in row batches of ``batch_rows``."""
+def _scores(
+    path: str | os.PathLike, features: Sequence[str], boosters, batch_rows: int, outputs=None
+):
+    """Each event's score by the model of its fold, read in row batches of ``batch_rows``;
+    ``outputs`` (per fold, :mod:`hepml.score_outputs`) make a multiclass model's score."""
     parts = []
     for X, columns in feature_batches(path, list(features), ("_fold",), batch_rows):
         fold = columns["_fold"]
@@ -189,7 +192,8 @@ def _scores(path: str | os.PathLike, features: Sequence[str], boosters, batch_ro
         for k, booster in enumerate(boosters):
             rows = fold == k
             if rows.any():
-                score[rows] = booster.inplace_predict(X[rows], validate_features=False)
+                raw = booster.inplace_predict(X[rows], validate_features=False)
+                score[rows] = outputs[k].columns(raw)[""] if outputs else raw
         parts.append(score)
     return np.concatenate(parts) if parts else np.empty(0)
 
@@ -200,6 +204,7 @@ def _grouped(
     features: Sequence[str],
     boosters,
     batch_rows: int,
+    outputs=None,
 ) -> tuple[dict[str, _Scored], Callable[[int], dict[str, np.ndarray]]]:
     """The scored events of ``tables`` grouped by ``group_of[sample]`` (in order of first
     appearance), and a function giving feature ``i``'s values per group (float32, as the
@@ -213,7 +218,10 @@ def _grouped(
         groups[group] = _Scored(
             read_column(member_tables, "_weight").astype(np.float64),
             np.concatenate(
-                [_scores(path, features, boosters, batch_rows) for path in member_tables.values()]
+                [
+                    _scores(path, features, boosters, batch_rows, outputs)
+                    for path in member_tables.values()
+                ]
             ),
             int(label[0]) if label.size else 0,
         )
@@ -243,13 +251,15 @@ def data_mc_from_files(
     are summed. ``options`` go to :func:`data_mc_histograms`.
     """
     boosters, features = load_fold_models(model_paths)
+    outputs = [o if o.classes else None for o in load_fold_outputs(model_paths)]
+    outputs = outputs if any(outputs) else None  # a multiclass model's score: its discriminant
     check_tables({**mc_tables, **data_tables}, features)
     mc, mc_column = _grouped(
         mc_tables, {s: (processes or {}).get(s, s) for s in mc_tables}, features, boosters,
-        batch_rows,
+        batch_rows, outputs,
     )  # fmt: skip
     data, data_column = _grouped(
-        data_tables, dict.fromkeys(data_tables, "data"), features, boosters, batch_rows
+        data_tables, dict.fromkeys(data_tables, "data"), features, boosters, batch_rows, outputs
     )
     if not data:
         msg = "a data/MC comparison needs at least one data sample"

@@ -27,7 +27,7 @@ import xgboost as xgb
 
 from hepml.atomic import write_json
 from hepml.exceptions import DataError
-from hepml.models import load_fold_models
+from hepml.models import load_fold_models, load_fold_outputs
 from hepml.tables.features import check_tables, read_column
 from hepml.tables.text import write_table
 
@@ -45,14 +45,21 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def shap_values(booster: xgb.Booster, X: np.ndarray, features: Sequence[str]) -> np.ndarray:
+def shap_values(
+    booster: xgb.Booster,
+    X: np.ndarray,
+    features: Sequence[str],
+    classes: Sequence[int] = (0,),
+) -> np.ndarray:
     """SHAP values, shape (n_events, n_features + 1), last column the bias (expected value).
 
     Each row sums to the event's margin (log-odds) prediction. NaN features are missing
-    values, as in training.
+    values, as in training. A multiclass model has one margin per class: the values are
+    those of the ``classes`` given (the signal classes), summed.
     """
     matrix = xgb.DMatrix(np.asarray(X, dtype=np.float32), feature_names=list(features))
-    return np.asarray(booster.predict(matrix, pred_contribs=True), dtype=np.float64)
+    values = np.asarray(booster.predict(matrix, pred_contribs=True), dtype=np.float64)
+    return values[:, list(classes), :].sum(axis=1) if values.ndim == 3 else values
 
 
 def gain_importance(
@@ -90,15 +97,17 @@ def fold_importance(
     fold: int,
     max_events: int | None = None,
     seed: int = 0,
+    classes: Sequence[int] = (0,),
 ) -> FoldImportance:
-    """Gain and SHAP of one fold model; SHAP on at most ``max_events`` test events (seeded)."""
+    """Gain and SHAP of one fold model; SHAP on at most ``max_events`` test events (seeded);
+    ``classes``: the outputs explained for a multiclass model (:func:`shap_values`)."""
     if len(X_test) == 0:
         msg = f"fold {fold} has no test events to compute SHAP values on"
         raise DataError(msg)
     if max_events is not None and len(X_test) > max_events:
         pick = np.sort(np.random.default_rng(seed).choice(len(X_test), max_events, replace=False))
         X_test = X_test[pick]
-    contributions = shap_values(booster, X_test, features)
+    contributions = shap_values(booster, X_test, features, classes)
     return FoldImportance(fold, gain_importance(booster, features), contributions[:, :-1], X_test)
 
 
@@ -230,8 +239,17 @@ def importance_from_files(
     each on its test fold of the ingest ``tables`` (sample -> Parquet path)."""
     boosters, features = load_fold_models(model_paths)
     X_test = _test_events(tables, features, len(boosters), max_events, seed)
+    signal = load_fold_outputs(model_paths)[0].signal or (0,)  # multiclass: the signal classes
     folds = [
-        fold_importance(booster, features, X_test[k], fold=k, max_events=max_events, seed=seed + k)
+        fold_importance(
+            booster,
+            features,
+            X_test[k],
+            fold=k,
+            max_events=max_events,
+            seed=seed + k,
+            classes=signal,
+        )
         for k, booster in enumerate(boosters)
     ]
     rows = feature_ranking(folds, features)

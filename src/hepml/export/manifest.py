@@ -119,7 +119,7 @@ def manifest(
     return {
         "format": "hepml-export-1",
         "config_hash": config.training_hash(),
-        "objective": "binary:logistic: the score is P(signal) in [0, 1]",
+        "objective": _objective(config),
         "features": [
             {
                 "index": i,
@@ -136,6 +136,26 @@ def manifest(
         "versions": _versions(onnx_modules is not None),
         "config": config.raw,
     }
+
+
+def _objective(config: Config) -> str:
+    """The training objective and what the score is (not P(signal): the classes were
+    balanced); the models' ``outputs`` say how any class and calibrated outputs are made."""
+    multiclass = config.training.multiclass
+    if multiclass is not None:
+        return (
+            f"multi:softprob over the classes {', '.join(multiclass.names)}: each model "
+            "gives K class outputs that sum to 1 (posteriors under the training class "
+            f"balance); the score is the {multiclass.discriminant} discriminant of them "
+            "(models[k].outputs: classes, signal classes, background weights)"
+        )
+    text = (
+        "binary:logistic: the score in [0, 1] orders events by signal-likeness; trained on "
+        "balanced classes it is not the probability of signal"
+    )
+    if config.calibration is not None:
+        text += "; models[k].outputs hold the calibrated outputs and the rarity"
+    return text
 
 
 def _versions(with_onnx: bool) -> dict[str, str]:

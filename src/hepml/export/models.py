@@ -5,7 +5,8 @@
 - ``fold<k>.json``: the XGBoost model of fold k (XGBoost's own JSON; ROOT's
   ``TMVA::Experimental::RBDT::LoadXGBoost`` reads it);
 - ``fold<k>.onnx``: the same model as ONNX (``ai.onnx.ml`` tree ensemble, via onnxmltools;
-  output ``probabilities[:, 1]`` = P(signal)), when the ``onnx`` extra is installed;
+  output ``probabilities[:, 1]`` = the score, or a multiclass model's K class outputs), when
+  the ``onnx`` extra is installed;
 - ``hepml_folds.h``: a self-contained C++ header computing an event's fold (which model to
   use) exactly as :func:`hepml.folds.fold_of_event` does;
 - ``manifest.json``: features in order with their expressions and fill values, the selection,
@@ -14,8 +15,10 @@
 
 The closure test: on the test events of each fold (their features read back from the ingest
 tables), the exported JSON model must reproduce the out-of-fold scores training wrote bit for
-bit, and the ONNX model to 1e-5 (checked with onnxruntime). A failure stops the export and
-leaves no output.
+bit, and the ONNX model to 1e-5 (checked with onnxruntime). With class outputs or calibrated
+outputs (:mod:`hepml.score_outputs`), every output column recomputed from the exported model
+and the outputs its manifest entry records must equal training's bit for bit. A failure stops
+the export and leaves no output.
 """
 
 from __future__ import annotations
@@ -38,9 +41,10 @@ from hepml.export.manifest import fold_header, manifest
 from hepml.export.onnx import check_onnx, onnx_modules, write_onnx
 from hepml.models import FoldModels
 from hepml.outputs import check_outputs
+from hepml.score_outputs import ScoreOutputs, class_suffix
 from hepml.tables.features import load_dataset
 
-__all__ = ["closure_sample", "export_models"]
+__all__ = ["closure_outputs", "closure_sample", "export_models"]
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +68,10 @@ def closure_sample(
     data_keys = _keys(data.sample, data.file, data.entry, names)
     order = np.argsort(data_keys)
     out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    expected_columns = _expected_columns(config)
     for path in score_paths:
-        t = pq.read_table(path, columns=["sample", "file", "entry", "score", "set", "model_fold"])
+        columns = ["sample", "file", "entry", "set", "model_fold", *expected_columns]
+        t = pq.read_table(path, columns=columns)
         cols = {c: t.column(c).to_numpy(zero_copy_only=False) for c in t.column_names}
         test = np.flatnonzero(cols["set"].astype(str) == "test")[:max_events]
         if not len(test):
@@ -82,11 +88,38 @@ def closure_sample(
         if not np.array_equal(data_keys[rows], keys):
             msg = f"events scored in '{path}' are missing from the ingest tables: rerun ingest"
             raise FoldMismatch(msg)
-        out[k] = (data.X[rows], cols["score"][test].astype(np.float64))
+        expected = np.column_stack([cols[c][test] for c in expected_columns]).astype(np.float64)
+        out[k] = (data.X[rows], expected if len(expected_columns) > 1 else expected[:, 0])
     folds = config.training.folds
     if sorted(out) != list(range(folds)):
         msg = f"the closure test needs test scores of folds 0..{folds - 1}, got {sorted(out)}"
         raise FoldMismatch(msg)
+    return out
+
+
+def _expected_columns(config: Config) -> list[str]:
+    """The score-table columns the exported model must reproduce: the score, or the class
+    outputs of a multiclass model (the booster's own prediction)."""
+    multiclass = config.training.multiclass
+    if multiclass is None:
+        return ["score"]
+    return [f"score{class_suffix(name)}" for name in multiclass.names]
+
+
+def closure_outputs(
+    score_paths: Sequence[str | Path], suffixes: Sequence[str], *, max_events: int = 2000
+) -> dict[int, dict[str, np.ndarray]]:
+    """Per fold k: suffix -> the score table's column ``score<suffix>`` on the test events
+    :func:`closure_sample` takes (the first ``max_events`` test rows, in table order)."""
+    out = {}
+    columns = [f"score{s}" for s in suffixes]
+    for path in score_paths:
+        t = pq.read_table(path, columns=["set", "model_fold", *columns])
+        test = np.flatnonzero(t.column("set").to_numpy(zero_copy_only=False).astype(str) == "test")
+        test = test[:max_events]
+        if len(test):
+            k = int(t.column("model_fold").to_numpy()[test[0]])
+            out[k] = {s: t.column(f"score{s}").to_numpy()[test] for s in suffixes}
     return out
 
 
@@ -108,12 +141,15 @@ def export_models(
     *,
     onnx: str = "auto",
     files: Mapping[str, Sequence[str]] | None = None,
+    outputs: Mapping[int, Mapping[str, np.ndarray]] | None = None,
 ) -> dict[str, Any]:
     """Write the export directory (see the module docstring); return the manifest.
 
     ``onnx``: ``yes`` (fail without the extra), ``no``, or ``auto`` (ONNX when installed).
     ``files``: each training sample's input files in order (the ingest summaries' ``files``),
     recorded in the manifest when folds come from (file, entry); required then.
+    ``outputs``: per fold, the score table's output columns (:func:`closure_outputs`), which
+    the exported model with its recorded outputs (discriminant, calibration) must reproduce.
     """
     if config.folds_from_entries and not files:
         msg = (
@@ -131,6 +167,9 @@ def export_models(
             shutil.copyfile(source, tmp / entry["xgboost_json"])
             booster = xgb.Booster(model_file=str(tmp / entry["xgboost_json"]))
             check = _closure_xgboost(k, booster, X, expected)
+            if models.outputs:
+                entry["outputs"] = models.outputs[k].record()
+                check |= _closure_outputs(k, models.outputs[k], booster, X, (outputs or {}).get(k))
             if modules is not None:
                 entry["onnx"] = f"fold{k}.onnx"
                 write_onnx(modules, booster, config, k, tmp / entry["onnx"])
@@ -171,6 +210,27 @@ def _closure_xgboost(k: int, booster: xgb.Booster, X: np.ndarray, expected: np.n
         "xgboost_json_identical": True,
         "nan_right_max_abs_diff": float(np.max(np.abs(rbdt - expected))) if len(X) else 0.0,
     }
+
+
+def _closure_outputs(
+    k: int, outputs: ScoreOutputs, booster: xgb.Booster, X: np.ndarray, expected
+) -> dict[str, Any]:
+    """The outputs (score, class outputs, calibrated) recomputed from the exported model and
+    the recorded outputs must equal the score table's, bit for bit."""
+    if expected is None:
+        msg = f"closure test: no output columns of fold {k} given (closure_outputs)"
+        raise HepmlError(msg)
+    got = outputs.columns(booster.inplace_predict(X, validate_features=False))
+    for suffix, values in expected.items():
+        differ = int(np.count_nonzero(got[suffix] != values))
+        if differ:
+            msg = (
+                f"closure test failed: column 'score{suffix}' of fold {k} differs from training "
+                f"for {differ} of {len(X)} test events: the model's metadata (its recorded "
+                "outputs) and scores.parquet do not belong together: rerun the train rule"
+            )
+            raise DataError(msg)
+    return {"outputs_identical": sorted(f"score{s}" for s in expected)}
 
 
 def _sha256(path: Path) -> str:

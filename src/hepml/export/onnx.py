@@ -66,17 +66,35 @@ def write_onnx(mods: dict, booster: xgb.Booster, config: Config, k: int, path: P
             "hepml_features": ",".join(config.feature_names),
             "hepml_fold": str(k),
             "hepml_config_hash": config.training_hash(),
-            "hepml_output": "probabilities[:, 1] = P(signal)",
+            "hepml_output": _output_text(config),
         },
     )
     path.write_bytes(model.SerializeToString())
 
 
+def _output_text(config: Config) -> str:
+    """What the ONNX model's output is (its ``hepml_output`` property)."""
+    multiclass = config.training.multiclass
+    if multiclass is None:
+        return (
+            "probabilities[:, 1] = the BDT score (binary:logistic): it orders events by "
+            "signal-likeness, but trained on balanced classes it is not P(signal); "
+            "manifest.json has the calibrated outputs, if any"
+        )
+    return (
+        f"probabilities[:, k] = the output of class k, classes {', '.join(multiclass.names)} "
+        "(multi:softprob); the score (discriminant) is computed from them as manifest.json says"
+    )
+
+
 def check_onnx(mods: dict, k: int, path: Path, X: np.ndarray, expected: np.ndarray) -> dict:
+    """The ONNX model's ``probabilities`` against the expected score (column 1) or, for a
+    multiclass model, the expected class outputs (every column), to :data:`ONNX_TOLERANCE`."""
     session = mods["onnxruntime"].InferenceSession(str(path), providers=["CPUExecutionProvider"])
     outputs = [o.name for o in session.get_outputs()]
-    probabilities = session.run([outputs[-1]], {"features": X})[0]
-    diff = float(np.max(np.abs(np.asarray(probabilities)[:, 1] - expected))) if len(X) else 0.0
+    probabilities = np.asarray(session.run([outputs[-1]], {"features": X})[0])
+    got = probabilities if expected.ndim == 2 else probabilities[:, 1]
+    diff = float(np.max(np.abs(got - expected))) if len(X) else 0.0
     if not diff <= ONNX_TOLERANCE:
         msg = (
             f"closure test failed: the ONNX model of fold {k} differs from XGBoost by up to "

@@ -45,6 +45,7 @@ def load_export(export_dir: str | Path, *, threads: int = 1) -> tuple[Config, Fo
         entries = [
             (int(e["fold"]), e["xgboost_json"], dict(e["sha256"])) for e in manifest["models"]
         ]
+        recorded_outputs = {int(e["fold"]): e.get("outputs") for e in manifest["models"]}
     except (KeyError, TypeError, ValueError) as err:
         msg = f"'{path}' is not a complete hepml export manifest ({err!r} is wrong or missing)"
         raise FoldMismatch(msg) from err
@@ -61,6 +62,7 @@ def load_export(export_dir: str | Path, *, threads: int = 1) -> tuple[Config, Fo
             raw = _verified(export_dir / listed, fold, digest, by_hash)
             if listed == name:
                 meta = {"features": features, "config_hash": recorded, "model_fold": fold}
+                meta["outputs"] = recorded_outputs[fold]  # class and calibrated outputs
                 loaded.append((str(export_dir / name), _booster(export_dir / name, raw), meta))
     return config, check_models(config, loaded, threads=threads), manifest
 

@@ -7,11 +7,14 @@ from __future__ import annotations
 from hepml._lazy import lazy_exports
 
 _EXPORTS = {
+    "calibrate_fold": "hepml.train.calibrate",
     "check_baselines": "hepml.train.baselines",
+    "check_category_events": "hepml.train.categories",
     "run_fold": "hepml.train.distributed",
     "run_trial": "hepml.train.tune",
     "train_baseline": "hepml.train.baselines",
     "train_fold": "hepml.train.bdt",
+    "train_multiclass_fold": "hepml.train.multiclass",
     "training_weights": "hepml.train.weights",
     "tuned_parameters": "hepml.train.tune",
     "write_baseline": "hepml.train.baselines",

@@ -242,6 +242,10 @@ def train_baseline(
     config: Config, data: Dataset, baseline: Baseline, k: int, *, threads: int = 1
 ) -> BaselineModel:
     """Train ``baseline`` as model ``k`` (the BDT's folds and weights) and score every event."""
+    if config.training.multiclass is not None:  # K class outputs
+        from hepml.train.multiclass_baselines import train_multiclass_baseline
+
+        return train_multiclass_baseline(config, data, baseline, k, threads=threads)
     import sklearn
     from threadpoolctl import threadpool_limits
 

@@ -57,7 +57,15 @@ BATCH_ROWS = 1 << 18  # events per batch handed to XGBoost's QuantileDMatrix
 
 
 def fold_weights(config: Config, data: Dataset, mask: np.ndarray) -> np.ndarray:
-    """Training weights (policy, balancing, mean 1) of the events in ``mask``."""
+    """Training weights (policy, balancing, mean 1) of the events in ``mask``.
+
+    With ``training.multiclass``, ``data.label`` holds class indices and the classes' own
+    balance policies apply (:func:`hepml.train.multiclass.class_training_weights`).
+    """
+    if config.training.multiclass is not None:
+        from hepml.train.multiclass import class_training_weights
+
+        return class_training_weights(config, data, mask)
     return training_weights(
         data.weight[mask],
         data.label[mask],

@@ -91,6 +91,12 @@ def check_first_files(config: Config, source: str) -> None:
     from hepml.ingest.file_checks import check_config_files
 
     problems = check_config_files(config)
+    if config.categories is not None:  # each category's cut, on the same first files
+        from hepml.config.extensions import category_config
+
+        for name in config.categories.names:
+            found = check_config_files(category_config(config, name))
+            problems += [p for p in found if p not in problems]
     if problems:
         lines = "\n".join(f"  {p}" for p in problems)
         msg = f"{len(problems)} problem(s) with the input files of {source}:\n{lines}"
@@ -128,6 +134,7 @@ def workflow_plan(config_paths: Sequence[str | Path], *, checks: bool = False) -
         "tune": _tune(config),
         "apply": {"root": config.apply.root, "parquet": config.apply.parquet},
         "settings": _hashes(settings),
+        **_extensions(config),
         "resources": {name: asdict(res) for name, res in config.resources.items()},
         "job_flavours": [list(f) for f in JOB_FLAVOURS],
         "warnings": [w for w in (entries_fold_warning(config),) if w],
@@ -199,4 +206,27 @@ def _hashes(settings: dict[str, Any]) -> dict[str, Any]:
         if stage in per_name
         else settings_hash(value)
         for stage, value in settings.items()
+    }
+
+
+def _extensions(config: Config) -> dict[str, Any]:
+    """What the multiclass, calibration and categories rules need (hepml.config.extensions):
+    the class names, whether a rarity is computed, and each category's settings hashes."""
+    from hepml.config.extensions import category_config
+
+    multiclass = config.training.multiclass
+    calibration = config.calibration
+    categories = None
+    if config.categories is not None:
+        categories = {
+            "names": config.categories.names,
+            "settings": {
+                name: _hashes(stage_settings(category_config(config, name)))
+                for name in config.categories.names
+            },
+        }
+    return {
+        "multiclass": multiclass.names if multiclass is not None else None,
+        "calibration": None if calibration is None else {"rarity": calibration.rarity},
+        "categories": categories,
     }
