@@ -144,6 +144,14 @@ class Tuning:
 
 
 @dataclass(frozen=True)
+class LearningCurveSettings:
+    """What ``learning_curve.csv`` records (``training.learning_curve``)."""
+
+    events: int  # training-set metrics on a fixed subsample of this many training events
+    auc_every: int  # AUC every this many rounds and at the best one (0: the best only)
+
+
+@dataclass(frozen=True)
 class DaskSettings:
     """The Dask cluster of ``training.engine: dask`` (``training.dask``)."""
 
@@ -199,6 +207,8 @@ class TrainingSettings:
     negative_weights: str  # abs | drop | zero | annihilate
     balance_backgrounds: bool  # equal weight sums for the background processes
     early_stopping_rounds: int
+    min_rounds: int  # the fewest trees early stopping may keep
+    learning_curve: LearningCurveSettings
     xgboost: dict[str, Any]  # booster parameters (schema defaults filled in)
     baselines: tuple[Baseline, ...]
     tune: Tuning | None  # None: no hyperparameter search

@@ -46,6 +46,7 @@ from hepml.train.bdt import (
     write_model,
     xgboost_params,
 )
+from hepml.train.curves import EarlyStopping, best_round
 from hepml.train.dask_cluster import dask_client, n_workers, require_dask
 from hepml.train.dask_events import Events, persist_events, read_events
 from hepml.train.weights import apply_policy, group_factors
@@ -81,8 +82,8 @@ class SetArrays:
 def training_sets(
     config: Config, events: Events, k: int
 ) -> tuple[dict[str, SetArrays], dict[str, int]]:
-    """Model ``k``'s train and validation sets, weighted as :func:`hepml.train.bdt.fold_weights`,
-    and the number of events of each set (test included).
+    """Model ``k``'s train and validation sets, weighted as :func:`hepml.train.bdt.model_weights`
+    (one balancing over both sets), and the number of events of each set (test included).
 
     Computes the weight sums per set, sample and class on the cluster (a pass over the
     weight, label and fold columns). Raises :class:`DataError` if a set lacks a class.
@@ -115,18 +116,20 @@ def training_sets(
     )
     label = np.broadcast_to(np.array([0, 1]), (n_samples, 2))
     process = np.broadcast_to(np.array(events.processes)[:, None], (n_samples, 2))
+    # one set of factors for the training and validation events together, as model_weights
+    used = {name: values[:2].sum(axis=0) for name, values in (("counts", counts), ("sums", sums))}
+    groups = used["counts"] > 0
+    factors = np.zeros((n_samples, 2))
+    factors[groups] = group_factors(
+        used["sums"][groups],
+        label[groups],
+        int(nonzero[:2].sum()),
+        balance=config.training.balance_classes,
+        process=process[groups] if config.training.balance_backgrounds else None,
+    )
+    weight = da.map_blocks(_scaled, policy, events.sample, events.label, factors, dtype=float)
     sets = {}
     for i, s in enumerate(SETS[:2]):
-        groups = counts[i] > 0
-        factors = np.zeros((n_samples, 2))
-        factors[groups] = group_factors(
-            sums[i][groups],
-            label[groups],
-            int(nonzero[i].sum()),
-            balance=config.training.balance_classes,
-            process=process[groups] if config.training.balance_backgrounds else None,
-        )
-        weight = da.map_blocks(_scaled, policy, events.sample, events.label, factors, dtype=float)
         mask = codes == i
         sets[s] = SetArrays(events.X[mask], events.label[mask], weight[mask], events.fold[mask])
     return sets, {s: int(counts[i].sum()) for i, s in enumerate(SETS)}
@@ -168,21 +171,24 @@ def train_fold_dask(
         ref=dtrain,
         feature_names=names,
     )
+    stopping = EarlyStopping(
+        config.training.early_stopping_rounds, min_rounds=config.training.min_rounds
+    )
     result = dxgb.train(
         client,
         booster_params,
         dtrain,
         num_boost_round=n_rounds(config, params),
         evals=[(dtrain, "train"), (dval, "validation")],
-        early_stopping_rounds=config.training.early_stopping_rounds,
+        callbacks=[stopping],  # runs on every worker, on the same (allreduced) losses
         verbose_eval=False,
     )
     del dtrain, dval, train, validation  # the binned sets and their inputs leave the workers
-    best = int(result["booster"].best_iteration)
     history = {
         s: {m: [float(v) for v in values] for m, values in curves.items()}
         for s, curves in result["history"].items()
     }
+    best = best_round(history["validation"]["logloss"], config.training.min_rounds)
     log.info("model %d: best iteration %d of %d", k, best, len(history["train"]["logloss"]))
     booster = result["booster"][: best + 1]
     if booster_params.get("device") == "cuda":
