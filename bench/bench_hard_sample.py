@@ -1,4 +1,4 @@
-"""hepml's training on a hard real sample against a careful notebook (bench/notebook_hard_sample.py).
+"""hepml's training on a hard real sample against a careful notebook (notebook_hard_sample.py).
 
 The README's worked example (CMS HEP tutorial: single top against WW, WZ, ZZ and QCD, whose
 142 events carry weights up to 5.5e4 against less than 0.1 for every other event) is ingested
@@ -33,13 +33,13 @@ import yaml
 from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import notebook_hard_sample as notebook  # noqa: E402
+import notebook_hard_sample as notebook
 
-from hepml.config import config_from_dict  # noqa: E402
-from hepml.folds import fold_of_entry  # noqa: E402
-from hepml.ingest.sample import ingest_sample  # noqa: E402
-from hepml.tables.features import load_dataset  # noqa: E402
-from hepml.train.bdt import train_fold  # noqa: E402
+from hepml.config import config_from_dict
+from hepml.folds import fold_of_entry
+from hepml.ingest.sample import ingest_sample
+from hepml.tables.features import load_dataset
+from hepml.train.bdt import train_fold
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -144,7 +144,8 @@ def main() -> None:
         tables = {name: Path(tmp) / f"{name}.parquet" for name in cfg.samples}
         for name, path in tables.items():
             ingest_sample(cfg, name, path)
-        data = load_dataset(tables, cfg.feature_names, {n: s.process for n, s in cfg.samples.items()})
+        processes = {n: s.process for n, s in cfg.samples.items()}
+        data = load_dataset(tables, cfg.feature_names, processes)
     result = {"events": len(data), "settings": args.set}
     result["hepml"] = summary([hepml_run(raw, data, s, args.threads) for s in args.seeds])
     if not args.no_notebook:

@@ -146,8 +146,8 @@ def run(data: dict[str, np.ndarray], seed: int) -> dict:
         )
     auc = roc_auc_score(data["label"], score, sample_weight=data["weight"])
     folds = [
-        roc_auc_score(data["label"][fold == k], score[fold == k], sample_weight=data["weight"][fold == k])
-        for k in range(FOLDS)
+        roc_auc_score(data["label"][m], score[m], sample_weight=data["weight"][m])
+        for m in (fold == k for k in range(FOLDS))
     ]
     return {"seed": seed, "auc": float(auc), "auc_folds": folds, "best_iterations": best}
 

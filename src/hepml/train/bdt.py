@@ -33,7 +33,7 @@ from hepml.config import Config
 from hepml.folds import SETS, fold_masks, fold_roles
 from hepml.tables.features import Dataset
 from hepml.tables.text import write_table
-from hepml.train.curves import AucEvery, EarlyStopping, subsample_rows, weighted_auc
+from hepml.train.curves import AucEvery, EarlyStopping, Fit, subsample_rows
 from hepml.train.device import check_device, effective_device
 from hepml.train.weights import training_weights
 
@@ -42,8 +42,8 @@ __all__ = [
     "fit_booster",
     "fold_metadata",
     "fold_weights",
-    "model_weights",
     "model_record",
+    "model_weights",
     "score_table",
     "train_fold",
     "training_weights",
@@ -132,15 +132,14 @@ def fit_booster(
     *,
     num_boost_round: int,
     threads: int = 1,
-) -> tuple[xgb.Booster, dict[str, dict[str, list[float | None]]], int]:
+) -> Fit:
     """Train on ``masks["train"]``, early-stop on ``masks["validation"]``; nothing else is read.
 
-    Returns the booster cut at its best iteration, the learning curve and the best iteration.
-    The curve (:mod:`hepml.train.curves`) has the weighted log-loss of every round on the
-    validation set and on a fixed subsample of the training set, and their AUC every
-    ``training.learning_curve.auc_every`` rounds and at the best one (None in the other
-    rounds). Raises :class:`ConfigError` for ``device: cuda`` without a usable GPU (XGBoost
-    would quietly train on the CPU).
+    The learning curve has the weighted log-loss of every round on the validation set (the
+    early-stopping metric) and on a fixed subsample of ``training.learning_curve.events``
+    training events, and their AUC every ``auc_every`` rounds (see :class:`Fit` for the AUC
+    at the best round). Raises :class:`ConfigError` for ``device: cuda`` without a usable GPU
+    (XGBoost would quietly train on the CPU).
     """
     check_device(params.get("device", "cpu"))
     max_bin = int(params.get("max_bin", 256))
@@ -151,17 +150,16 @@ def fit_booster(
     dval = _matrix(data, rows["validation"], weights["validation"], max_bin, threads, ref=dtrain)
     curve = config.training.learning_curve
     pick = subsample_rows(len(rows["train"]), curve.events, int(params.get("seed", 0)))
-    sample_rows, sample_weight = rows["train"][pick], weights["train"][pick]
-    dsample = _matrix(data, sample_rows, sample_weight, max_bin, threads, ref=dtrain)
     sets = {
-        "train": (dsample, data.label[sample_rows], sample_weight),
-        "validation": (dval, data.label[rows["validation"]], weights["validation"]),
+        "train": (rows["train"][pick], data.label[rows["train"][pick]], weights["train"][pick]),
+        "validation": (rows["validation"], data.label[rows["validation"]], weights["validation"]),
     }
-    del weights, rows, pick, sample_rows
-    auc = AucEvery(sets, curve.auc_every)
+    del weights, rows, pick
+    dsample = _matrix(data, sets["train"][0], sets["train"][2], max_bin, threads, ref=dtrain)
+    matrices = {"train": dsample, "validation": dval}
+    auc = AucEvery({s: (matrices[s], *sets[s][1:]) for s in sets}, curve.auc_every)
     stopping = EarlyStopping(
-        config.training.early_stopping_rounds,
-        min_rounds=config.training.min_rounds,
+        config.training.early_stopping_rounds, min_rounds=config.training.min_rounds
     )
     history: dict[str, Any] = {}
     booster = xgb.train(
@@ -173,17 +171,16 @@ def fit_booster(
         callbacks=[auc, stopping],
         verbose_eval=False,
     )
-    best = stopping.best
-    booster = booster[: best + 1]  # exactly the model early stopping chose
     n = len(history["validation"]["logloss"])
-    for name, (matrix, label, weight) in sets.items():
-        if best not in auc.values[name]:
-            auc.values[name][best] = weighted_auc(booster.predict(matrix), label, weight)
-        history[name] = {
-            "logloss": [float(v) for v in history[name]["logloss"]],
-            "auc": [auc.values[name].get(i) for i in range(n)],
+    curves = {
+        s: {
+            "logloss": [float(v) for v in history[s]["logloss"]],
+            "auc": [auc.values[s].get(i) for i in range(n)],
         }
-    return booster, history, best
+        for s in sets
+    }
+    # exactly the model early stopping chose
+    return Fit(booster[: stopping.best + 1], curves, stopping.best, sets)
 
 
 def _matrix(
@@ -259,7 +256,7 @@ def train_fold(
     roles = fold_roles(k, config.training.folds)
     masks = fold_masks(data, k, config.training.folds)
     booster_params = xgboost_params(config, k, threads, params)
-    booster, history, best = fit_booster(
+    fit = fit_booster(
         config,
         data,
         masks,
@@ -267,14 +264,17 @@ def train_fold(
         num_boost_round=n_rounds(config, params),
         threads=threads,
     )
-    log.info("model %d: best iteration %d of %d", k, best, len(history["train"]["logloss"]))
+    booster, best = fit.booster, fit.best
+    log.info("model %d: best iteration %d of %d", k, best, len(fit.history["train"]["logloss"]))
     device = effective_device(booster)
     if device != "cpu":
         booster.set_param({"device": "cpu"})  # the events are in host memory: score there
-    scores = score_table(booster.inplace_predict(data.X, validate_features=False), data, masks, k)
+    score = booster.inplace_predict(data.X, validate_features=False)
+    fit.finish(score)
+    scores = score_table(score, data, masks, k)
     events = {s: int(masks[s].sum()) for s in SETS}
     meta = fold_metadata(config, k, best, booster_params, params, events) | {"device": device}
-    return FoldModel(booster, roles, history, best, scores, meta)
+    return FoldModel(booster, roles, fit.history, best, scores, meta)
 
 
 def fold_metadata(

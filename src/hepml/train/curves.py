@@ -26,12 +26,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import xgboost as xgb
 
-__all__ = ["AucEvery", "EarlyStopping", "best_round", "subsample_rows", "weighted_auc"]
+from hepml.tables.features import Dataset
+
+__all__ = ["AucEvery", "EarlyStopping", "Fit", "best_round", "subsample_rows", "weighted_auc"]
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +46,8 @@ def weighted_auc(score: np.ndarray, label: np.ndarray, weight: np.ndarray) -> fl
     computes); NaN when a class has no weight.
     """
     order = np.argsort(-np.asarray(score), kind="stable")
-    s, signal, w = np.asarray(score)[order], np.asarray(label)[order] == 1, np.asarray(weight)[order]
+    s, w = np.asarray(score)[order], np.asarray(weight)[order]
+    signal = np.asarray(label)[order] == 1
     last_of_tie = np.r_[np.flatnonzero(np.diff(s)), s.size - 1] if s.size else np.array([], int)
     tp = np.cumsum(np.where(signal, w, 0.0))[last_of_tie]
     fp = np.cumsum(np.where(signal, 0.0, w))[last_of_tie]
@@ -115,3 +119,35 @@ class EarlyStopping(xgb.callback.TrainingCallback):
             # until min_rounds, the latest round is the best there may be
             self.best, self._best_loss = epoch, value
         return epoch + 1 >= self.min_rounds and epoch - self.best >= self.patience
+
+
+@dataclass
+class Fit:
+    """A booster cut at its best iteration, with its learning curve.
+
+    ``history[set][metric]`` has one value per round (:mod:`hepml.train.curves`): the
+    log-loss every round, the AUC every ``training.learning_curve.auc_every`` rounds and
+    None in between. ``auc_sets`` holds, per set, the rows of the data set, labels and
+    weights the curve's AUC is computed on; :meth:`finish` adds the AUC at the best round
+    from the scores of the final model (which training computes anyway).
+    """
+
+    booster: xgb.Booster
+    history: dict[str, dict[str, list[float | None]]]
+    best: int
+    auc_sets: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+    def finish(self, score: np.ndarray) -> None:
+        """Fill in the AUC at the best round; ``score[i]`` is the final model's score of
+        row i of the data set (only the rows of ``auc_sets`` are read)."""
+        for name, (rows, label, weight) in self.auc_sets.items():
+            auc = self.history[name]["auc"]
+            if auc[self.best] is None:
+                auc[self.best] = weighted_auc(score[rows], label, weight)
+
+    def score_curve_sets(self, data: Dataset) -> np.ndarray:
+        """The final model's scores of the rows of ``auc_sets`` (NaN elsewhere)."""
+        rows = np.unique(np.concatenate([r for r, _, _ in self.auc_sets.values()]))
+        score = np.full(len(data), np.nan)
+        score[rows] = self.booster.inplace_predict(data.X[rows], validate_features=False)
+        return score

@@ -183,7 +183,7 @@ def run_trial(
         if len(np.unique(seen.label[mask])) < 2:
             msg = f"model {k}: the {name} set lacks signal or background events"
             raise DataError(msg)
-    _, history_curve, best = fit_booster(
+    fit = fit_booster(
         config,
         seen,
         masks,
@@ -191,6 +191,8 @@ def run_trial(
         num_boost_round=n_rounds(config, params),
         threads=threads,
     )
+    fit.finish(fit.score_curve_sets(seen))
+    history_curve, best = fit.history, fit.best
     at_best = {
         f"{s}_{m}": float(history_curve[s][m][best])
         for s in ("train", "validation")
