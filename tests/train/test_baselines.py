@@ -84,7 +84,7 @@ def test_baseline_matches_an_independent_sklearn_model_on_the_same_fold(ingested
     cfg, data, _ = ingested
     k = 1
     model = train_baseline(cfg, data, Baseline(method, method, params=PARAMS.get(method, {})), k)
-    train, val, test = _split(data, k, cfg.training.folds)
+    train, _, test = _split(data, k, cfg.training.folds)
     ref = INDEPENDENT[method](cfg.seed * 100 + k)
     fit_kw = {"sample_weight": _independent_weights(data.weight, data.label, ~test, train)}
     if hasattr(ref, "steps"):
