@@ -150,6 +150,8 @@ def _evaluation_settings(evaluation: dict[str, Any]) -> EvaluationSettings:
             WorkingPoint(*next(iter(wp.items()))) for wp in evaluation["working_points"]
         ),
         ks_threshold=float(evaluation["ks_threshold"]),
+        ks_distance=float(evaluation["ks_distance"]),
+        auc_gap=float(evaluation["auc_gap"]),
         bins=int(evaluation["bins"]),
         significance_metric=significance["metric"],
         min_background=float(significance["min_background"]),

@@ -221,7 +221,9 @@ class EvaluationSettings:
     """``evaluation``: working points, overtraining test, histograms, significance scan."""
 
     working_points: tuple[WorkingPoint, ...]
-    ks_threshold: float
+    ks_threshold: float  # KS p-value: significant train/test difference below it
+    ks_distance: float  # effect sizes above which a significant difference is overtraining
+    auc_gap: float
     bins: int  # score histogram bins
     significance_metric: str  # asimov | s_over_sqrt_b | s_over_sqrt_s_plus_b
     min_background: float  # expected background events the optimal cut must keep
