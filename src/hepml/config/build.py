@@ -14,6 +14,7 @@ scikit-learn or the input files run in ``hepml validate`` and when the workflow 
 from __future__ import annotations
 
 import copy
+import importlib.util
 import math
 import re
 from pathlib import Path
@@ -298,7 +299,10 @@ def _tuning(spec: dict[str, Any], source: str) -> Tuning | None:
                 integer,
             )
         )
-    return Tuning(spec["method"], spec["trials"], spec["batch"], spec["objective"], tuple(dims))
+    method = spec["method"]
+    if method == "auto":  # decided once, here: every job of the run loads the same config
+        method = "tpe" if importlib.util.find_spec("optuna") is not None else "random"
+    return Tuning(method, spec["trials"], spec["batch"], spec["objective"], tuple(dims))
 
 
 def _engine(training: dict[str, Any], source: str) -> str:
