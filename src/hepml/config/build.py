@@ -334,6 +334,8 @@ def _dask_settings(spec: dict[str, Any], source: str) -> DaskSettings:
         workers=int(spec["workers"]),
         threads_per_worker=spec["threads_per_worker"],
         memory_limit=memory,
+        collective_timeout=int(spec["collective_timeout"]),
+        retries=int(spec["retries"]),
     )
 
 

@@ -160,6 +160,8 @@ class DaskSettings:
     workers: int  # LocalCluster: worker processes
     threads_per_worker: int | None  # LocalCluster; None: the job's threads shared
     memory_limit: str | None  # LocalCluster, per worker ('4GB'); None: Dask's auto
+    collective_timeout: int = 300  # seconds a training step waits for the other workers
+    retries: int = 1  # trainings started again after a lost worker
 
 
 @dataclass(frozen=True)

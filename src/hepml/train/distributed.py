@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ import pyarrow.parquet as pq
 
 from hepml.atomic import atomic_path
 from hepml.config import Config
+from hepml.exceptions import ClusterError
 from hepml.folds import SETS, check_set_classes, fold_roles, set_masks
 from hepml.tables.features import Dataset
 from hepml.train.bdt import (
@@ -146,9 +148,82 @@ def train_fold_dask(
     """Train model ``k`` on the cluster of ``client``; the scores are left to :func:`write_scores`.
 
     ``params`` override the config's XGBoost parameters (the tuned ones of this fold). Each
-    worker trains with its own number of threads. The returned model's ``scores`` is empty.
+    worker trains with its own number of threads. A worker lost during training (killed,
+    out of memory, its node gone) makes the others' next collective step fail after
+    ``training.dask.collective_timeout`` seconds; the training then starts again on the
+    workers left (Dask recomputes the partitions the lost worker held), at most
+    ``training.dask.retries`` times, else :class:`ClusterError` says what happened. The
+    returned model's ``scores`` is empty.
     """
+    attempt = 0
+    while True:
+        attempt += 1
+        before = set(_worker_addresses(client))
+        try:
+            model = _train_once(config, events, k, client=client, params=params)
+        except Exception as err:  # a lost worker surfaces as many error types
+            _retry_or_raise(
+                config,
+                k,
+                err,
+                sorted(before - set(_worker_addresses(client))),
+                len(_worker_addresses(client)),
+                attempt,
+            )
+            continue
+        model.metadata["dask"]["attempts"] = attempt
+        return model
+
+
+def _retry_or_raise(
+    config: Config, k: int, err: Exception, lost: list[str], left: int, attempt: int
+) -> None:
+    """Return if model ``k`` may train again after losing the workers ``lost``; raise
+    ``err`` itself when no worker was lost, :class:`ClusterError` when out of retries."""
+    if not lost:
+        raise err
+    brief = _brief(err)
+    if attempt > config.training.dask.retries or left == 0:
+        msg = (
+            f"training.dask: Dask worker(s) {', '.join(lost)} were lost while model {k} "
+            f"trained ({brief}); {left} worker(s) left after {attempt} attempt(s). Nothing "
+            "was written: rerun the job (snakemake --retries N reruns failed jobs) or raise "
+            "training.dask.retries"
+        )
+        raise ClusterError(msg) from err
+    log.warning(
+        "model %d: Dask worker(s) %s lost during training (%s); training again on the %d "
+        "worker(s) left",
+        k,
+        ", ".join(lost),
+        brief,
+        left,
+    )
+
+
+def _brief(err: Exception) -> str:
+    """An error's message on one line, without XGBoost's source locations and stack trace."""
+    text = str(err).split("Stack trace:")[0]
+    text = re.sub(r"\[[^\]]*\]:?|\S+\.(?:cc|h|cu):\d+:?", " ", text)
+    text = " ".join(text.replace(" - ", " ").split()).strip(" -:")
+    return text[:200] or type(err).__name__
+
+
+def _worker_addresses(client: Any) -> list[str]:
+    return list(client.scheduler_info()["workers"])
+
+
+def _train_once(
+    config: Config,
+    events: Events,
+    k: int,
+    *,
+    client: Any,
+    params: Mapping[str, Any] | None,
+) -> FoldModel:
+    """One attempt of :func:`train_fold_dask`."""
     from xgboost import dask as dxgb
+    from xgboost.collective import Config as CollectiveConfig
 
     sets, n_events = training_sets(config, events, k)
     booster_params = xgboost_params(config, k, 1, params)
@@ -182,6 +257,7 @@ def train_fold_dask(
         evals=[(dtrain, "train"), (dval, "validation")],
         callbacks=[stopping],  # runs on every worker, on the same (allreduced) losses
         verbose_eval=False,
+        coll_cfg=CollectiveConfig(timeout=config.training.dask.collective_timeout),
     )
     del dtrain, dval, train, validation  # the binned sets and their inputs leave the workers
     history = {
