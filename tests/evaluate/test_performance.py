@@ -81,7 +81,10 @@ def test_overtraining_rows_are_weighted_ks_of_train_vs_test(table, evaluation):
     # the same events in another order (the evaluation sorts by score): equal to rounding
     for name in ("statistic", "pvalue", "n_eff_a", "n_eff_b"):
         assert getattr(check.ks, name) == pytest.approx(getattr(expected, name), rel=1e-12)
-    assert check.flagged == (expected.pvalue < 0.05)
+    assert check.significant == (expected.pvalue < 0.05)
+    large = expected.statistic > 0.08 or check.auc_gap > 0.04
+    assert check.flagged == (check.significant and large)
+    assert check.ks_expected == pytest.approx(np.sqrt(1 / expected.n_eff_a + 1 / expected.n_eff_b))
     assert check.auc_test == evaluation.auc_folds[1]
     assert check.auc_gap == pytest.approx(check.auc_train - check.auc_test)
 
@@ -122,7 +125,7 @@ def test_write_evaluation_files(tmp_path, evaluation):
         (row,) = list(csv.DictReader(stream))
     assert row["classifier"] == "xgboost"
     assert float(row["auc_fold_2"]) == pytest.approx(evaluation.auc_folds[2])
-    assert "indicative" in (tmp_path / "overtraining.md").read_text()
+    assert "significant and large" in (tmp_path / "overtraining.md").read_text()
     assert (tmp_path / "working_points.md").read_text().count("| xgboost |") == 3
     curves = json.loads((tmp_path / "curves.json").read_text())["classifiers"]["xgboost"]
     merged = curves["merged"]
@@ -218,6 +221,8 @@ def test_evaluation_options_pass_every_setting_of_the_config(small_config):
     small_config["evaluation"] = {
         "working_points": [{"background_efficiency": 0.02}, {"score": 0.8}],
         "ks_threshold": 0.01,
+        "ks_distance": 0.2,
+        "auc_gap": 0.03,
         "bins": 17,
         "significance": {"metric": "s_over_sqrt_b", "min_background": 3.0, "cuts": 50},
     }
@@ -229,6 +234,8 @@ def test_evaluation_options_pass_every_setting_of_the_config(small_config):
     assert options == {
         "working_points": [{"background_efficiency": 0.02}, {"score": 0.8}],
         "ks_threshold": 0.01,
+        "ks_distance": 0.2,
+        "auc_gap": 0.03,
         "n_bins": 17,
         "significance_metric": "s_over_sqrt_b",
         "min_background": 3.0,

@@ -38,11 +38,13 @@ from hepml.train.bdt import train_fold, write_fold
 from hepml.train.estimators import Decorrelate, FisherDiscriminant, WeightedKNN
 
 
-def _independent_weights(weight, label):
-    """abs policy + class balance + mean 1, written out again here."""
+def _independent_weights(weight, label, used, mask):
+    """abs policy + class balance + mean 1 over the model's events ``used`` (training and
+    validation), written out again here; the weights of the events in ``mask``."""
     w = np.abs(weight)
-    w = np.where(label == 1, w / w[label == 1].sum(), w / w[label == 0].sum())
-    return w / w.mean()
+    sums = {c: w[used & (label == c)].sum() for c in (0, 1)}
+    w = np.where(label == 1, w / sums[1], w / sums[0])
+    return (w / w[used].mean())[mask]
 
 
 def _split(data, k, n_folds):
@@ -84,7 +86,7 @@ def test_baseline_matches_an_independent_sklearn_model_on_the_same_fold(ingested
     model = train_baseline(cfg, data, Baseline(method, method, params=PARAMS.get(method, {})), k)
     train, _, test = _split(data, k, cfg.training.folds)
     ref = INDEPENDENT[method](cfg.seed * 100 + k)
-    fit_kw = {"sample_weight": _independent_weights(data.weight[train], data.label[train])}
+    fit_kw = {"sample_weight": _independent_weights(data.weight, data.label, ~test, train)}
     if hasattr(ref, "steps"):
         fit_kw = {f"{ref.steps[-1][0]}__sample_weight": fit_kw["sample_weight"]}
     ref.fit(data.X[train], data.label[train], **fit_kw)
@@ -108,10 +110,10 @@ def test_hist_gbdt_early_stops_on_the_validation_fold(ingested):
     ref.fit(
         data.X[train],
         data.label[train],
-        sample_weight=_independent_weights(data.weight[train], data.label[train]),
+        sample_weight=_independent_weights(data.weight, data.label, ~test, train),
         X_val=data.X[val],
         y_val=data.label[val],
-        sample_weight_val=_independent_weights(data.weight[val], data.label[val]),
+        sample_weight_val=_independent_weights(data.weight, data.label, ~test, val),
     )
     assert model.pipeline[-1].n_iter_ == ref.n_iter_ < 500
     s = model.scores

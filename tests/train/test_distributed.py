@@ -30,7 +30,7 @@ from hepml.exceptions import ClusterError, ConfigError, DataError
 from hepml.folds import fold_masks, fold_roles
 from hepml.ingest.sample import ingest_sample
 from hepml.tables.features import load_dataset, read_scores
-from hepml.train.bdt import fold_weights
+from hepml.train.bdt import model_weights
 from hepml.train.weights import apply_policy, group_factors, training_weights
 
 try:
@@ -198,7 +198,7 @@ def test_training_sets_hold_no_test_event_and_local_weights(demo):
         np.testing.assert_array_equal(sets[s].X.compute(), data.X[masks[s]])
         np.testing.assert_array_equal(sets[s].label.compute(), data.label[masks[s]])
         np.testing.assert_allclose(
-            sets[s].weight.compute(), fold_weights(cfg, data, masks[s]), rtol=1e-10
+            sets[s].weight.compute(), model_weights(cfg, data, masks)[s], rtol=1e-10
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import subprocess
 import sys
@@ -15,9 +16,11 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from conftest import ROOT, ingest_all
+from sklearn.metrics import roc_auc_score
 
 from hepml.config import config_from_dict
 from hepml.exceptions import ConfigError, FoldMismatch
+from hepml.tables.features import Dataset
 from hepml.train.bdt import train_fold
 from hepml.train.tune import (
     grid_points,
@@ -27,6 +30,7 @@ from hepml.train.tune import (
     select,
     suggest,
     tuned_parameters,
+    with_rounds,
     write_selection,
 )
 
@@ -51,9 +55,11 @@ def ingested_for_tuning(small_config, tmp_path):
 
 def test_random_candidates_are_seeded_in_range_and_shared_by_folds(small_config):
     cfg = _config(small_config, method="random", trials=50)
-    draws = [suggest(cfg.training.tune, cfg.seed, 0, i) for i in range(50)]
-    assert draws == [suggest(cfg.training.tune, cfg.seed, 2, i) for i in range(50)]
-    assert draws != [suggest(cfg.training.tune, cfg.seed + 1, 0, i) for i in range(50)]
+    assert n_trials(cfg.training.tune) == 51
+    assert suggest(cfg.training.tune, cfg.seed, 0, 0) == {}  # trial 0: the config's own
+    draws = [suggest(cfg.training.tune, cfg.seed, 0, i) for i in range(1, 51)]
+    assert draws == [suggest(cfg.training.tune, cfg.seed, 2, i) for i in range(1, 51)]
+    assert draws != [suggest(cfg.training.tune, cfg.seed + 1, 0, i) for i in range(1, 51)]
     assert {d["max_depth"] for d in draws} == {1, 2, 3}
     eta = np.array([d["eta"] for d in draws])
     assert np.all((eta >= 0.05) & (eta <= 0.5))
@@ -68,16 +74,16 @@ def test_grid_is_complete_or_a_seeded_subset(small_config):
     small_config["training"]["tune"] = {"enabled": True, "method": "grid", "space": space}
     cfg = config_from_dict(small_config)
     grid = grid_points(cfg.training.tune)
-    assert len(grid) == 6 == n_trials(cfg.training.tune)
+    assert len(grid) == 6 == n_trials(cfg.training.tune) - 1
     assert {g["max_bin"] for g in grid} == {16, 136, 256}
-    assert [suggest(cfg.training.tune, 1, 0, i) for i in range(6)] == grid
+    assert [suggest(cfg.training.tune, 1, 0, i) for i in range(1, 7)] == grid
     small_config["training"]["tune"]["trials"] = 4
     sub = config_from_dict(small_config).training.tune
-    picked = [suggest(sub, 1, 0, i) for i in range(n_trials(sub))]
+    picked = [suggest(sub, 1, 0, i) for i in range(1, n_trials(sub))]
     assert len(picked) == 4 and all(p in grid for p in picked)
     assert len({json.dumps(p, sort_keys=True) for p in picked}) == 4
-    with pytest.raises(FoldMismatch, match="trial 4 is out of range"):
-        suggest(sub, 1, 0, 4)
+    with pytest.raises(FoldMismatch, match="trial 5 is out of range"):
+        suggest(sub, 1, 0, 5)
 
 
 def test_tpe_learns_from_earlier_batches_deterministically(small_config):
@@ -101,14 +107,15 @@ def test_tpe_without_optuna_names_the_install_command(small_config, monkeypatch)
     cfg = _config(small_config, method="tpe", trials=4, batch=2)
     monkeypatch.setitem(sys.modules, "optuna", None)  # import optuna -> ImportError
     with pytest.raises(ConfigError, match=r"pip install 'hepml\[tune\]'"):
-        suggest(cfg.training.tune, 7, 0, 0, [])
+        suggest(cfg.training.tune, 7, 0, 1, [])
 
 
 def test_trial_objective_is_the_early_stopping_loss_of_that_model(ingested_for_tuning):
     cfg, data = ingested_for_tuning
     record = run_trial(cfg, data, 1, 2)
-    params = suggest(cfg.training.tune, cfg.seed, 1, 2)
+    params = with_rounds(cfg, suggest(cfg.training.tune, cfg.seed, 1, 2))
     assert record["params"] == params
+    assert params["n_estimators"] == math.ceil(40 * 0.1 / params["eta"] - 1e-9)
     model = train_fold(cfg, data, 1, params=params)
     curve = model.learning_curve["validation"]["logloss"]
     assert record["best_iteration"] == model.best_iteration
@@ -148,37 +155,61 @@ def test_test_fold_never_enters_the_search(ingested_for_tuning):
     assert run_trial(cfg, validation, 0, 0)["objective"] != trials[0]["objective"]
 
 
-def test_selection_picks_the_best_trial_per_fold(ingested_for_tuning, tmp_path):
+def _trial(k, i, logloss, auc, **params):
+    return {
+        "fold": k,
+        "trial": i,
+        "method": "random",
+        "params": params if i else {},
+        "objective": logloss,
+        "best_iteration": 3,
+        "validation_logloss": logloss,
+        "validation_auc": auc,
+    }
+
+
+def test_selection_picks_the_best_trial_not_worse_than_the_defaults(ingested_for_tuning, tmp_path):
+    """Trial 0 is the defaults; a candidate is chosen only with a better objective and a
+    validation AUC not below the defaults'."""
     cfg, _ = ingested_for_tuning
-    objective = {(0, 0): 0.5, (0, 1): 0.4, (0, 2): 0.4, (1, 0): 0.3, (1, 1): 0.6, (1, 2): 0.7}
-    objective |= {(2, i): 0.45 - 0.01 * i for i in range(3)}
-    trials = [
-        {
-            "fold": k,
-            "trial": i,
-            "params": {"max_depth": i + 1, "eta": 0.1, "min_child_weight": 2.0},
-            "objective": v,
-            "best_iteration": 3,
-            "validation_logloss": v,
-            "validation_auc": 1 - v,
-        }
-        for (k, i), v in objective.items()
+    trials = [  # (fold, trial, logloss, auc)
+        *[
+            _trial(0, i, v, a, max_depth=i)
+            for i, (v, a) in enumerate([(0.5, 0.8), (0.4, 0.81), (0.4, 0.82), (0.6, 0.9)])
+        ],
+        # fold 1: the best log-loss has a lower AUC than the defaults: the defaults stay
+        *[
+            _trial(1, i, v, a, max_depth=i)
+            for i, (v, a) in enumerate([(0.3, 0.85), (0.2, 0.84), (0.35, 0.86), (0.31, 0.9)])
+        ],
+        *[_trial(2, i, 0.45 - 0.01 * i, 0.8, max_depth=i) for i in range(4)],
     ]
     chosen = select(cfg, trials)
-    assert {k: c["trial"] for k, c in chosen["folds"].items()} == {"0": 1, "1": 0, "2": 2}
+    assert {k: c["trial"] for k, c in chosen["folds"].items()} == {"0": 1, "1": 0, "2": 3}
+    assert chosen["folds"]["0"]["gain"] == pytest.approx(0.1)
+    assert chosen["folds"]["0"]["auc_gain"] == pytest.approx(0.01)
+    assert chosen["folds"]["1"]["gain"] == 0 and chosen["folds"]["1"]["params"] == {}
+    assert chosen["mean_gain"] == pytest.approx((0.1 + 0 + 0.03) / 3)
     tune = dataclasses.replace(cfg.training.tune, objective="auc")
     auc = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, tune=tune))
-    assert select(auc, trials)["folds"]["1"]["trial"] == 2
-    with pytest.raises(FoldMismatch, match=r"model 2: expected the results of trials 0\.\.2"):
-        select(cfg, trials[:-1])
+    by_auc = [{**t, "objective": t["validation_auc"]} for t in trials]
+    assert select(auc, by_auc)["folds"]["1"]["trial"] == 3
+    with pytest.raises(FoldMismatch, match=r"model 2: expected the results of trials 0\.\.3"):
+        select(auc, by_auc[:-1])
+    other = [{**t, "method": "tpe"} if t["trial"] == 2 else t for t in trials]
+    with pytest.raises(FoldMismatch, match="of a random search"):
+        select(cfg, other)
     paths = write_selection(cfg, trials, tmp_path / "tune", tmp_path / "plots")
     assert all(p.stat().st_size > 0 for p in paths)
-    assert tuned_parameters(tmp_path / "tune" / "best_params.json", 1) == trials[3]["params"]
+    best = tmp_path / "tune" / "best_params.json"
+    assert tuned_parameters(best, 2) == trials[11]["params"]
+    assert tuned_parameters(best, 1) == {}  # the defaults
     lines = (tmp_path / "tune" / "trials.csv").read_text().splitlines()
-    assert len(lines) == 1 + 9
+    assert len(lines) == 1 + 12
     assert sum(line.endswith("True") for line in lines) == 3
+    assert "Gain of the choice over trial 0" in (tmp_path / "tune" / "trials.md").read_text()
     with pytest.raises(FoldMismatch, match="no parameters for model 5"):
-        tuned_parameters(tmp_path / "tune" / "best_params.json", 5)
+        tuned_parameters(best, 5)
 
 
 @pytest.mark.parametrize(
@@ -235,7 +266,7 @@ def test_every_trial_is_a_job_and_training_waits_for_the_choice(tmp_path):
         parts = line.split()
         if len(parts) == 2 and parts[1].isdigit():
             counts[parts[0]] = int(parts[1])
-    assert counts["tune_trial"] == 3 * 4
+    assert counts["tune_trial"] == 3 * (1 + 4)  # the defaults, then 4 candidates
     assert counts["tune_select"] == 1
     assert counts["train_baseline"] == 3
     assert "results/tune/best_params.json" in dry.stdout
@@ -249,10 +280,13 @@ def test_workflow_trains_with_the_chosen_parameters(tmp_path):
     assert run.returncode == 0, run.stderr[-4000:]
     results = tmp_path / "results"
     chosen = json.loads((results / "tune" / "best_params.json").read_text())
+    raw_xgboost = yaml.safe_load(config.read_text())["training"]["xgboost"]
     for k in range(3):
         meta = json.loads((results / "train" / f"fold{k}" / "metadata.json").read_text())
         assert meta["tuned_parameters"] == chosen["folds"][str(k)]["params"]
-        assert meta["parameters"]["max_depth"] == chosen["folds"][str(k)]["params"]["max_depth"]
+        # trial 0 (the config's own parameters) may be the choice: then nothing is overridden
+        expected = {**raw_xgboost, **chosen["folds"][str(k)]["params"]}
+        assert meta["parameters"]["max_depth"] == expected["max_depth"]
         trial = json.loads((results / "tune" / f"fold{k}" / "trial0.json").read_text())
         assert trial["fold"] == k
     assert (results / "plots" / "tune_trials.png").stat().st_size > 0
@@ -260,3 +294,119 @@ def test_workflow_trains_with_the_chosen_parameters(tmp_path):
     assert [line.split(",")[0] for line in metrics[1:]] == ["xgboost", "fisher"]
     scores = pq.read_table(results / "baselines" / "fisher" / "fold0" / "scores.parquet")
     assert set(scores.column("set").to_pylist()) == {"train", "validation", "test"}
+
+
+# --- what the search looks at, and what it guarantees -------------------------------------
+
+
+def test_default_space_has_the_parameters_of_weighted_hep_samples(small_config, monkeypatch):
+    small_config["training"]["tune"] = {"enabled": True}
+    tuning = config_from_dict(small_config).training.tune
+    names = {d.name for d in tuning.space}
+    assert {"min_child_weight", "lambda", "alpha", "max_depth", "eta", "subsample"} <= names
+    assert tuning.trials == 20
+    import importlib.util
+
+    expected = "tpe" if importlib.util.find_spec("optuna") else "random"
+    assert tuning.method == expected  # method auto
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "optuna" else real(name, *a)
+    )
+    assert config_from_dict(small_config).training.tune.method == "random"
+
+
+def test_a_searched_eta_brings_its_rounds(small_config):
+    small_config["training"]["xgboost"].update(eta=0.1, n_estimators=300)
+    cfg = _config(small_config)
+    assert with_rounds(cfg, {"eta": 0.03})["n_estimators"] == 1000
+    assert with_rounds(cfg, {"eta": 0.3})["n_estimators"] == 100
+    assert with_rounds(cfg, {"eta": 0.03, "n_estimators": 50})["n_estimators"] == 50
+    assert with_rounds(cfg, {"max_depth": 3}) == {"max_depth": 3}
+    assert with_rounds(cfg, {}) == {}
+
+
+SAMPLE_LABELS = {"sig": "signal", "bkg": "background"}
+
+
+def _oof_auc(models, data):
+    score = np.full(len(data), np.nan)
+    for m in models:
+        test = m.scores["set"] == "test"
+        score[test] = m.scores["score"][test]
+    return roc_auc_score(data.label, score, sample_weight=np.abs(data.weight))
+
+
+def _interaction_data(n=12000, seed=4):
+    """Signal where x0 and x1 have the same sign: trees of depth 1 cannot learn it."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3)).astype(np.float32)
+    label = ((X[:, 0] * X[:, 1] + 0.5 * rng.normal(size=n)) > 0).astype(np.int8)
+    weight = rng.exponential(1.0, n)
+    names = np.where(label == 1, "sig", "bkg")
+    ids = np.arange(n)
+    return Dataset(
+        ["a", "b", "c"],
+        X,
+        weight,
+        label,
+        rng.integers(0, 3, n).astype(np.int8),
+        names,
+        names,
+        ids.astype(np.uint64),
+        np.zeros(n, dtype=np.int32),
+        ids.astype(np.int64),
+    )
+
+
+def test_tuned_models_are_not_worse_out_of_fold_than_untuned():
+    """The whole search (TPE when Optuna is installed) from weak defaults (stumps, which
+    cannot learn an interaction): every choice is at least as good as the defaults on its
+    validation fold, and the tuned out-of-fold AUC (sklearn) is well above the untuned one."""
+    samples = {n: {"label": lab, "files": f"{n}.root"} for n, lab in SAMPLE_LABELS.items()}
+    cfg = config_from_dict(
+        {
+            "samples": samples,
+            "features": [{"name": f, "expr": f} for f in "abc"],
+            "training": {
+                "folds": 3,
+                "early_stopping_rounds": 10,
+                "xgboost": {"n_estimators": 30, "max_depth": 1, "eta": 0.1},
+                "tune": {"enabled": True, "trials": 5, "batch": 3},
+            },
+        }
+    )
+    data = _interaction_data()
+    trials = []
+    for k in range(cfg.training.folds):
+        for i in range(n_trials(cfg.training.tune)):
+            needed = set(history_needed(cfg.training.tune, i))
+            history = [t for t in trials if t["fold"] == k and t["trial"] in needed]
+            trials.append(run_trial(cfg, data, k, i, history=history))
+    chosen = select(cfg, trials)
+    for c in chosen["folds"].values():
+        assert c["gain"] > 0 and c["auc_gain"] > 0.05  # the search found something
+    untuned = [train_fold(cfg, data, k) for k in range(cfg.training.folds)]
+    tuned = [
+        train_fold(cfg, data, k, params=chosen["folds"][str(k)]["params"])
+        for k in range(cfg.training.folds)
+    ]
+    assert _oof_auc(tuned, data) > _oof_auc(untuned, data) + 0.05
+
+
+def test_when_no_candidate_beats_the_defaults_the_untuned_models_are_kept(
+    ingested_for_tuning, tmp_path
+):
+    """Every candidate worse on validation than trial 0: the chosen parameters are {} and
+    the tuned models are the untuned ones, byte for byte."""
+    cfg, data = ingested_for_tuning
+    trials = [run_trial(cfg, data, k, i) for k in range(3) for i in range(4)]
+    for t in trials:  # make every candidate look worse than the defaults
+        if t["trial"]:
+            t["objective"] = t["validation_logloss"] = 10.0
+    chosen = select(cfg, trials)
+    assert all(c["trial"] == 0 and c["params"] == {} for c in chosen["folds"].values())
+    for k in range(3):
+        tuned = train_fold(cfg, data, k, params=chosen["folds"][str(k)]["params"])
+        untuned = train_fold(cfg, data, k)
+        assert tuned.booster.save_raw() == untuned.booster.save_raw()

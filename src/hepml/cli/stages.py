@@ -105,6 +105,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     from hepml.train.bdt import train_fold, write_fold
     from hepml.train.calibrate import calibrate_fold
     from hepml.train.categories import check_category_events
+    from hepml.train.threads import usable_threads
     from hepml.train.tune import tuned_parameters
 
     cfg = load_config(args.configs, category=args.category)
@@ -115,6 +116,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         raise ConfigError(msg)
     _check_train_outputs(args)
     params = tuned_parameters(args.params, args.fold) if args.params else None
+    args.threads = usable_threads(args.threads)
     if args.classifier == "xgboost" and cfg.training.engine == "dask":
         from hepml.train.distributed import run_fold
 
@@ -156,6 +158,7 @@ def _cmd_tune_trial(args: argparse.Namespace) -> None:
     from hepml.atomic import write_json
     from hepml.config import load_config
     from hepml.outputs import check_outputs
+    from hepml.train.threads import usable_threads
     from hepml.train.tune import run_trial
 
     cfg = load_config(args.configs)
@@ -165,7 +168,8 @@ def _cmd_tune_trial(args: argparse.Namespace) -> None:
     )
     history = [json.loads(Path(p).read_text(encoding="utf-8")) for p in args.history]
     data = load_tables(cfg, args.tables)
-    record = run_trial(cfg, data, args.fold, args.trial, history=history, threads=args.threads)
+    threads = usable_threads(args.threads)
+    record = run_trial(cfg, data, args.fold, args.trial, history=history, threads=threads)
     write_json(args.output, record)
 
 

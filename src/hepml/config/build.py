@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import importlib.util
 import math
 import re
 from pathlib import Path
@@ -39,6 +40,7 @@ from hepml.config.model import (
     Dimension,
     EvaluationSettings,
     Feature,
+    LearningCurveSettings,
     PlottingSettings,
     ReadingSettings,
     Sample,
@@ -145,6 +147,11 @@ def _training_settings(training: dict[str, Any], source: str) -> TrainingSetting
         negative_weights=training["negative_weights"],
         balance_backgrounds=bool(training["balance_backgrounds"]),
         early_stopping_rounds=int(training["early_stopping_rounds"]),
+        min_rounds=int(training["min_rounds"]),
+        learning_curve=LearningCurveSettings(
+            events=int(training["learning_curve"]["events"]),
+            auc_every=int(training["learning_curve"]["auc_every"]),
+        ),
         xgboost=dict(training["xgboost"]),
         baselines=_baselines(training["baselines"], source),
         tune=_tuning(training["tune"], source),
@@ -160,6 +167,8 @@ def _evaluation_settings(evaluation: dict[str, Any]) -> EvaluationSettings:
             WorkingPoint(*next(iter(wp.items()))) for wp in evaluation["working_points"]
         ),
         ks_threshold=float(evaluation["ks_threshold"]),
+        ks_distance=float(evaluation["ks_distance"]),
+        auc_gap=float(evaluation["auc_gap"]),
         bins=int(evaluation["bins"]),
         significance_metric=significance["metric"],
         min_background=float(significance["min_background"]),
@@ -306,7 +315,10 @@ def _tuning(spec: dict[str, Any], source: str) -> Tuning | None:
                 integer,
             )
         )
-    return Tuning(spec["method"], spec["trials"], spec["batch"], spec["objective"], tuple(dims))
+    method = spec["method"]
+    if method == "auto":  # decided once, here: every job of the run loads the same config
+        method = "tpe" if importlib.util.find_spec("optuna") is not None else "random"
+    return Tuning(method, spec["trials"], spec["batch"], spec["objective"], tuple(dims))
 
 
 def _engine(training: dict[str, Any], source: str) -> str:
@@ -338,6 +350,8 @@ def _dask_settings(spec: dict[str, Any], source: str) -> DaskSettings:
         workers=int(spec["workers"]),
         threads_per_worker=spec["threads_per_worker"],
         memory_limit=memory,
+        collective_timeout=int(spec["collective_timeout"]),
+        retries=int(spec["retries"]),
     )
 
 

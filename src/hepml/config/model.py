@@ -152,6 +152,14 @@ class Tuning:
 
 
 @dataclass(frozen=True)
+class LearningCurveSettings:
+    """What ``learning_curve.csv`` records (``training.learning_curve``)."""
+
+    events: int  # training-set metrics on a fixed subsample of this many training events
+    auc_every: int  # AUC every this many rounds and at the best one (0: the best only)
+
+
+@dataclass(frozen=True)
 class DaskSettings:
     """The Dask cluster of ``training.engine: dask`` (``training.dask``)."""
 
@@ -160,6 +168,8 @@ class DaskSettings:
     workers: int  # LocalCluster: worker processes
     threads_per_worker: int | None  # LocalCluster; None: the job's threads shared
     memory_limit: str | None  # LocalCluster, per worker ('4GB'); None: Dask's auto
+    collective_timeout: int = 300  # seconds a training step waits for the other workers
+    retries: int = 1  # trainings started again after a lost worker
 
 
 @dataclass(frozen=True)
@@ -207,6 +217,8 @@ class TrainingSettings:
     negative_weights: str  # abs | drop | zero | annihilate
     balance_backgrounds: bool  # equal weight sums for the background processes
     early_stopping_rounds: int
+    min_rounds: int  # the fewest trees early stopping may keep
+    learning_curve: LearningCurveSettings
     xgboost: dict[str, Any]  # booster parameters (schema defaults filled in)
     baselines: tuple[Baseline, ...]
     tune: Tuning | None  # None: no hyperparameter search
@@ -220,7 +232,9 @@ class EvaluationSettings:
     """``evaluation``: working points, overtraining test, histograms, significance scan."""
 
     working_points: tuple[WorkingPoint, ...]
-    ks_threshold: float
+    ks_threshold: float  # KS p-value: significant train/test difference below it
+    ks_distance: float  # effect sizes above which a significant difference is overtraining
+    auc_gap: float
     bins: int  # score histogram bins
     significance_metric: str  # asimov | s_over_sqrt_b | s_over_sqrt_s_plus_b
     min_background: float  # expected background events the optimal cut must keep

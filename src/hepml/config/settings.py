@@ -39,8 +39,9 @@ __all__ = [
 # `label` is its class, signal/background/data: not presentation.)
 FEATURE_PRESENTATION_KEYS = ("label",)
 SAMPLE_PRESENTATION_KEYS: tuple[str, ...] = ()
-# Connection settings of the Dask engine: how to reach a cluster, not what it computes.
-_DASK_CONNECTION = ("address", "timeout")
+# Connection settings of the Dask engine: how to reach a cluster and ride out a lost worker,
+# not what it computes.
+_DASK_CONNECTION = ("address", "timeout", "collective_timeout", "retries")
 
 
 def settings_hash(settings: Any) -> str:

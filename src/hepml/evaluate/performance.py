@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hepml.evaluate import metrics, significance
+from hepml.evaluate.overtraining import Criteria, OvertrainingCheck, check_model
 from hepml.evaluate.per_process import per_process_performance
 from hepml.evaluate.tables import write_evaluation
 from hepml.exceptions import ConfigError, DataError
-from hepml.tables.scores import TEST, TRAIN, ModelScores, ScoreSource, ScoreTable
+from hepml.tables.scores import TEST, TRAIN, ScoreSource, ScoreTable
 
 if TYPE_CHECKING:
     from hepml.config import Config
@@ -64,28 +65,6 @@ class WorkingPointResult:
 
 
 @dataclasses.dataclass(frozen=True)
-class OvertrainingCheck:
-    """Train-vs-test comparison of one fold's model for one class (``"signal"``/``"background"``).
-
-    ``flagged`` means the KS p-value is below the threshold: a hint to look at the plot, not a
-    verdict (physics weights and large samples make tiny, harmless differences significant).
-    ``auc_train``/``auc_test`` are the model's AUC on its training and test events.
-    """
-
-    fold: int
-    event_class: str
-    ks: metrics.KSResult
-    auc_train: float
-    auc_test: float
-    flagged: bool
-
-    @property
-    def auc_gap(self) -> float:
-        """AUC on the training events minus AUC on the test events."""
-        return self.auc_train - self.auc_test
-
-
-@dataclasses.dataclass(frozen=True)
 class Evaluation:
     """Everything the evaluation stage computed for one classifier.
 
@@ -106,6 +85,7 @@ class Evaluation:
     curves: dict[str, Any]
     histograms: dict[str, Any]
     ks_threshold: float
+    criteria: Criteria = dataclasses.field(default_factory=Criteria)
     per_process: tuple[dict[str, Any], ...] = ()
     significance: dict[str, Any] | None = None
 
@@ -180,33 +160,6 @@ def _working_points(
     return tuple(results)
 
 
-def _overtraining(
-    model: ModelScores, train: np.ndarray, test: np.ndarray, ks_threshold: float
-) -> list[OvertrainingCheck]:
-    """KS test and AUC of one model's training events against its test events, per class."""
-    k = model.model_fold
-    auc_train = metrics.roc_auc(model.score[train], model.label[train], model.weight[train])
-    auc_test = metrics.roc_auc(model.score[test], model.label[test], model.weight[test])
-    checks = []
-    for value, name in CLASSES.items():
-        of_class = model.label == value
-        rows_train, rows_test = train & of_class, test & of_class
-        # reversed to increasing score: the KS test's pooled sort then merges two runs
-        ks = metrics.ks_2samp_weighted(
-            model.score[rows_train][::-1],
-            model.score[rows_test][::-1],
-            model.weight[rows_train][::-1],
-            model.weight[rows_test][::-1],
-        )
-        flagged = ks.pvalue < ks_threshold
-        if flagged:
-            log.info(
-                "fold %d %s: KS p = %.3g < %g (train vs test)", k, name, ks.pvalue, ks_threshold
-            )
-        checks.append(OvertrainingCheck(k, name, ks, auc_train, auc_test, flagged))
-    return checks
-
-
 def _roc_data(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> dict[str, Any]:
     """ROC curve as JSON-ready lists, thinned to at most MAX_CURVE_POINTS points (+inf -> null)."""
     background_efficiency, signal_efficiency, thresholds = metrics.roc_curve(
@@ -237,7 +190,7 @@ def _as_json(histogram: np.ndarray) -> dict[str, list]:
 
 
 def _per_model(
-    source: ScoreSource, edges: np.ndarray, ks_threshold: float
+    source: ScoreSource, edges: np.ndarray, criteria: Criteria
 ) -> tuple[tuple[OvertrainingCheck, ...], dict[str, np.ndarray], dict[str, np.ndarray]]:
     """One pass over the models: overtraining checks, training-score histograms, test rows.
 
@@ -257,7 +210,11 @@ def _per_model(
             _check_both_classes(
                 model.label[train], f"training set of model fold {model.model_fold}"
             )
-            checks.extend(_overtraining(model, train, test, ks_threshold))
+            checks.extend(
+                check_model(
+                    model.model_fold, model.score, model.label, model.weight, train, test, criteria
+                )
+            )
         except DataError as err:
             empty_training = empty_training or err
         for value, name in CLASSES.items():
@@ -337,6 +294,8 @@ def evaluation_options(cfg: Config) -> dict[str, Any]:
     return {
         "working_points": [wp.as_dict() for wp in cfg.evaluation.working_points],
         "ks_threshold": cfg.evaluation.ks_threshold,
+        "ks_distance": cfg.evaluation.ks_distance,
+        "auc_gap": cfg.evaluation.auc_gap,
         "n_bins": cfg.evaluation.bins,
         "significance_metric": cfg.evaluation.significance_metric,
         "min_background": cfg.evaluation.min_background,
@@ -350,6 +309,8 @@ def evaluate(
     classifier: str = "xgboost",
     working_points: Sequence[Mapping[str, float]] = (),
     ks_threshold: float = 0.05,
+    ks_distance: float = 0.08,
+    auc_gap: float = 0.04,
     n_bins: int = 40,
     significance_metric: str = "asimov",
     min_background: float = 1.0,
@@ -360,7 +321,10 @@ def evaluate(
     ``table`` is a :class:`~hepml.tables.scores.ScoreSource` (the CLI's ``ScoreFiles``) or a
     mapping of arrays with every model's rows (columns of :class:`~hepml.tables.scores.ScoreTable`).
     ``working_points`` are dicts with exactly one of ``signal_efficiency``,
-    ``background_efficiency`` or ``score``. ``n_bins`` bins the score histograms on [0, 1].
+    ``background_efficiency`` or ``score``. A fold model's train-vs-test difference of one
+    class is flagged as overtraining when its KS p-value is below ``ks_threshold`` and its KS
+    distance exceeds ``ks_distance`` or its AUC gap ``auc_gap``
+    (:mod:`hepml.evaluate.overtraining`). ``n_bins`` bins the score histograms on [0, 1].
     The significance scan tries ``n_cuts`` equidistant cuts and picks the one maximising
     ``significance_metric`` (``asimov``, ``s_over_sqrt_b``, ``s_over_sqrt_s_plus_b``) with at
     least ``min_background`` expected background events. An optional ``process`` column
@@ -372,7 +336,8 @@ def evaluate(
     low, high = source.score_range()
     score_range = (min(0.0, low), max(1.0, high))
     edges = np.linspace(*score_range, n_bins + 1)
-    overtraining, train_histograms, t = _per_model(source, edges, ks_threshold)
+    criteria = Criteria(ks_threshold, ks_distance, auc_gap)
+    overtraining, train_histograms, t = _per_model(source, edges, criteria)
     folds = list(range(source.n_folds))
     fold_rocs = [{"fold": k, **_roc_data(*_rows(t, t["model_fold"] == k))} for k in folds]
     merged = _roc_data(*_rows(t))
@@ -397,6 +362,7 @@ def evaluate(
         },
         histograms=_histograms(t, train_histograms, source.names, edges),
         ks_threshold=ks_threshold,
+        criteria=criteria,
         per_process=tuple(per_process_performance(t, thresholds, names=source.names)),
         significance=_significance(
             t,

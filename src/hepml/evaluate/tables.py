@@ -92,12 +92,14 @@ def _overtraining_rows(ev: Evaluation) -> list[dict[str, Any]]:
             "fold": check.fold,
             "class": check.event_class,
             "ks_statistic": check.ks.statistic,
+            "ks_expected": check.ks_expected,
             "ks_pvalue": check.ks.pvalue,
             "n_eff_train": check.ks.n_eff_a,
             "n_eff_test": check.ks.n_eff_b,
             "auc_train": check.auc_train,
             "auc_test": check.auc_test,
             "auc_gap": check.auc_gap,
+            "significant": check.significant,
             "flagged": check.flagged,
         }
         for check in ev.overtraining
@@ -153,9 +155,12 @@ _NOTES = {
     ),
     "overtraining": (
         "Weighted two-sample KS test of each model's training-set scores against its test-set "
-        "scores, per class, and the AUC on both. `flagged` (KS p-value < {threshold:g}) is "
-        "indicative, not a verdict: with large samples or physics weights a harmless "
-        "difference can be significant, so look at the overtraining plot and the AUC gap."
+        "scores, per class, and the AUC on both. `ks_expected` = sqrt(1/n_eff_train + "
+        "1/n_eff_test) is the size of the KS distance without overtraining (its mean is 0.87 "
+        "times this). `significant`: KS p-value < {threshold:g}; `flagged` (overtraining): "
+        "significant and large, i.e. KS distance > {ks_distance:g} or AUC gap (train - test) "
+        "> {auc_gap:g}. With many events a tiny, harmless difference is significant; the "
+        "effect sizes say whether it matters."
     ),
     "per_process": (
         "Per process, on the merged out-of-fold scores: yield (expected events), AUC of the "
@@ -209,6 +214,8 @@ def write_evaluation(
     first = evaluations[0]
     formats = {
         "threshold": first.ks_threshold,
+        "ks_distance": first.criteria.ks_distance,
+        "auc_gap": first.criteria.auc_gap,
         "min_background": (first.significance or {}).get("min_background", float("nan")),
     }
     written = []

@@ -2,7 +2,7 @@
 
 So that users see what the BDT buys, ``training.baselines`` lists classifiers physicists
 learn first; each is trained by model k on exactly the events the BDT of model k trains on,
-with the same training weights (:func:`hepml.train.bdt.fold_weights`), and scores the same
+with the same training weights (:func:`hepml.train.bdt.model_weights`), and scores the same
 train/validation/test events, so its out-of-fold scores go through the same evaluation:
 
 ========== ==========================================================================
@@ -42,7 +42,7 @@ from hepml.config import Baseline, Config
 from hepml.exceptions import ConfigError, did_you_mean
 from hepml.folds import fold_masks, fold_roles
 from hepml.tables.features import Dataset
-from hepml.train.bdt import fold_weights, model_record, score_table, write_scores
+from hepml.train.bdt import model_record, model_weights, score_table, write_scores
 
 __all__ = [
     "METHODS",
@@ -214,12 +214,18 @@ def predict_scores(pipeline: Any, X: np.ndarray) -> np.ndarray:
     return np.concatenate(parts).astype(np.float64)
 
 
-def _weighted(config: Config, data: Dataset, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(indices, training weights) of the events of ``mask`` with a non-zero training weight."""
-    idx = np.flatnonzero(mask)
-    w = fold_weights(config, data, mask)
-    keep = w > 0
-    return idx[keep], w[keep]
+def _weighted(
+    config: Config, data: Dataset, masks: dict[str, np.ndarray]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per set (train, validation): the indices and training weights (the BDT's,
+    :func:`hepml.train.bdt.model_weights`) of its events with a non-zero training weight."""
+    weights = model_weights(config, data, masks)
+    sets = {}
+    for name, w in weights.items():
+        idx = np.flatnonzero(masks[name])
+        keep = w > 0
+        sets[name] = (idx[keep], w[keep])
+    return sets
 
 
 def baseline_hash(config: Config, baseline: Baseline) -> str:
@@ -256,10 +262,8 @@ def train_baseline(
     pipeline = build_pipeline(baseline, seed=seed, threads=threads)
     # events whose training weight is 0 (policies drop/zero/annihilate) carry no information;
     # left in, they would still be kNN neighbours and break AdaBoost's log-weights
-    train, val = (
-        _weighted(config, data, masks["train"]),
-        _weighted(config, data, masks["validation"]),
-    )
+    weighted = _weighted(config, data, masks)
+    train, val = weighted["train"], weighted["validation"]
     with threadpool_limits(limits=threads):
         _fit(
             pipeline,

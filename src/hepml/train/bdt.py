@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from hepml.config import Config
 from hepml.folds import SETS, fold_masks, fold_roles
 from hepml.tables.features import Dataset
 from hepml.tables.text import write_table
+from hepml.train.curves import AucEvery, EarlyStopping, Fit, subsample_rows, weighted_auc
 from hepml.train.device import check_device, effective_device
 from hepml.train.weights import training_weights
 
@@ -42,6 +43,7 @@ __all__ = [
     "fold_metadata",
     "fold_weights",
     "model_record",
+    "model_weights",
     "score_table",
     "train_fold",
     "training_weights",
@@ -57,7 +59,8 @@ BATCH_ROWS = 1 << 18  # events per batch handed to XGBoost's QuantileDMatrix
 
 
 def fold_weights(config: Config, data: Dataset, mask: np.ndarray) -> np.ndarray:
-    """Training weights (policy, balancing, mean 1) of the events in ``mask``.
+    """Training weights (policy, balancing, mean 1) of the events in ``mask``, computed over
+    exactly those events.
 
     With ``training.multiclass``, ``data.label`` holds class indices and the classes' own
     balance policies apply (:func:`hepml.train.multiclass.class_training_weights`).
@@ -75,6 +78,23 @@ def fold_weights(config: Config, data: Dataset, mask: np.ndarray) -> np.ndarray:
         process=data.process[mask] if config.training.balance_backgrounds else None,
         balance_backgrounds=config.training.balance_backgrounds,
     )
+
+
+def model_weights(
+    config: Config, data: Dataset, masks: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """The weights of model k's training and validation events, computed once over both.
+
+    The negative-weight policy, the class (and process) balancing and the scaling to a mean
+    of 1 see the events the fold model may use (training and validation folds together,
+    never the test fold), so an event has the same weight in either set and the validation
+    loss that stops the training is the training loss on new events. Returns ``{"train":
+    ..., "validation": ...}`` in the events' order within each mask.
+    """
+    used = masks["train"] | masks["validation"]
+    weight = fold_weights(config, data, used)
+    in_train = masks["train"][used]
+    return {"train": weight[in_train], "validation": weight[~in_train]}
 
 
 def xgboost_params(
@@ -99,7 +119,7 @@ def xgboost_params(
         params["interaction_constraints"] = str([[features.index(f) for f in g] for g in groups])
     params.update(
         objective="binary:logistic",
-        eval_metric=["auc", "logloss"],  # the last one drives early stopping
+        eval_metric="logloss",  # the validation log-loss drives early stopping
         tree_method="hist",
         nthread=int(threads),
         seed=int(config.seed) * 100 + k,
@@ -120,45 +140,71 @@ def fit_booster(
     *,
     num_boost_round: int,
     threads: int = 1,
-) -> tuple[xgb.Booster, dict[str, dict[str, list[float]]], int]:
+    metric: str = "logloss",
+    auc: Callable[[np.ndarray, np.ndarray, np.ndarray], float] = weighted_auc,
+) -> Fit:
     """Train on ``masks["train"]``, early-stop on ``masks["validation"]``; nothing else is read.
 
-    Returns the booster cut at its best iteration, the learning curve (weighted log-loss and
-    AUC per round on both sets) and the best iteration. Raises :class:`ConfigError` for
-    ``device: cuda`` without a usable GPU (XGBoost would quietly train on the CPU).
+    The learning curve has the weighted log-loss of every round on the validation set (the
+    early-stopping metric) and on a fixed subsample of ``training.learning_curve.events``
+    training events, and their AUC every ``auc_every`` rounds (see :class:`Fit` for the AUC
+    at the best round). ``metric`` is XGBoost's loss metric (``mlogloss`` for multiclass
+    models; the curve calls it ``logloss`` either way) and ``auc(score, label, weight)`` the
+    AUC of the curve. Raises :class:`ConfigError` for ``device: cuda`` without a usable GPU
+    (XGBoost would quietly train on the CPU).
     """
     check_device(params.get("device", "cpu"))
     max_bin = int(params.get("max_bin", 256))
-    dtrain = _matrix(config, data, masks["train"], max_bin, threads)
+    weights = model_weights(config, data, masks)
+    rows = {s: np.flatnonzero(masks[s]) for s in ("train", "validation")}
+    dtrain = _matrix(data, rows["train"], weights["train"], max_bin, threads)
     # binned with the training cuts: a fraction of the memory of a plain DMatrix
-    dval = _matrix(config, data, masks["validation"], max_bin, threads, ref=dtrain)
-    history: dict[str, dict[str, list[float]]] = {}
+    dval = _matrix(data, rows["validation"], weights["validation"], max_bin, threads, ref=dtrain)
+    curve = config.training.learning_curve
+    pick = subsample_rows(len(rows["train"]), curve.events, int(params.get("seed", 0)))
+    sets = {
+        "train": (rows["train"][pick], data.label[rows["train"][pick]], weights["train"][pick]),
+        "validation": (rows["validation"], data.label[rows["validation"]], weights["validation"]),
+    }
+    del weights, rows, pick
+    dsample = _matrix(data, sets["train"][0], sets["train"][2], max_bin, threads, ref=dtrain)
+    matrices = {"train": dsample, "validation": dval}
+    every = AucEvery({s: (matrices[s], *sets[s][1:]) for s in sets}, curve.auc_every, auc=auc)
+    stopping = EarlyStopping(
+        config.training.early_stopping_rounds, min_rounds=config.training.min_rounds, metric=metric
+    )
+    history: dict[str, Any] = {}
     booster = xgb.train(
-        dict(params),
+        {**params, "eval_metric": metric},
         dtrain,
         num_boost_round=num_boost_round,
-        evals=[(dtrain, "train"), (dval, "validation")],
-        early_stopping_rounds=config.training.early_stopping_rounds,
+        evals=[(dsample, "train"), (dval, "validation")],
         evals_result=history,
+        callbacks=[every, stopping],
         verbose_eval=False,
     )
-    best = int(booster.best_iteration)
-    return booster[: best + 1], history, best  # exactly the model early stopping chose
+    n = len(history["validation"][metric])
+    curves = {
+        s: {
+            "logloss": [float(v) for v in history[s][metric]],
+            "auc": [every.values[s].get(i) for i in range(n)],
+        }
+        for s in sets
+    }
+    # exactly the model early stopping chose
+    return Fit(booster[: stopping.best + 1], curves, stopping.best, sets, auc)
 
 
 def _matrix(
-    config: Config,
     data: Dataset,
-    mask: np.ndarray,
+    rows: np.ndarray,
+    weight: np.ndarray,
     max_bin: int,
     threads: int,
     ref: xgb.QuantileDMatrix | None = None,
 ) -> xgb.QuantileDMatrix:
-    """The binned matrix of the events in ``mask`` with their training weights.
-
-    The row indices and weights live only while XGBoost copies them in (it keeps its own).
-    """
-    batches = _RowBatches(data, np.flatnonzero(mask), fold_weights(config, data, mask))
+    """The binned matrix of the events ``rows`` of ``data`` with their training weights."""
+    batches = _RowBatches(data, rows, weight)
     return xgb.QuantileDMatrix(batches, max_bin=max_bin, ref=ref, nthread=threads)
 
 
@@ -222,7 +268,7 @@ def train_fold(
     roles = fold_roles(k, config.training.folds)
     masks = fold_masks(data, k, config.training.folds)
     booster_params = xgboost_params(config, k, threads, params)
-    booster, history, best = fit_booster(
+    fit = fit_booster(
         config,
         data,
         masks,
@@ -230,14 +276,17 @@ def train_fold(
         num_boost_round=n_rounds(config, params),
         threads=threads,
     )
-    log.info("model %d: best iteration %d of %d", k, best, len(history["train"]["logloss"]))
+    booster, best = fit.booster, fit.best
+    log.info("model %d: best iteration %d of %d", k, best, len(fit.history["train"]["logloss"]))
     device = effective_device(booster)
     if device != "cpu":
         booster.set_param({"device": "cpu"})  # the events are in host memory: score there
-    scores = score_table(booster.inplace_predict(data.X, validate_features=False), data, masks, k)
+    score = booster.inplace_predict(data.X, validate_features=False)
+    fit.finish(score)
+    scores = score_table(score, data, masks, k)
     events = {s: int(masks[s].sum()) for s in SETS}
     meta = fold_metadata(config, k, best, booster_params, params, events) | {"device": device}
-    return FoldModel(booster, roles, history, best, scores, meta)
+    return FoldModel(booster, roles, fit.history, best, scores, meta)
 
 
 def fold_metadata(
@@ -272,6 +321,13 @@ def fold_metadata(
             "negative_weights": config.training.negative_weights,
             "balance_classes": config.training.balance_classes,
             "balance_backgrounds": config.training.balance_backgrounds,
+            "computed_over": "train+validation",
+            "mean": 1.0,
+        },
+        "early_stopping": {
+            "metric": "validation logloss",
+            "rounds": config.training.early_stopping_rounds,
+            "min_rounds": config.training.min_rounds,
         },
         "events": {s: int(events[s]) for s in SETS},
         "engine": engine,
@@ -333,16 +389,12 @@ def write_model(model: FoldModel, output_dir: str | Path) -> list[Path]:
         tmp.write_bytes(raw)
     write_json(paths[1], model_record(model.metadata, paths[0].name, raw))
     curve = model.learning_curve
-    rows = [
-        {
-            "iteration": i,
-            **{
-                f"{s}_{m}": curve[s][m][i]
-                for s in ("train", "validation")
-                for m in ("logloss", "auc")
-            },
-        }
-        for i in range(len(curve["train"]["logloss"]))
-    ]
+    n = len(curve["validation"]["logloss"])
+    columns = {
+        f"{s}_{m}": curve[s].get(m) or [None] * n
+        for s in ("train", "validation")
+        for m in ("logloss", "auc")
+    }
+    rows = [{"iteration": i, **{c: v[i] for c, v in columns.items()}} for i in range(n)]
     write_table(rows, paths[2])
     return paths

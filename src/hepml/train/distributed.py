@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ import pyarrow.parquet as pq
 
 from hepml.atomic import atomic_path
 from hepml.config import Config
+from hepml.exceptions import ClusterError
 from hepml.folds import SETS, check_set_classes, fold_roles, set_masks
 from hepml.tables.features import Dataset
 from hepml.train.bdt import (
@@ -46,6 +48,7 @@ from hepml.train.bdt import (
     write_model,
     xgboost_params,
 )
+from hepml.train.curves import EarlyStopping, best_round
 from hepml.train.dask_cluster import dask_client, n_workers, require_dask
 from hepml.train.dask_events import Events, persist_events, read_events
 from hepml.train.weights import apply_policy, group_factors
@@ -81,8 +84,8 @@ class SetArrays:
 def training_sets(
     config: Config, events: Events, k: int
 ) -> tuple[dict[str, SetArrays], dict[str, int]]:
-    """Model ``k``'s train and validation sets, weighted as :func:`hepml.train.bdt.fold_weights`,
-    and the number of events of each set (test included).
+    """Model ``k``'s train and validation sets, weighted as :func:`hepml.train.bdt.model_weights`
+    (one balancing over both sets), and the number of events of each set (test included).
 
     Computes the weight sums per set, sample and class on the cluster (a pass over the
     weight, label and fold columns). Raises :class:`DataError` if a set lacks a class.
@@ -115,18 +118,20 @@ def training_sets(
     )
     label = np.broadcast_to(np.array([0, 1]), (n_samples, 2))
     process = np.broadcast_to(np.array(events.processes)[:, None], (n_samples, 2))
+    # one set of factors for the training and validation events together, as model_weights
+    used = {name: values[:2].sum(axis=0) for name, values in (("counts", counts), ("sums", sums))}
+    groups = used["counts"] > 0
+    factors = np.zeros((n_samples, 2))
+    factors[groups] = group_factors(
+        used["sums"][groups],
+        label[groups],
+        int(nonzero[:2].sum()),
+        balance=config.training.balance_classes,
+        process=process[groups] if config.training.balance_backgrounds else None,
+    )
+    weight = da.map_blocks(_scaled, policy, events.sample, events.label, factors, dtype=float)
     sets = {}
     for i, s in enumerate(SETS[:2]):
-        groups = counts[i] > 0
-        factors = np.zeros((n_samples, 2))
-        factors[groups] = group_factors(
-            sums[i][groups],
-            label[groups],
-            int(nonzero[i].sum()),
-            balance=config.training.balance_classes,
-            process=process[groups] if config.training.balance_backgrounds else None,
-        )
-        weight = da.map_blocks(_scaled, policy, events.sample, events.label, factors, dtype=float)
         mask = codes == i
         sets[s] = SetArrays(events.X[mask], events.label[mask], weight[mask], events.fold[mask])
     return sets, {s: int(counts[i].sum()) for i, s in enumerate(SETS)}
@@ -143,9 +148,82 @@ def train_fold_dask(
     """Train model ``k`` on the cluster of ``client``; the scores are left to :func:`write_scores`.
 
     ``params`` override the config's XGBoost parameters (the tuned ones of this fold). Each
-    worker trains with its own number of threads. The returned model's ``scores`` is empty.
+    worker trains with its own number of threads. A worker lost during training (killed,
+    out of memory, its node gone) makes the others' next collective step fail after
+    ``training.dask.collective_timeout`` seconds; the training then starts again on the
+    workers left (Dask recomputes the partitions the lost worker held), at most
+    ``training.dask.retries`` times, else :class:`ClusterError` says what happened. The
+    returned model's ``scores`` is empty.
     """
+    attempt = 0
+    while True:
+        attempt += 1
+        before = set(_worker_addresses(client))
+        try:
+            model = _train_once(config, events, k, client=client, params=params)
+        except Exception as err:  # a lost worker surfaces as many error types
+            _retry_or_raise(
+                config,
+                k,
+                err,
+                sorted(before - set(_worker_addresses(client))),
+                len(_worker_addresses(client)),
+                attempt,
+            )
+            continue
+        model.metadata["dask"]["attempts"] = attempt
+        return model
+
+
+def _retry_or_raise(
+    config: Config, k: int, err: Exception, lost: list[str], left: int, attempt: int
+) -> None:
+    """Return if model ``k`` may train again after losing the workers ``lost``; raise
+    ``err`` itself when no worker was lost, :class:`ClusterError` when out of retries."""
+    if not lost:
+        raise err
+    brief = _brief(err)
+    if attempt > config.training.dask.retries or left == 0:
+        msg = (
+            f"training.dask: Dask worker(s) {', '.join(lost)} were lost while model {k} "
+            f"trained ({brief}); {left} worker(s) left after {attempt} attempt(s). Nothing "
+            "was written: rerun the job (snakemake --retries N reruns failed jobs) or raise "
+            "training.dask.retries"
+        )
+        raise ClusterError(msg) from err
+    log.warning(
+        "model %d: Dask worker(s) %s lost during training (%s); training again on the %d "
+        "worker(s) left",
+        k,
+        ", ".join(lost),
+        brief,
+        left,
+    )
+
+
+def _brief(err: Exception) -> str:
+    """An error's message on one line, without XGBoost's source locations and stack trace."""
+    text = str(err).split("Stack trace:")[0]
+    text = re.sub(r"\[[^\]]*\]:?|\S+\.(?:cc|h|cu):\d+:?", " ", text)
+    text = " ".join(text.replace(" - ", " ").split()).strip(" -:")
+    return text[:200] or type(err).__name__
+
+
+def _worker_addresses(client: Any) -> list[str]:
+    return list(client.scheduler_info()["workers"])
+
+
+def _train_once(
+    config: Config,
+    events: Events,
+    k: int,
+    *,
+    client: Any,
+    params: Mapping[str, Any] | None,
+) -> FoldModel:
+    """One attempt of :func:`train_fold_dask`."""
     from xgboost import dask as dxgb
+    from xgboost.collective import Config as CollectiveConfig
 
     sets, n_events = training_sets(config, events, k)
     booster_params = xgboost_params(config, k, 1, params)
@@ -168,21 +246,25 @@ def train_fold_dask(
         ref=dtrain,
         feature_names=names,
     )
+    stopping = EarlyStopping(
+        config.training.early_stopping_rounds, min_rounds=config.training.min_rounds
+    )
     result = dxgb.train(
         client,
         booster_params,
         dtrain,
         num_boost_round=n_rounds(config, params),
         evals=[(dtrain, "train"), (dval, "validation")],
-        early_stopping_rounds=config.training.early_stopping_rounds,
+        callbacks=[stopping],  # runs on every worker, on the same (allreduced) losses
         verbose_eval=False,
+        coll_cfg=CollectiveConfig(timeout=config.training.dask.collective_timeout),
     )
     del dtrain, dval, train, validation  # the binned sets and their inputs leave the workers
-    best = int(result["booster"].best_iteration)
     history = {
         s: {m: [float(v) for v in values] for m, values in curves.items()}
         for s, curves in result["history"].items()
     }
+    best = best_round(history["validation"]["logloss"], config.training.min_rounds)
     log.info("model %d: best iteration %d of %d", k, best, len(history["train"]["logloss"]))
     booster = result["booster"][: best + 1]
     if booster_params.get("device") == "cuda":

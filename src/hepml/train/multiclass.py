@@ -42,6 +42,7 @@ from hepml.train.bdt import (
     score_table,
     xgboost_params,
 )
+from hepml.train.curves import weighted_auc
 from hepml.train.device import effective_device
 from hepml.train.weights import apply_policy
 
@@ -168,6 +169,24 @@ def multiclass_outputs(
     return ScoreOutputs(names, signal, multiclass.discriminant, w)
 
 
+def multiclass_auc(probabilities: np.ndarray, label: np.ndarray, weight: np.ndarray) -> float:
+    """The learning curve's AUC of a multiclass model: each class's one-vs-rest weighted AUC
+    (:func:`hepml.train.curves.weighted_auc`) averaged with the classes' weight fractions, as
+    XGBoost's multiclass ``auc`` metric; NaN when no class can be told from the rest."""
+    probabilities = np.asarray(probabilities).reshape(len(label), -1)
+    total = float(np.sum(weight))
+    aucs, fractions = [], []
+    for c in range(probabilities.shape[1]):
+        is_class = label == c
+        auc = weighted_auc(probabilities[:, c], is_class.astype(np.int8), weight)
+        if np.isfinite(auc):
+            aucs.append(auc)
+            fractions.append(float(np.sum(weight[is_class])) / total if total > 0 else 0.0)
+    if not aucs or sum(fractions) <= 0:
+        return float("nan")
+    return float(np.average(aucs, weights=fractions))
+
+
 def _params(config: Config, k: int, threads: int, overrides: Mapping[str, Any] | None) -> dict:
     params = xgboost_params(config, k, threads, overrides)
     params.update(
@@ -193,16 +212,17 @@ def train_multiclass_fold(
     masks = set_masks(data.fold, fold_roles(k, config.training.folds))
     _check_sets(config, k, classes, masks)
     booster_params = _params(config, k, threads, params)
-    booster, history, best = fit_booster(
+    fit = fit_booster(
         config,
         classes,
         masks,
         booster_params,
         num_boost_round=n_rounds(config, params),
         threads=threads,
+        metric="mlogloss",  # the curve's logloss column, as for the binary BDT
+        auc=multiclass_auc,
     )
-    for curve in history.values():  # the learning-curve columns of the binary BDT
-        curve["logloss"] = curve.pop("mlogloss")
+    booster, history, best = fit.booster, fit.history, fit.best
     log.info("model %d: best iteration %d of %d", k, best, len(history["train"]["logloss"]))
     device = effective_device(booster)
     if device != "cpu":
@@ -210,7 +230,9 @@ def train_multiclass_fold(
     outputs = multiclass_outputs(
         config, classes, masks["train"], fold_weights(config, classes, masks["train"])
     )
-    columns = outputs.columns(booster.inplace_predict(data.X, validate_features=False))
+    probabilities = booster.inplace_predict(data.X, validate_features=False)
+    fit.finish(probabilities)
+    columns = outputs.columns(probabilities)
     scores = score_table(columns.pop(""), data, masks, k)
     scores["class"] = classes.label
     scores |= {f"score{suffix}": values for suffix, values in columns.items()}

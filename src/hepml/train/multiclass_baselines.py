@@ -3,7 +3,8 @@
 With ``training.multiclass``, the baselines scikit-learn fits on several classes (logistic
 regression, a decision tree, a random forest, AdaBoost, histogram gradient boosting) train
 as model k on the classes of the BDT, with the classes' training weights
-(:func:`hepml.train.multiclass.class_training_weights`), on exactly the BDT's training events;
+(:func:`hepml.train.multiclass.class_training_weights`, computed once over the training and
+validation events as the BDT's), on exactly the BDT's training events;
 their ``predict_proba`` gives the K class outputs, from which the discriminant is made as for
 the BDT (:func:`hepml.train.multiclass.multiclass_outputs`). Their score tables have the
 multiclass columns, so they line up beside the BDT in every evaluation. (Fisher's
@@ -59,8 +60,8 @@ def train_multiclass_baseline(
     masks = set_masks(data.fold, roles)
     _check_sets(config, k, classes, masks)
     pipeline = build_pipeline(baseline, seed=int(config.seed) * 100 + k, threads=threads)
-    train = _weighted(config, classes, masks["train"])
-    val = _weighted(config, classes, masks["validation"])
+    sets = _weighted(config, classes, masks)  # the BDT's weights, computed once over both sets
+    train, val = sets["train"], sets["validation"]
     with threadpool_limits(limits=threads):
         _fit(pipeline, baseline.method, data.X[train[0]], classes.label[train[0]], train[1],
              (data.X[val[0]], classes.label[val[0]], val[1]))  # fmt: skip

@@ -7,22 +7,23 @@ from the data before anything else happens, so it cannot influence the parameter
 for model k, and model k's out-of-fold scores stay an unbiased estimate of the performance
 (nested cross-validation). The chosen parameters of model k are those of its best trial.
 
-Candidates come from the ``training.tune.space`` of the config:
+Trial 0 of every fold model is the config's own ``training.xgboost`` parameters (the
+*defaults*); trials 1 to ``trials`` are candidates from the ``training.tune.space`` of the
+config (by default the parameters that matter for weighted HEP samples: ``max_depth``,
+``eta``, ``min_child_weight``, ``lambda``, ``alpha``, ``subsample``). A searched ``eta``
+comes with its number of rounds, ``n_estimators x eta(config) / eta``, so that a small step
+is not cut short by the cap on rounds (unless ``n_estimators`` is searched itself). The
+candidates (grid, random, Optuna's TPE; ``auto``: TPE when Optuna is installed, else
+random) come from :mod:`hepml.train.search`.
 
-- ``grid``: every combination (``values``, or ``steps`` points of a range); if there are
-  more than ``trials`` combinations, a seeded random subset of ``trials`` of them;
-- ``random``: independent draws (uniform, or log-uniform with ``log: true``);
-- ``tpe``: Optuna's Tree-structured Parzen Estimator (``pip install hepml[tune]``); trials
-  are suggested in batches of ``batch`` that run in parallel, each batch learning from the
-  finished trials of the earlier ones.
-
-Grid and random candidates depend on the seed and the trial index only (the same candidate
-for every fold), so every trial is an independent job. All of it is deterministic.
+The chosen trial of model k is the one with the best objective among the trials whose
+validation AUC is not below the defaults' (so the defaults are chosen unless a candidate is
+better on both counts): a search never makes a fold model worse on its validation fold than
+the untuned one. ``best_params.json`` reports each model's gain over the defaults.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import math
@@ -34,12 +35,13 @@ import numpy as np
 
 from hepml.atomic import write_json
 from hepml.config import Config
-from hepml.config.model import Dimension, Tuning
+from hepml.config.model import Tuning
 from hepml.exceptions import ConfigError, DataError, FoldMismatch
 from hepml.folds import fold_roles
 from hepml.tables.features import Dataset
 from hepml.tables.text import write_table
 from hepml.train.bdt import fit_booster, n_rounds, xgboost_params
+from hepml.train.search import DIRECTION, grid_points, history_needed, n_trials, suggest
 
 __all__ = [
     "grid_points",
@@ -50,113 +52,11 @@ __all__ = [
     "select",
     "suggest",
     "tuned_parameters",
+    "with_rounds",
     "write_selection",
 ]
 
 log = logging.getLogger(__name__)
-
-DIRECTION = {"logloss": "minimize", "auc": "maximize"}
-
-
-def _values(d: Dimension) -> tuple[Any, ...] | None:
-    """The discrete values of a dimension (``values``, or the ``steps`` points of a range)."""
-    if d.values:
-        return d.values
-    if d.steps is None:
-        return None
-    space = np.geomspace if d.log else np.linspace
-    points = space(d.low, d.high, d.steps)
-    if d.integer:
-        return tuple(dict.fromkeys(round(float(p)) for p in points))
-    return tuple(float(p) for p in points)
-
-
-def grid_points(tuning: Tuning) -> list[dict[str, Any]]:
-    """Every combination of a grid search, in a fixed order."""
-    axes = [_values(d) for d in tuning.space]
-    names = [d.name for d in tuning.space]
-    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes)]
-
-
-def n_trials(tuning: Tuning) -> int:
-    """Number of trials per fold model: the budget, or the grid size if smaller."""
-    if tuning.method == "grid":
-        return min(tuning.trials, len(grid_points(tuning)))
-    return tuning.trials
-
-
-def history_needed(tuning: Tuning, trial: int) -> list[int]:
-    """The earlier trials (of the same fold) whose results trial ``trial`` builds on."""
-    if tuning.method != "tpe":
-        return []
-    return list(range(tuning.batch * (trial // tuning.batch)))
-
-
-def _draw(d: Dimension, rng: np.random.Generator) -> Any:
-    values = _values(d)
-    if values is not None:
-        return values[int(rng.integers(len(values)))]
-    if d.log:
-        x = math.exp(rng.uniform(math.log(d.low), math.log(d.high)))
-    else:
-        x = rng.uniform(d.low, d.high)
-    return min(max(round(float(x)), int(d.low)), int(d.high)) if d.integer else float(x)
-
-
-def _tpe(tuning: Tuning, seed: int, history: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    try:
-        import optuna
-    except ImportError as err:
-        msg = "training.tune.method 'tpe' needs Optuna: pip install 'hepml[tune]'"
-        raise ConfigError(msg) from err
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    dists = {}
-    for d in tuning.space:
-        values = _values(d)
-        if values is not None:
-            dists[d.name] = optuna.distributions.CategoricalDistribution(values)
-        elif d.integer:
-            dists[d.name] = optuna.distributions.IntDistribution(int(d.low), int(d.high), log=d.log)
-        else:
-            dists[d.name] = optuna.distributions.FloatDistribution(d.low, d.high, log=d.log)
-    sampler = optuna.samplers.TPESampler(
-        seed=seed, n_startup_trials=max(1, min(10, tuning.trials // 2))
-    )
-    study = optuna.create_study(direction=DIRECTION[tuning.objective], sampler=sampler)
-    for past in history:
-        study.add_trial(
-            optuna.trial.create_trial(
-                params=dict(past["params"]), distributions=dists, value=past["objective"]
-            )
-        )
-    return dict(study.ask(dists).params)
-
-
-def suggest(
-    tuning: Tuning, seed: int, k: int, trial: int, history: Sequence[Mapping[str, Any]] = ()
-) -> dict[str, Any]:
-    """The candidate parameters of trial ``trial`` of model ``k``.
-
-    ``history`` (tpe only) holds the finished trials :func:`history_needed` names.
-    """
-    if not 0 <= trial < n_trials(tuning):
-        msg = f"trial {trial} is out of range: the search has {n_trials(tuning)} trials per fold"
-        raise FoldMismatch(msg)
-    if tuning.method == "grid":
-        grid = grid_points(tuning)
-        if len(grid) > tuning.trials:  # a seeded subset, the same for every fold
-            order = np.random.default_rng([seed, 1]).permutation(len(grid))
-            return grid[int(order[trial])]
-        return grid[trial]
-    if tuning.method == "random":
-        rng = np.random.default_rng([seed, 2, trial])  # the same candidate for every fold
-        return {d.name: _draw(d, rng) for d in tuning.space}
-    needed = history_needed(tuning, trial)
-    got = sorted(int(h["trial"]) for h in history)
-    if got != needed:
-        msg = f"TPE trial {trial} of model {k} needs the results of trials {needed}, got {got}"
-        raise FoldMismatch(msg)
-    return _tpe(tuning, (seed * 1_000_003 + k * 10_007 + trial) % 2**32, history)
 
 
 def run_trial(
@@ -174,7 +74,7 @@ def run_trial(
     folds.
     """
     tuning = _tuning(config)
-    params = suggest(tuning, config.seed, k, trial, history)
+    params = with_rounds(config, suggest(tuning, config.seed, k, trial, history))
     roles = fold_roles(k, config.training.folds)
     seen = data.subset(data.fold != roles["test"])  # the test fold never enters a trial
     masks = {"validation": seen.fold == roles["validation"]}
@@ -183,7 +83,7 @@ def run_trial(
         if len(np.unique(seen.label[mask])) < 2:
             msg = f"model {k}: the {name} set lacks signal or background events"
             raise DataError(msg)
-    _, history_curve, best = fit_booster(
+    fit = fit_booster(
         config,
         seen,
         masks,
@@ -191,6 +91,8 @@ def run_trial(
         num_boost_round=n_rounds(config, params),
         threads=threads,
     )
+    fit.finish(fit.score_curve_sets(seen))
+    history_curve, best = fit.history, fit.best
     at_best = {
         f"{s}_{m}": float(history_curve[s][m][best])
         for s in ("train", "validation")
@@ -204,6 +106,11 @@ def run_trial(
         "direction": DIRECTION[tuning.objective],
         "objective": at_best[f"validation_{tuning.objective}"],
         "params": params,
+        # the values this trial trained with, the defaults' included (TPE learns from them)
+        "point": {
+            **{d.name: {**config.training.xgboost, **params}.get(d.name) for d in tuning.space},
+            "n_estimators": n_rounds(config, params),
+        },
         "best_iteration": best,
         **at_best,
     }
@@ -211,6 +118,18 @@ def run_trial(
         "model %d trial %d: %s -> %s %.5f", k, trial, params, tuning.objective, record["objective"]
     )
     return record
+
+
+def with_rounds(config: Config, params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` with the number of rounds of a searched ``eta``: the config's
+    ``n_estimators`` times the config's ``eta`` over the candidate's (at least 1), unless
+    ``n_estimators`` is searched too."""
+    params = dict(params)
+    if "eta" in params and "n_estimators" not in params:
+        xgb = config.training.xgboost
+        scaled = n_rounds(config) * float(xgb.get("eta", 0.3)) / float(params["eta"])
+        params["n_estimators"] = max(math.ceil(scaled - 1e-9), 1)
+    return params
 
 
 def _tuning(config: Config) -> Tuning:
@@ -221,9 +140,13 @@ def _tuning(config: Config) -> Tuning:
 
 
 def select(config: Config, trials: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The chosen parameters of every fold model: those of its best trial (ties: first).
+    """The chosen parameters of every fold model, and what they gain over the defaults.
 
-    Raises :class:`FoldMismatch` unless every fold has exactly the trials 0..n-1.
+    Model k's choice is its trial with the best objective among those whose validation AUC
+    is not below the defaults' (trial 0); ties go to the earlier trial, so the defaults win
+    unless a candidate is better. ``gain`` is the objective's improvement over the defaults
+    (positive: better), ``auc_gain`` the validation AUC's. Raises :class:`FoldMismatch`
+    unless every fold has exactly the trials 0..n-1 of this search method.
     """
     tuning = _tuning(config)
     n = n_trials(tuning)
@@ -231,21 +154,44 @@ def select(config: Config, trials: Sequence[Mapping[str, Any]]) -> dict[str, Any
     chosen = {}
     for k in range(config.training.folds):
         mine = sorted((t for t in trials if t["fold"] == k), key=lambda t: t["trial"])
-        if [t["trial"] for t in mine] != list(range(n)):
-            got = [t["trial"] for t in mine]
-            msg = f"model {k}: expected the results of trials 0..{n - 1}, got {got}"
+        got = [t["trial"] for t in mine]
+        if got != list(range(n)) or any(
+            t.get("method", tuning.method) != tuning.method for t in mine
+        ):
+            msg = (
+                f"model {k}: expected the results of trials 0..{n - 1} of a {tuning.method} "
+                f"search, got trials {got}; rerun the search"
+            )
             raise FoldMismatch(msg)
-        best = min(mine, key=lambda t: (sign * t["objective"], t["trial"]))
+        defaults = mine[0]
+        allowed = [t for t in mine if t["validation_auc"] >= defaults["validation_auc"]]
+        best = min(allowed, key=lambda t: (sign * t["objective"], t["trial"]))
         chosen[str(k)] = {
             "trial": best["trial"],
             "objective": best["objective"],
             "params": best["params"],
+            "defaults_objective": defaults["objective"],
+            "gain": sign * (defaults["objective"] - best["objective"]),
+            "validation_auc": best["validation_auc"],
+            "auc_gain": best["validation_auc"] - defaults["validation_auc"],
         }
+        log.info(
+            "model %d: trial %d chosen, validation %s %.5f (defaults %.5f), AUC %+.5f",
+            k,
+            best["trial"],
+            tuning.objective,
+            best["objective"],
+            defaults["objective"],
+            chosen[str(k)]["auc_gain"],
+        )
+    gains = [c["gain"] for c in chosen.values()]
     return {
         "method": tuning.method,
         "objective": tuning.objective,
         "direction": DIRECTION[tuning.objective],
         "trials_per_fold": n,
+        "mean_gain": float(np.mean(gains)),
+        "mean_auc_gain": float(np.mean([c["auc_gain"] for c in chosen.values()])),
         "folds": chosen,
     }
 
@@ -266,8 +212,11 @@ def tuned_parameters(path: str | Path, k: int) -> dict[str, Any]:
 def trial_rows(trials: Sequence[Mapping[str, Any]], chosen: Mapping[str, Any]) -> list[dict]:
     """One table row per trial, ordered by fold and trial, the chosen ones marked."""
     rows = []
+    values = {(t["fold"], t["trial"]): t.get("point", t["params"]) for t in trials}
+    names = list(dict.fromkeys(name for v in values.values() for name in v))
     for t in sorted(trials, key=lambda t: (t["fold"], t["trial"])):
-        row = {"fold": t["fold"], "trial": t["trial"], **t["params"]}
+        point = values[t["fold"], t["trial"]]
+        row = {"fold": t["fold"], "trial": t["trial"], **{n: point.get(n) for n in names}}
         row |= {
             "objective": t["objective"],
             "best_iteration": t["best_iteration"],
@@ -345,10 +294,17 @@ def write_selection(
     out, plots = Path(output_dir), Path(plot_dir)
     write_json(out / "best_params.json", chosen)
     rows = trial_rows(trials, chosen)
+    gains = ", ".join(
+        f"model {k}: {c['gain']:+.5f} ({c['auc_gain']:+.5f} AUC)"
+        for k, c in chosen["folds"].items()
+    )
     note = (
-        f"{chosen['method']} search, {chosen['trials_per_fold']} trials per fold model; "
-        f"objective: weighted validation-fold {chosen['objective']} at the best iteration "
-        "(the test fold of each model is never used); `chosen` marks each model's best trial."
+        f"{chosen['method']} search, {chosen['trials_per_fold']} trials per fold model, trial 0 "
+        f"the config's own parameters; objective: weighted validation-fold "
+        f"{chosen['objective']} at the best iteration (the test fold of each model is never "
+        "used); `chosen` marks each model's choice: the best objective among the trials whose "
+        "validation AUC is not below trial 0's. Gain of the choice over trial 0 (objective, "
+        f"positive = better): {gains}."
     )
     write_table(
         rows, out / "trials.csv", out / "trials.md", title="Hyperparameter trials", note=note
