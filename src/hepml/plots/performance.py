@@ -67,7 +67,7 @@ def plot_names(baselines: Sequence[str] = ()) -> list[str]:
     return [*PLOT_NAMES, *SIGNIFICANCE_PLOTS, *(f"overtraining_{b}" for b in baselines)]
 
 
-def _signal_efficiency_grid(tpr: Sequence[float], fpr: Sequence[float], grid: np.ndarray):
+def background_efficiency_at(tpr: Sequence[float], fpr: Sequence[float], grid: np.ndarray):
     """Background efficiency interpolated at ``grid`` signal efficiencies.
 
     Signed weights can make the curve step back; the running maximum of the signal
@@ -79,7 +79,7 @@ def _signal_efficiency_grid(tpr: Sequence[float], fpr: Sequence[float], grid: np
     return np.interp(grid, tpr_unique, np.asarray(fpr, dtype=float)[first])
 
 
-def _rejection(background_efficiency: np.ndarray) -> np.ndarray:
+def rejection_of(background_efficiency: np.ndarray) -> np.ndarray:
     """1 / eff_B, NaN where no background passes (not drawable on a log axis)."""
     eff = np.asarray(background_efficiency, dtype=float)
     with np.errstate(divide="ignore"):
@@ -100,13 +100,13 @@ def _draw_roc_curves(
         merged = roc.merged
         (line,) = ax.plot(
             merged.signal_efficiency,
-            _rejection(merged.background_efficiency),
+            rejection_of(merged.background_efficiency),
             label=_auc_label(name, roc),
         )
         folds = np.array(
             [
-                _rejection(
-                    _signal_efficiency_grid(f.signal_efficiency, f.background_efficiency, grid)
+                rejection_of(
+                    background_efficiency_at(f.signal_efficiency, f.background_efficiency, grid)
                 )
                 for f in roc.folds
             ]
@@ -119,10 +119,10 @@ def _draw_roc_curves(
             alpha=0.3,
             label=f"{name}: fold min-max",
         )
-        merged_on_grid = _signal_efficiency_grid(
+        merged_on_grid = background_efficiency_at(
             merged.signal_efficiency, merged.background_efficiency, grid
         )
-        on_grid[name] = (line.get_color(), _rejection(merged_on_grid))
+        on_grid[name] = (line.get_color(), rejection_of(merged_on_grid))
     ax.set_yscale("log")
     ax.set_xlim(0, 1)
     ax.set_ylabel("Background rejection (1 / background efficiency)")
