@@ -34,6 +34,7 @@ from hepml.folds import SETS, fold_masks, fold_roles
 from hepml.tables.features import Dataset
 from hepml.tables.text import write_table
 from hepml.train.device import check_device, effective_device
+from hepml.train.progress import RoundLog
 from hepml.train.weights import training_weights
 
 __all__ = [
@@ -133,6 +134,7 @@ def fit_booster(
         early_stopping_rounds=config.training.early_stopping_rounds,
         evals_result=history,
         verbose_eval=False,
+        callbacks=[RoundLog(num_boost_round, config.training.early_stopping_rounds)],
     )
     best = int(booster.best_iteration)
     return booster[: best + 1], history, best  # exactly the model early stopping chose
