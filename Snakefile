@@ -29,6 +29,7 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/apply.smk"
 include: "workflow/rules/provenance.smk"
+include: "workflow/rules/summaries.smk"
 
 
 rule all:
