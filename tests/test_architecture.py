@@ -28,6 +28,11 @@ FORBIDDEN = {
     "tables": (STAGES | {"matplotlib", "xgboost"}, "tables are read by the stages"),
     "folds": (STAGES | {"xgboost", "matplotlib"}, "folds are a shared concept"),
     "stats": (STAGES | {"xgboost", "matplotlib"}, "the statistical model works on histograms"),
+    "plotdata": (
+        STAGES | {"matplotlib", "xgboost", "config"},
+        "plot data are written by the stages that compute and read by the plots",
+    ),
+    "progress": (STAGES | {"matplotlib", "xgboost"}, "progress lines are a shared helper"),
 }
 
 

@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 CLASSES = {1: "signal", 0: "background"}
 MAX_INTEGER_BINS = 60  # an integer feature with a wider range gets regular bins instead
 RANGE_QUANTILES = (0.005, 0.995)  # the tails beyond go to the under/overflow bins
-NICE_STEPS = (1.0, 2.0, 2.5, 5.0, 10.0)  # bin widths: these times a power of ten
+NICE_STEPS = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0)  # bin widths: these x 10^k
 BATCH_ROWS = 100_000  # events per batch of the correlation sums (13 features: ~100 MB)
 
 
@@ -85,17 +85,21 @@ def _shape_weights(weight: np.ndarray | None, label: np.ndarray | None, n: int) 
 
 
 def nice_edges(low: float, high: float, bins: int) -> np.ndarray:
-    """About ``bins`` equal bins covering [low, high] whose width is 1, 2, 2.5 or 5 times a
-    power of ten and whose edges are multiples of it (so the axis and the under/overflow
-    labels read as round numbers)."""
+    """Equal bins covering [low, high], their number as close to ``bins`` as a round width
+    allows: the width is one of NICE_STEPS times a power of ten and the edges are multiples
+    of it (so the axis and the under/overflow labels read as round numbers)."""
     raw = (high - low) / bins
     power = 10.0 ** math.floor(math.log10(raw))
-    width = next(step * power for step in NICE_STEPS if step * power >= raw * (1 - 1e-9))
-    first = math.floor(low / width + 1e-9)
-    last = math.ceil(high / width - 1e-9)
-    edges = np.arange(first, max(last, first + 1) + 1) * width
+    best = None
+    for width in (step * scale for scale in (power / 10, power, power * 10) for step in NICE_STEPS):
+        first = math.floor(low / width + 1e-9)
+        last = max(math.ceil(high / width - 1e-9), first + 1)
+        key = (abs(last - first - bins), last - first)  # closest to bins, then fewer
+        if best is None or key < best[0]:
+            best = (key, width, first, last)
+    _, width, first, last = best
     decimals = max(0, 2 - math.floor(math.log10(width)))
-    return np.round(edges, decimals)
+    return np.round(np.arange(first, last + 1) * width, decimals)
 
 
 def feature_edges(
