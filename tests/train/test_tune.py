@@ -18,6 +18,7 @@ from conftest import ROOT, ingest_all
 
 from hepml.config import config_from_dict
 from hepml.exceptions import ConfigError, FoldMismatch
+from hepml.plotdata.training import TuneTrials
 from hepml.train.bdt import train_fold
 from hepml.train.tune import (
     grid_points,
@@ -171,8 +172,12 @@ def test_selection_picks_the_best_trial_per_fold(ingested_for_tuning, tmp_path):
     assert select(auc, trials)["folds"]["1"]["trial"] == 2
     with pytest.raises(FoldMismatch, match=r"model 2: expected the results of trials 0\.\.2"):
         select(cfg, trials[:-1])
-    paths = write_selection(cfg, trials, tmp_path / "tune", tmp_path / "plots")
+    paths = write_selection(cfg, trials, tmp_path / "tune")
     assert all(p.stat().st_size > 0 for p in paths)
+    # the trials plot's data: every trial, the chosen ones marked (drawn by hepml.plots)
+    plotted = TuneTrials.read(tmp_path / "tune" / "trials.json")
+    assert len(plotted.trials) == 9 and plotted.objective == "logloss"
+    assert {(t.fold, t.trial) for t in plotted.trials if t.chosen} == {(0, 1), (1, 0), (2, 2)}
     assert tuned_parameters(tmp_path / "tune" / "best_params.json", 1) == trials[3]["params"]
     lines = (tmp_path / "tune" / "trials.csv").read_text().splitlines()
     assert len(lines) == 1 + 9
