@@ -69,7 +69,7 @@ class Progress:
 
     def line(self, note: str = "") -> str:
         """``what: note, done of total unit (p%), rate unit/s, about T left``."""
-        parts = [f"{self.what}: {note}" if note else self.what]
+        parts = [note] if note else []
         if self.total:
             share = 100 * self.done / self.total
             parts.append(
@@ -82,7 +82,7 @@ class Progress:
             parts.append(f"{quantity(rate)} {self.unit}/s")
             if self.total and self.total > self.done:
                 parts.append(f"about {duration((self.total - self.done) / rate)} left")
-        return ", ".join(parts)
+        return f"{self.what}: {', '.join(parts)}"
 
     def advance(self, n: float, *, note: str = "", force: bool = False) -> None:
         """Count ``n`` more units; log a line if due (or ``force``)."""

@@ -73,7 +73,7 @@ class RoundLog(xgb.callback.TrainingCallback):
 
     def line(self, epoch: int, loss: tuple[str, float] | None, elapsed: float) -> str:
         """``round r of at most N: validation logloss x (best y at round b), rate, left``."""
-        parts = [f"round {epoch + 1} of at most {self.max_rounds}"]
+        parts = []
         if loss is not None and self.best is not None:
             parts.append(
                 f"validation {loss[0]} {loss[1]:.5f} (best {self.best[1]:.5f} at round "
@@ -83,7 +83,7 @@ class RoundLog(xgb.callback.TrainingCallback):
             rate = (epoch + 1) / elapsed
             parts.append(f"{rate:.1f} rounds/s")
             parts.append(f"at most {duration(self.rounds_left(epoch) / rate)} left")
-        return ", ".join(parts)
+        return f"round {epoch + 1} of at most {self.max_rounds}: {', '.join(parts)}"
 
     def after_training(self, model: Any) -> Any:
         best = (
