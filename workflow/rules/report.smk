@@ -81,37 +81,37 @@ REPORT_ITEMS = {
     "results/plots/roc.png": (
         "roc.rst",
         "performance",
-        "ROC and AUC",
+        "ROC, AUC and working points",
         {"item": "ROC: background rejection vs signal efficiency (plot)"},
     ),
     "results/plots/roc_tpr_fpr.png": (
         "roc_tpr_fpr.rst",
         "performance",
-        "ROC and AUC",
+        "ROC, AUC and working points",
         {"item": "ROC: true vs false positive rate (plot)"},
     ),
     "results/evaluation/metrics.csv": (
         "metrics.rst",
         "performance",
-        "ROC and AUC",
+        "ROC, AUC and working points",
         {"item": "AUC, merged and per fold (table)"},
     ),
     "results/evaluation/working_points.csv": (
         "working_points.rst",
         "performance",
-        "working points",
+        "ROC, AUC and working points",
         {"item": "working points (table)"},
     ),
     "results/evaluation/confusion.csv": (
         "confusion.rst",
         "performance",
-        "working points",
+        "ROC, AUC and working points",
         {"item": "confusion matrices (table)"},
     ),
     "results/evaluation/per_process.csv": (
         "per_process.rst",
         "performance",
-        "per process",
+        "ROC, AUC and working points",
         {"item": "per process (table)"},
     ),
     "results/plots/overtraining.png": (
