@@ -84,7 +84,7 @@ def test_round_log_reports_rounds_loss_and_time_left_and_changes_no_model(caplog
     assert logged.save_raw("json") == plain.save_raw("json")  # the callback only logs
     lines = [r.getMessage() for r in caplog.records]
     assert lines[0].startswith("round 1 of at most 40: validation logloss 0.")
-    assert "2.0 rounds/s" in lines[0] and "left" in lines[0]
+    assert "2.0 rounds/s" in lines[0] and "left (early stopping decides)" in lines[0]
     assert lines[1].startswith("round 11 of at most 40")  # 5 s later
     best = int(logged.best_iteration)
     assert lines[-1] == (
@@ -93,12 +93,18 @@ def test_round_log_reports_rounds_loss_and_time_left_and_changes_no_model(caplog
     )
 
 
-def test_time_left_is_bounded_by_early_stopping():
+def test_time_left_runs_from_the_soonest_early_stop_to_the_last_round():
     log = RoundLog(500, 30, clock=Clock())
     log.best = (100, 0.3)
-    assert log.rounds_left(110) == 20  # at most 30 rounds past the best one
-    assert log.rounds_left(480) == 0
-    assert RoundLog(500, None, clock=Clock()).rounds_left(10) == 489
+    assert log.rounds_left(110) == (20, 389)  # 30 rounds past the best one, or to round 500
+    assert log.rounds_left(480) == (0, 19)
+    assert log.rounds_left(499) == (0, 0)
+    assert RoundLog(500, None, clock=Clock()).rounds_left(10) == (489, 489)
+    line = log.line(110, ("logloss", 0.31), elapsed=55.5)  # 111 rounds: 2 rounds/s
+    assert line == (
+        "round 111 of at most 500: validation logloss 0.31000 (best 0.30000 at round 101), "
+        "2.0 rounds/s, 10.0 s to 3 min 14 s left (early stopping decides)"
+    )
 
 
 def test_ingest_log_reports_each_file_and_a_summary(small_config, tmp_path, caplog):

@@ -2,8 +2,9 @@
 
 :class:`RoundLog` is an XGBoost callback that only logs: every ``every`` seconds (and after
 the first round) the round reached out of the maximum, the validation loss and the best so
-far, the rate, and the time left, which early stopping bounds too (at most
-``early_stopping_rounds`` past the best round); after training a summary line. It never
+far, the rate, and the time left: between the soonest early stopping can end training
+(``early_stopping_rounds`` past the best round, if the loss stops improving) and the time to
+the maximum number of rounds; after training a summary line. It never
 changes the model: ``after_iteration`` always returns False (go on).
 """
 
@@ -53,12 +54,14 @@ class RoundLog(xgb.callback.TrainingCallback):
         metric = "logloss" if "logloss" in validation else next(iter(validation))
         return metric, float(validation[metric][-1])
 
-    def rounds_left(self, epoch: int) -> int:
-        """At most this many rounds remain after round ``epoch`` (0-based)."""
-        left = self.max_rounds - epoch - 1
-        if self.patience is not None and self.best is not None:
-            left = min(left, self.patience - (epoch - self.best[0]))
-        return max(left, 0)
+    def rounds_left(self, epoch: int) -> tuple[int, int]:
+        """(fewest, most) rounds that may follow round ``epoch`` (0-based): early stopping
+        ends training ``early_stopping_rounds`` past the best round unless the loss improves
+        again, ``max_rounds`` ends it anyway."""
+        most = max(self.max_rounds - epoch - 1, 0)
+        if self.patience is None or self.best is None:
+            return most, most
+        return max(min(most, self.patience - (epoch - self.best[0])), 0), most
 
     def after_iteration(self, model: Any, epoch: int, evals_log: dict) -> bool:
         self.rounds = epoch + 1
@@ -81,8 +84,15 @@ class RoundLog(xgb.callback.TrainingCallback):
             )
         if elapsed > 0:
             rate = (epoch + 1) / elapsed
+            fewest, most = self.rounds_left(epoch)
             parts.append(f"{rate:.1f} rounds/s")
-            parts.append(f"at most {duration(self.rounds_left(epoch) / rate)} left")
+            if fewest == most:
+                parts.append(f"{duration(most / rate)} left")
+            else:
+                parts.append(
+                    f"{duration(fewest / rate)} to {duration(most / rate)} left "
+                    "(early stopping decides)"
+                )
         return f"round {epoch + 1} of at most {self.max_rounds}: {', '.join(parts)}"
 
     def after_training(self, model: Any) -> Any:
