@@ -32,6 +32,7 @@ include: "workflow/rules/provenance.smk"
 include: "workflow/rules/extensions.smk"
 include: "workflow/rules/multiclass.smk"
 include: "workflow/rules/categories.smk"
+include: "workflow/rules/summaries.smk"
 
 
 rule all:

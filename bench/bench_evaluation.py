@@ -19,7 +19,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from hepml.atomic import write_json
 from hepml.config import load_config
 from hepml.evaluate.importance import importance_from_files, write_importance
 from hepml.evaluate.inputs import inputs_from_files
@@ -68,12 +67,9 @@ def main() -> None:
             lambda: importance_from_files(models, tables, max_events=events, seed=cfg.seed),
         )
         write_importance(rows, bees, out)
-        labels = {f.name: f.label for f in cfg.features}
-        hists, corr = _timed(
-            "inputs", lambda: inputs_from_files(tables, cfg.feature_names, labels=labels)
-        )
-        write_json(out / "input_variables.json", hists)
-        write_json(out / "correlations.json", corr)
+        hists, corr = _timed("inputs", lambda: inputs_from_files(tables, cfg.feature_names))
+        hists.write(out / "input_variables.json")
+        corr.write(out / "correlations.json")
         _timed("plot", lambda: draw_all(out, out / "plots", style), figures=True)
         _timed("plot-inputs", lambda: draw_inputs(out, out / "plots", style), figures=True)
         _timed(

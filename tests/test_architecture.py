@@ -32,6 +32,11 @@ FORBIDDEN = {
         {"train", "plots", "matplotlib", "cli", "workflow"},
         "the public API reads a finished run and scores events: it never trains or draws",
     ),
+    "plotdata": (
+        STAGES | {"matplotlib", "xgboost", "config"},
+        "plot data are written by the stages that compute and read by the plots",
+    ),
+    "progress": (STAGES | {"matplotlib", "xgboost"}, "progress lines are a shared helper"),
 }
 
 

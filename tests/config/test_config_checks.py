@@ -332,7 +332,8 @@ def test_demo_labels_pass_and_validate_checks_labels(tmp_path, capsys):
     demo = ROOT / "config" / "config.yaml"
     cfg = load_config(demo)
     check_labels(cfg)
-    assert len(plotted_texts(cfg)) == len(cfg.features) + 2  # every feature has a label
+    # every feature has a label, and so has every process (plotting.label: one more text)
+    assert len(plotted_texts(cfg)) == len(cfg.features) + len(cfg.processes) + 1
     data = yaml.safe_load(demo.read_text())
     data["features"][2]["label"] = "$|\\Delta\\phi_{jj|$"
     data.pop("demo")
@@ -340,3 +341,56 @@ def test_demo_labels_pass_and_validate_checks_labels(tmp_path, capsys):
     broken.write_text(yaml.safe_dump(data))
     assert main(["validate", "--config", str(broken)]) == 2
     assert "features[2].label (feature 'dphijj')" in capsys.readouterr().err
+
+
+def test_process_display_defaults_to_the_name_and_follows_the_config():
+    data = copy.deepcopy(BASE)
+    data["samples"]["bkg2"] = {"label": "background", "files": "c.root", "process": "bkg"}
+    data["processes"] = {"bkg": {"label": "$t\\bar{t}$", "color": "tab:orange", "order": 1}}
+    cfg = config_from_dict(data)
+    assert list(cfg.processes) == ["sig", "bkg"]  # one entry per process, in sample order
+    assert cfg.processes["sig"].label == "sig" and cfg.processes["sig"].color is None
+    assert cfg.processes["bkg"].label == "$t\\bar{t}$" and cfg.processes["bkg"].order == 1
+
+
+def test_an_unknown_process_name_is_refused_with_the_near_match():
+    message = _error(lambda d: d.update(processes={"bkgg": {"label": "B"}}))
+    assert "processes.bkgg: no sample has process 'bkgg'" in message
+    assert "Did you mean 'bkg'" in message
+
+
+@pytest.mark.parametrize(
+    ("spec", "key", "complaint"),
+    [
+        ({"label": "$\\bar{t$"}, "processes.bkg.label", "Expected"),
+        ({"color": "tab:oragne"}, "processes.bkg.color", "Did you mean 'tab:orange'"),
+        ({"color": "#12345"}, "processes.bkg.color", "not a matplotlib colour"),
+    ],
+)
+def test_process_label_and_colour_are_checked_at_validation(spec, key, complaint):
+    from hepml.plots.labels import check_labels
+
+    data = copy.deepcopy(BASE)
+    data["processes"] = {"bkg": spec}
+    cfg = config_from_dict(data, source="c.yaml")
+    with pytest.raises(ConfigError) as info:
+        check_labels(cfg, source="c.yaml")
+    assert str(info.value).startswith(f"c.yaml: {key} = ")
+    assert complaint in str(info.value)
+
+
+def test_feature_histogram_options_and_their_checks():
+    data = copy.deepcopy(BASE)
+    data["features"][0].update(bins=25, range=[0, 500], log=True)
+    data["features"].append({"name": "y", "expr": "y"})
+    cfg = config_from_dict(data)
+    assert (cfg.features[0].bins, cfg.features[0].range, cfg.features[0].log) == (
+        25,
+        (0, 500),
+        True,
+    )
+    assert (cfg.features[1].bins, cfg.features[1].range, cfg.features[1].log) == (None, None, None)
+    assert cfg.raw["features"][1]["log"] == "auto"  # the schema's default, filled in
+    message = _error(lambda d: d["features"][0].update(range=[5, 5]))
+    assert "features[0].range = [5, 5] (feature 'x'): give [low, high] with low < high" in message
+    assert "features[0].log" in _error(lambda d: d["features"][0].update(log="sometimes"))

@@ -28,7 +28,10 @@ def inputs():
 
 def test_blinded_data_never_reaches_the_file(inputs):
     mc, data = inputs
-    out = data_mc_histograms(mc, data, ["x", "n"], bins=10, score_bins=20, blind_above=0.6)
+    # the JSON form: what data_mc.json holds
+    out = data_mc_histograms(
+        mc, data, ["x", "n"], bins=10, score_bins=20, blind_above=0.6
+    ).to_json()
     assert out["blind_above"] == 0.6 and out["unblind"] is False
     hidden = data.score > 0.6
     assert out["hidden_data_events"] == hidden.sum()
@@ -46,7 +49,7 @@ def test_blinded_data_never_reaches_the_file(inputs):
 
 def test_input_variables_are_restricted_to_the_unblinded_region_for_data_and_mc(inputs):
     mc, data = inputs
-    out = data_mc_histograms(mc, data, ["x", "n"], bins=10, blind_above=0.6)
+    out = data_mc_histograms(mc, data, ["x", "n"], bins=10, blind_above=0.6).to_json()
     x = out["variables"]["x"]
     assert x["region"] == "score <= 0.6"
     assert sum(x["data"]["sumw"]) == pytest.approx(np.count_nonzero(data.score <= 0.6))
@@ -57,7 +60,7 @@ def test_input_variables_are_restricted_to_the_unblinded_region_for_data_and_mc(
 
 def test_unblind_shows_everything(inputs):
     mc, data = inputs
-    out = data_mc_histograms(mc, data, ["x", "n"], bins=10, unblind=True)
+    out = data_mc_histograms(mc, data, ["x", "n"], bins=10, unblind=True).to_json()
     assert out["blind_above"] is None and out["hidden_data_events"] == 0
     assert None not in out["score"]["data"]["sumw"]
     assert sum(out["score"]["data"]["sumw"]) == pytest.approx(2500)  # a score of 1.0 included
@@ -68,7 +71,7 @@ def test_unblind_shows_everything(inputs):
 def test_a_bin_ending_at_the_blinding_threshold_stays_visible(inputs):
     mc, data = inputs
     # 40 bins: the edge 0.6 is 0.6000000000000001 in floating point
-    out = data_mc_histograms(mc, data, ["x"], score_bins=40, blind_above=0.6)
+    out = data_mc_histograms(mc, data, ["x"], score_bins=40, blind_above=0.6).to_json()
     edges = np.asarray(out["score"]["edges"])
     assert edges[24] != 0.6 and np.isclose(edges[24], 0.6)
     hidden = [v is None for v in out["score"]["data"]["sumw"][1:-1]]
@@ -169,6 +172,19 @@ def test_data_mc_from_files_equals_the_histograms_of_the_whole_matrices(tmp_path
         mc[process] = Events(data.X, data.weight, score, int(data.label[0]))
     data, score = scored(["run_a", "run_b"])
     expected = data_mc_histograms(mc, Events(data.X, data.weight, score), features, **options)
-    assert content == {"data_samples": ["run_a", "run_b"], **expected}
+    content = content.to_json()
+    assert content == {**expected.to_json(), "data_samples": ["run_a", "run_b"]}
     assert list(content["score"]["processes"]) == ["vbf", "dy"]
     assert content["hidden_data_events"] == int((score > 0.7).sum()) > 0
+
+
+def test_a_feature_range_and_bins_set_its_data_mc_binning(inputs):
+    from hepml.evaluate.inputs import Binning
+
+    mc, data = inputs
+    out = data_mc_histograms(mc, data, ["x", "n"], bins=10, binning={"x": Binning(4, (-1.0, 1.0))})
+    np.testing.assert_allclose(out.variables["x"].edges, [-1.0, -0.5, 0.0, 0.5, 1.0])
+    # everything outside [-1, 1] lands in the flow bins: the data count is kept whole
+    x = data.X[:, 0][data.score <= 0.5]
+    assert out.variables["x"].data.sumw[0] == np.count_nonzero(x < -1.0)
+    assert out.variables["x"].data.sumw[-1] == np.count_nonzero(x >= 1.0)

@@ -80,7 +80,9 @@ def test_beeswarm_colours_are_value_ranks_with_ties_shared_and_nan_missing():
     X, label = _data(n=500)
     X[:, 1] = np.round(X[:, 1])  # a discrete feature: ties
     fold = fold_importance(_train(X, label), FEATURES, X, fold=0)
-    data = beeswarm_data([fold], FEATURES, ["weak", "noise", "strong"], n_events=300, seed=1)
+    summary = beeswarm_data([fold], FEATURES, ["weak", "noise", "strong"], n_events=300, seed=1)
+    data = summary.to_json()  # what shap.json holds
+    assert data["format"] == "hepml.shap_summary/2"
     assert data["features"] == ["weak", "noise", "strong"]
     assert len(data["shap"][0]) == 300
     weak = np.array([np.nan if c is None else c for c in data["colour"][0]])
@@ -100,7 +102,7 @@ def test_importance_from_files_explains_each_model_on_its_test_fold(tmp_path):
     tables = {"sig": tmp_path / "sig.parquet", "bkg": tmp_path / "bkg.parquet"}
     rows, beeswarm = importance_from_files(models, tables, max_events=200, beeswarm_events=150)
     assert rows[0]["feature"] == "strong"
-    assert len(beeswarm["shap"][0]) == 150
+    assert len(beeswarm.shap[0]) == 150
     paths = write_importance(rows, beeswarm, tmp_path / "out")
     assert sorted(p.name for p in paths) == [
         "importance.csv",
@@ -131,7 +133,8 @@ def test_importance_from_files_draws_the_test_events_of_the_whole_matrix(tmp_pat
     ]
     assert ranking == feature_ranking(expected, FEATURES)
     ranked = [r["feature"] for r in ranking]
-    assert beeswarm == beeswarm_data(expected, FEATURES, ranked, n_events=1000, seed=4)
+    expected_beeswarm = beeswarm_data(expected, FEATURES, ranked, n_events=1000, seed=4)
+    assert beeswarm.to_json() == expected_beeswarm.to_json()
     assert sum(len(f.X) for f in expected) == 450
 
 

@@ -272,9 +272,9 @@ def test_data_mc_and_importance_of_a_multiclass_model_use_its_discriminant(tmp_p
     for k in range(3):
         mine = fold[rows] == k
         score[mine] = outputs.columns(boosters[k].inplace_predict(X[rows][mine]))[""]
-    edges = np.asarray(content["score"]["edges"])
+    edges = np.asarray(content.score.edges)
     expected, _ = np.histogram(score, bins=edges)
-    got = np.asarray(content["score"]["processes"]["mc"]["sumw"])
+    got = np.asarray(content.score.processes["mc"].histogram.sumw)
     np.testing.assert_allclose(got[1:-1], expected)  # unit weights; under/overflow outside
     ranking, _ = importance_from_files(models, {"mc": tables["mc"]}, max_events=200)
     assert ranking[0]["feature"] == "strong"  # SHAP of the signal class's output

@@ -96,15 +96,38 @@ def test_sharpened_training_scores_are_flagged():
 
 def test_histograms_sum_to_the_class_and_process_yields(table, evaluation):
     hists = evaluation.histograms
-    assert len(hists["edges"]) == 41
+    assert len(hists.edges) == 41
     test = table["set"] == "test"
-    for sample, data in hists["processes"].items():
+    for sample, data in hists.processes.items():
         rows = test & (table["sample"] == sample)
-        assert sum(data["sumw"]) == pytest.approx(table["weight"][rows].sum())
-        assert sum(data["sumw2"]) == pytest.approx((table["weight"][rows] ** 2).sum())
+        assert data.histogram.sumw.sum() == pytest.approx(table["weight"][rows].sum())
+        assert data.histogram.sumw2.sum() == pytest.approx((table["weight"][rows] ** 2).sum())
     train_signal = (table["set"] == "train") & (table["label"] == 1)
-    total = sum(hists["overtraining"]["signal"]["train"]["sumw"])
+    total = hists.overtraining["signal"].train.sumw.sum()
     assert total == pytest.approx(table["weight"][train_signal].sum())
+
+
+def test_per_fold_histograms_are_each_models_own_train_and_test_events(table, evaluation):
+    """The overtraining plot draws model k's training events against its test fold: the
+    histograms numpy fills from exactly those rows, and they add up to the merged ones."""
+    hists = evaluation.histograms
+    assert len(hists.folds) == 3
+    edges = hists.edges
+    for k, fold in enumerate(hists.folds):
+        for value, name in ((1, "signal"), (0, "background")):
+            for role in ("train", "test"):
+                rows = (table["model_fold"] == k) & (table["label"] == value)
+                rows &= table["set"] == role
+                expected, _ = np.histogram(
+                    table["score"][rows], bins=edges, weights=table["weight"][rows]
+                )
+                got = getattr(fold[name], role).sumw
+                np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    for name in ("signal", "background"):
+        for role in ("train", "test"):
+            summed = sum(getattr(f[name], role).sumw for f in hists.folds)
+            merged = getattr(hists.overtraining[name], role).sumw
+            np.testing.assert_allclose(summed, merged, rtol=1e-12, atol=1e-9)
 
 
 def test_signed_weights_give_finite_results():
@@ -127,7 +150,9 @@ def test_write_evaluation_files(tmp_path, evaluation):
     assert float(row["auc_fold_2"]) == pytest.approx(evaluation.auc_folds[2])
     assert "significant and large" in (tmp_path / "overtraining.md").read_text()
     assert (tmp_path / "working_points.md").read_text().count("| xgboost |") == 3
-    curves = json.loads((tmp_path / "curves.json").read_text())["classifiers"]["xgboost"]
+    content = json.loads((tmp_path / "curves.json").read_text())
+    assert content["format"] == "hepml.roc_curves/2" and content["order"] == ["xgboost"]
+    curves = content["classifiers"]["xgboost"]
     merged = curves["merged"]
     assert len(merged["signal_efficiency"]) <= 500
     assert merged["signal_efficiency"][0] == 0 and merged["signal_efficiency"][-1] == 1

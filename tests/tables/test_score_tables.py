@@ -74,14 +74,14 @@ def test_aucs_from_files_equal_sklearn_on_the_whole_table(table, from_files):
 def test_histograms_from_files_group_by_process(table, from_files):
     """The score plot stacks processes: each process's test yield and its class's train yield."""
     test = table["set"] == "test"
-    processes = from_files.histograms["processes"]
+    processes = from_files.histograms.processes
     assert sorted(processes) == sorted(PROCESS.values())
     for name, data in processes.items():
         rows = test & (table["process"] == name)
-        assert sum(data["sumw"]) == pytest.approx(table["weight"][rows].sum())
-        assert data["label"] == int(name == "higgs")
+        assert data.histogram.sumw.sum() == pytest.approx(table["weight"][rows].sum())
+        assert data.label == int(name == "higgs")
     train_background = (table["set"] == "train") & (table["label"] == 0)
-    total = sum(from_files.histograms["overtraining"]["background"]["train"]["sumw"])
+    total = from_files.histograms.overtraining["background"].train.sumw.sum()
     assert total == pytest.approx(table["weight"][train_background].sum())
 
 

@@ -20,6 +20,7 @@ from sklearn.metrics import roc_auc_score
 
 from hepml.config import config_from_dict
 from hepml.exceptions import ConfigError, FoldMismatch
+from hepml.plotdata.training import TuneTrials
 from hepml.tables.features import Dataset
 from hepml.train.bdt import train_fold
 from hepml.train.tune import (
@@ -199,8 +200,12 @@ def test_selection_picks_the_best_trial_not_worse_than_the_defaults(ingested_for
     other = [{**t, "method": "tpe"} if t["trial"] == 2 else t for t in trials]
     with pytest.raises(FoldMismatch, match="of a random search"):
         select(cfg, other)
-    paths = write_selection(cfg, trials, tmp_path / "tune", tmp_path / "plots")
+    paths = write_selection(cfg, trials, tmp_path / "tune")
     assert all(p.stat().st_size > 0 for p in paths)
+    # the trials plot's data: every trial, the chosen ones marked (drawn by hepml.plots)
+    plotted = TuneTrials.read(tmp_path / "tune" / "trials.json")
+    assert len(plotted.trials) == 12 and plotted.objective == "logloss"
+    assert {(t.fold, t.trial) for t in plotted.trials if t.chosen} == {(0, 1), (1, 0), (2, 3)}
     best = tmp_path / "tune" / "best_params.json"
     assert tuned_parameters(best, 2) == trials[11]["params"]
     assert tuned_parameters(best, 1) == {}  # the defaults

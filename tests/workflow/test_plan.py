@@ -17,7 +17,7 @@ from hepml.workflow.plan import workflow_plan
 
 RULES = {
     "make_demo", "ingest", "train", "train_baseline", "tune_trial", "tune_select", "evaluate",
-    "inputs", "importance", "data_mc", "plot", "apply", "export", "provenance",
+    "inputs", "importance", "data_mc", "plot", "apply", "export", "provenance", "summaries",
 }  # fmt: skip
 
 
@@ -64,13 +64,23 @@ def test_same_config_under_another_name_plans_the_same(small_config, tmp_path):
     assert split["settings"] == one["settings"]
 
 
-def test_a_plot_label_reruns_only_what_draws_or_carries_it(small_config):
+def test_a_plot_label_reruns_only_the_plots(small_config):
     before = hashes(small_config)
     small_config["features"][0]["label"] = "$E_T^{miss}$ [GeV]"
-    small_config["plotting"] = {"experiment": "none"}
+    small_config["features"][0]["log"] = True
+    small_config["plotting"] = {"experiment": "CMS"}
+    small_config["processes"] = {"bkg": {"label": "$t\\bar{t}$", "color": "red", "order": 1}}
     after = hashes(small_config)
-    # input_variables.json and data_mc.json carry the axis labels the plots print
-    assert changed(before, after) == {"plot", "inputs", "data_mc", "tune_select", "provenance"}
+    # the plot data carry no label: the plot rules draw them from the config
+    assert changed(before, after) == {"plot", "provenance"}
+
+
+def test_a_feature_binning_reruns_the_histograms_and_the_plots_only(small_config):
+    before = hashes(small_config)
+    small_config["features"][0]["bins"] = 25
+    small_config["features"][1]["range"] = [0, 100]
+    after = hashes(small_config)
+    assert changed(before, after) == {"inputs", "data_mc", "plot", "provenance"}
 
 
 def test_chunking_resources_and_dask_address_rerun_nothing(small_config):

@@ -78,6 +78,7 @@ FEATURES = PLAN["features"]
 SETTINGS = PLAN["settings"]  # rule -> hash of the settings its stage reads
 PLOTS = ["roc", "roc_tpr_fpr", "overtraining", "score", "score_log"]
 PLOTS += ["significance", "cut_efficiencies"]
+PLOTS += [f"overtraining_{name}" for name in PLAN["baselines"]]  # each baseline's too
 # tables of the evaluate rule (hepml.evaluate.tables), each as .csv, .md and .tex
 EVALUATION_TABLES = ["metrics", "working_points", "confusion", "overtraining"]
 EVALUATION_TABLES += ["per_process", "significance"]
@@ -138,6 +139,7 @@ def all_outputs():
         + expand("results/apply/{sample}.json", sample=APPLY_SAMPLES)
         + ["results/export"]
         + EVALUATION_OUTPUTS  # workflow/rules/plots.smk
+        + SUMMARY_OUTPUTS  # workflow/rules/summaries.smk
     )
 
 
@@ -165,7 +167,7 @@ def tune_outputs():
     """The search's table and plot (empty when tuning is off)."""
     if not TUNE:
         return []
-    return ["results/tune/trials.csv"] + expand(
+    return ["results/tune/trials.csv", "results/tune/trials.json"] + expand(
         "results/plots/tune_trials.{ext}", ext=["pdf", "png"]
     )
 

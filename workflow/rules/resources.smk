@@ -18,6 +18,25 @@ import os as _os
 _MB_PER_GB = 1024.0
 
 
+def _input_mb(input):
+    """MB of the job's input files present now (os.stat, synchronous).
+
+    Snakemake's own `input.size_mb` runs a coroutine, which it cannot await while it builds
+    the DAG inside its event loop (`snakemake --report`, a dry run): it then falls back to a
+    placeholder and Python warns "coroutine 'InputFiles._predicated_size_files.<locals>.sizes'
+    was never awaited" once per job (snakemake/snakemake#4280). Files not written yet count
+    0 here; Snakemake evaluates the resources again when the job is about to run, with every
+    input in place.
+    """
+    total = 0
+    for path in input:
+        try:
+            total += _os.stat(path).st_size
+        except (OSError, TypeError, ValueError):
+            pass
+    return total / _MB_PER_GB / _MB_PER_GB
+
+
 def _stage(name):
     """The resources of stage `name`, or of `default` for a stage the config does not list."""
     return PLAN["resources"].get(name) or PLAN["resources"]["default"]
@@ -98,11 +117,11 @@ def stage_resources(name):
     stage = name if name in PLAN["resources"] else "default"
 
     def mem_mb(wildcards, input, attempt):
-        mem = _scaled(res["mem_mb"], res["mem_mb_per_gb"], input.size_mb, attempt)
+        mem = _scaled(res["mem_mb"], res["mem_mb_per_gb"], _input_mb(input), attempt)
         return _fitted(stage, "mem_mb", mem, attempt)
 
     def runtime(wildcards, input, attempt):
-        minutes = _scaled(res["runtime"], res["runtime_per_gb"], input.size_mb, attempt)
+        minutes = _scaled(res["runtime"], res["runtime_per_gb"], _input_mb(input), attempt)
         return _fitted(stage, "runtime", minutes, attempt)
 
     def htcondor_mem(wildcards, input, attempt):

@@ -35,7 +35,7 @@ rule tune_select:
         params="results/tune/best_params.json",
         table=in_report("results/tune/trials.csv"),
         table_md="results/tune/trials.md",
-        plots=in_report(expand("results/plots/tune_trials.{ext}", ext=["pdf", "png"])),
+        trials="results/tune/trials.json",
     log:
         "logs/tune/select.log",
     benchmark:
@@ -47,4 +47,24 @@ rule tune_select:
         configs=config_args,
     shell:
         "hepml tune-select {params.configs} --trials {input} --output-dir results/tune"
-        " --plot-dir results/plots > {log} 2>&1"
+        " > {log} 2>&1"
+
+
+# The trials drawn from their plot data (hepml.plots.tuning): restyling redraws only this.
+rule plot_tune:
+    input:
+        rules.tune_select.output.trials,
+    output:
+        in_report(expand("results/plots/tune_trials.{ext}", ext=["pdf", "png"])),
+    log:
+        "logs/tune/plot.log",
+    benchmark:
+        "benchmarks/tune/plot.tsv"
+    conda:
+        "../../environment.yml"
+    params:
+        settings=SETTINGS["plot"],
+        configs=config_args,
+    shell:
+        "hepml plot-tune {params.configs} --trials {input} --output-dir results/plots"
+        " > {log} 2>&1"

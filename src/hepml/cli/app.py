@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from collections.abc import Sequence
 
 from hepml import __version__
 from hepml.cli import evaluation, extended, project, review, scoring, stages
 from hepml.cli.common import add_config
 from hepml.exceptions import HepmlError
+from hepml.progress import duration
 
 log = logging.getLogger("hepml")
 
@@ -50,6 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    started = time.monotonic()
     try:
         _COMMANDS[args.command](args)
     except HepmlError as err:
@@ -59,9 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.debug("the system refused", exc_info=True)
         sys.stderr.write(f"hepml {args.command}: error: {err}\n")
         return 2
+    # every job's last line: how long it took and what a batch job's mem_mb must cover
     peak = _peak_rss_mb()
-    if peak is not None:  # in every job's log: what a batch job's mem_mb must cover
-        log.info("peak memory: %.0f MB resident", peak)
+    memory = f", peak memory: {peak:.0f} MB resident" if peak is not None else ""
+    log.info("hepml %s: done in %s%s", args.command, duration(time.monotonic() - started), memory)
     return 0
 
 

@@ -4,7 +4,8 @@
   correlations.json) from the ingest tables;
 - ``importance``: feature ranking (importance.csv/.md/.tex, shap.json) of the fold models;
 - ``data-mc``: data against MC for every input variable and the score (data_mc.json);
-- ``plot-inputs``, ``plot-training``, ``plot-data-mc``: the plots, drawn from those files.
+- ``plot-inputs``, ``plot-training``, ``plot-data-mc``: the plots, drawn from those files;
+- ``plot-tune``: the hyperparameter trials plot, from the tune-select job's trials.json.
 
 Registered by :mod:`hepml.cli.app` (``add_parsers`` and ``COMMANDS``); each command is a thin
 wrapper around a library function.
@@ -39,6 +40,11 @@ def add_parsers(sub, add_config: Callable[[argparse.ArgumentParser], None]) -> N
     p.add_argument("--data", nargs="+", required=True, help="SAMPLE=PATH feature tables (data)")
     p.add_argument("--output-dir", required=True)
 
+    p = sub.add_parser("plot-tune", help="draw the hyperparameter trials (PDF + PNG)")
+    add_config(p)
+    p.add_argument("--trials", required=True, help="trials.json of the tune-select job")
+    p.add_argument("--output-dir", required=True)
+
     for name, what in (
         ("plot-inputs", "input variables and correlation matrices"),
         ("plot-training", "learning curves, feature importance, SHAP summary"),
@@ -66,18 +72,30 @@ def _tables(specs: list[str]) -> dict[str, str]:
     return parse_pairs(specs)
 
 
+def _binning(cfg) -> dict:
+    """Each feature's own histogram bins or range (``features[].bins``/``range``)."""
+    from hepml.evaluate.inputs import Binning
+
+    return {
+        f.name: Binning(f.bins or cfg.evaluation.input_bins, f.range)
+        for f in cfg.features
+        if f.bins is not None or f.range is not None
+    }
+
+
 def _cmd_inputs(args: argparse.Namespace) -> None:
-    from hepml.atomic import write_json
     from hepml.config import load_config
     from hepml.evaluate.inputs import inputs_from_files
 
     cfg = load_config(args.configs)
-    labels = {f.name: f.label for f in cfg.features}
     histograms, correlations = inputs_from_files(
-        _tables(args.tables), cfg.feature_names, labels=labels, bins=cfg.evaluation.input_bins
+        _tables(args.tables),
+        cfg.feature_names,
+        bins=cfg.evaluation.input_bins,
+        binning=_binning(cfg),
     )
-    write_json(Path(args.output_dir) / "input_variables.json", histograms)
-    write_json(Path(args.output_dir) / "correlations.json", correlations)
+    histograms.write(Path(args.output_dir) / "input_variables.json")
+    correlations.write(Path(args.output_dir) / "correlations.json")
 
 
 def _cmd_importance(args: argparse.Namespace) -> None:
@@ -92,7 +110,6 @@ def _cmd_importance(args: argparse.Namespace) -> None:
 
 
 def _cmd_data_mc(args: argparse.Namespace) -> None:
-    from hepml.atomic import write_json
     from hepml.config import load_config
     from hepml.evaluate.data_mc import data_mc_from_files
 
@@ -103,13 +120,13 @@ def _cmd_data_mc(args: argparse.Namespace) -> None:
         mc,
         _tables(args.data),
         processes={s: cfg.samples[s].process for s in mc if s in cfg.samples},
-        labels={f.name: f.label for f in cfg.features},
         bins=cfg.evaluation.input_bins,
+        binning=_binning(cfg),
         score_bins=cfg.evaluation.bins,
         blind_above=cfg.evaluation.blind_above,
         unblind=cfg.evaluation.unblind,
     )
-    write_json(Path(args.output_dir) / "data_mc.json", content)
+    content.write(Path(args.output_dir) / "data_mc.json")
 
 
 def _cmd_plot_inputs(args: argparse.Namespace) -> None:
@@ -137,6 +154,14 @@ def _cmd_plot_data_mc(args: argparse.Namespace) -> None:
     draw_data_mc(args.evaluation_dir, args.output_dir, style_from_config(load_config(args.configs)))
 
 
+def _cmd_plot_tune(args: argparse.Namespace) -> None:
+    from hepml.config import load_config
+    from hepml.plots.style import style_from_config
+    from hepml.plots.tuning import draw_tuning
+
+    draw_tuning(args.trials, args.output_dir, style_from_config(load_config(args.configs)))
+
+
 COMMANDS = {
     "inputs": _cmd_inputs,
     "importance": _cmd_importance,
@@ -144,4 +169,5 @@ COMMANDS = {
     "plot-inputs": _cmd_plot_inputs,
     "plot-training": _cmd_plot_training,
     "plot-data-mc": _cmd_plot_data_mc,
+    "plot-tune": _cmd_plot_tune,
 }

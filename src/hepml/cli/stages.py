@@ -69,8 +69,9 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("tune-select", help="choose each fold model's parameters from its trials")
     add_config(p)
     p.add_argument("--trials", nargs="+", required=True, help="every trial JSON")
-    p.add_argument("--output-dir", required=True, help="best_params.json, trials.csv/.md")
-    p.add_argument("--plot-dir", required=True, help="tune_trials.pdf/.png")
+    p.add_argument(
+        "--output-dir", required=True, help="best_params.json, trials.csv/.md, trials.json"
+    )
 
 
 def _cmd_ingest(args: argparse.Namespace) -> None:
@@ -181,7 +182,7 @@ def _cmd_tune_select(args: argparse.Namespace) -> None:
 
     cfg = load_config(args.configs)
     trials = [json.loads(Path(p).read_text(encoding="utf-8")) for p in args.trials]
-    write_selection(cfg, trials, args.output_dir, args.plot_dir)
+    write_selection(cfg, trials, args.output_dir)
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:

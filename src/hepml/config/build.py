@@ -42,6 +42,7 @@ from hepml.config.model import (
     Feature,
     LearningCurveSettings,
     PlottingSettings,
+    ProcessDisplay,
     ReadingSettings,
     Sample,
     StageResources,
@@ -103,10 +104,7 @@ def config_from_dict(data: dict[str, Any], *, source: str = "config") -> Config:
     if not any(s.label == "background" for s in samples.values()):
         msg = f"{source}: samples: no sample has label 'background'"
         raise ConfigError(msg)
-    features = tuple(
-        Feature(f["name"], f["expr"], float(f.get("fill", math.nan)), f.get("label", ""))
-        for f in data["features"]
-    )
+    features = tuple(_feature(f, i, source) for i, f in enumerate(data["features"]))
     _check_unique([f.name for f in features], f"{source}: features")
     selection = tuple(Cut(c["name"], c["expr"]) for c in data["selection"])
     _check_unique([c.name for c in selection], f"{source}: selection")
@@ -131,6 +129,7 @@ def config_from_dict(data: dict[str, Any], *, source: str = "config") -> Config:
         ),
         evaluation=_evaluation_settings(evaluation),
         plotting=_plotting_settings(data["plotting"]),
+        processes=_processes(data["processes"], samples, source),
         apply=_apply_settings(data["apply"], samples, source),
         resources=_stage_resources(data["resources"]),
         demo=data.get("demo"),
@@ -182,12 +181,58 @@ def _evaluation_settings(evaluation: dict[str, Any]) -> EvaluationSettings:
 
 def _plotting_settings(plotting: dict[str, Any]) -> PlottingSettings:
     experiment = plotting["experiment"]
+    energy = plotting["energy"]
     return PlottingSettings(
         experiment=None if experiment in (None, "none") else experiment,
         label=plotting["label"],
-        energy=float(plotting["energy"]),
+        energy=None if energy is None else float(energy),
         data_label=plotting["data_label"],
     )
+
+
+def _feature(spec: dict[str, Any], index: int, source: str) -> Feature:
+    """One ``features`` entry; its histogram range must be increasing."""
+    value_range = spec.get("range")
+    if value_range is not None and not value_range[0] < value_range[1]:
+        msg = (
+            f"{source}: features[{index}].range = {value_range} (feature '{spec['name']}'): "
+            "give [low, high] with low < high"
+        )
+        raise ConfigError(msg)
+    log = spec["log"]
+    return Feature(
+        spec["name"],
+        spec["expr"],
+        float(spec.get("fill", math.nan)),
+        spec.get("label", ""),
+        bins=spec.get("bins"),
+        range=None if value_range is None else (float(value_range[0]), float(value_range[1])),
+        log=None if log == "auto" else bool(log),
+    )
+
+
+def _processes(
+    spec: dict[str, Any], samples: dict[str, Sample], source: str
+) -> dict[str, ProcessDisplay]:
+    """Every process of the samples with its display (``processes``), in sample order; a
+    configured name that no sample has is refused with the near match."""
+    known = list(dict.fromkeys(s.process for s in samples.values()))
+    for name in spec:
+        if name not in known:
+            msg = (
+                f"{source}: processes.{name}: no sample has process '{name}' (processes: "
+                f"{', '.join(known)}).{did_you_mean(name, known)}"
+            )
+            raise ConfigError(msg)
+    return {
+        name: ProcessDisplay(
+            name,
+            spec.get(name, {}).get("label", name),
+            spec.get(name, {}).get("color"),
+            spec.get(name, {}).get("order"),
+        )
+        for name in known
+    }
 
 
 def _stage_resources(section: dict[str, Any]) -> dict[str, StageResources]:

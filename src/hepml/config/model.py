@@ -32,6 +32,7 @@ __all__ = [
     "EvaluationSettings",
     "Feature",
     "PlottingSettings",
+    "ProcessDisplay",
     "ReadingSettings",
     "Sample",
     "StageResources",
@@ -98,12 +99,26 @@ class Cut:
 
 @dataclass(frozen=True)
 class Feature:
-    """One training feature: a name, an expression, and the fill for missing objects."""
+    """One training feature: a name, an expression, and the fill for missing objects; the
+    rest is how its plots look (presentation, never in a training hash)."""
 
     name: str
     expr: str
     fill: float  # NaN: XGBoost's missing value
     label: str  # axis label of plots ("" for the name)
+    bins: int | None  # input-variable histogram bins; None: evaluation.input_bins
+    range: tuple[float, float] | None  # histogram range; None: from the robust quantiles
+    log: bool | None  # log y of its input plot; None: auto (shapes over three decades)
+
+
+@dataclass(frozen=True)
+class ProcessDisplay:
+    """How a process is shown on plots (``processes.<name>``): label, colour, stack order."""
+
+    name: str
+    label: str  # mathtext allowed; the name when not configured
+    color: str | None  # a matplotlib colour; None: the colour cycle
+    order: int | None  # lower first in stacks and legends; None: after those with one
 
 
 @dataclass(frozen=True)
@@ -251,8 +266,8 @@ class PlottingSettings:
 
     experiment: str | None  # None: no experiment name
     label: str  # text after the experiment name
-    energy: float  # centre-of-mass energy in TeV
-    data_label: str  # text after the experiment name on plots with collision data
+    energy: float | None  # centre-of-mass energy in TeV; None: not written
+    data_label: str | None  # text after the experiment name on plots with collision data
 
 
 @dataclass(frozen=True)
@@ -269,6 +284,7 @@ class Config:
     training: TrainingSettings
     evaluation: EvaluationSettings
     plotting: PlottingSettings
+    processes: dict[str, ProcessDisplay]  # every process of the samples, configured or not
     apply: ApplySettings
     resources: dict[str, StageResources]  # per workflow stage
     demo: dict[str, Any] | None

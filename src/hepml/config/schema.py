@@ -120,7 +120,8 @@ def _describe(err: jsonschema.ValidationError, source: str) -> str:
 
 
 def _fill_defaults(data: Any, node: dict[str, Any]) -> None:
-    """Fill schema ``default`` values into ``data`` in place (objects, and objects in arrays)."""
+    """Fill schema ``default`` values into ``data`` in place (objects, and the objects of an
+    array whose ``items`` schema has properties, such as ``features``)."""
     if isinstance(data, list) and isinstance(node.get("items"), dict):
         for item in data:
             _fill_defaults(item, node["items"])

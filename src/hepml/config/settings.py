@@ -6,8 +6,9 @@ defaults filled in), so that:
 
 - the same configuration under another file name, or split over other files, reruns nothing
   (file paths are never hashed);
-- presentation (feature ``label``, the ``plotting`` block) reruns only the plots, never
-  ingest, training or the tables;
+- presentation (a feature's ``label`` and ``log``, the ``plotting`` and ``processes``
+  sections) reruns only the plots, never ingest, training or the tables (a feature's
+  histogram ``bins``/``range`` also rerun the input-variable and data/MC histograms);
 - performance knobs that do not change a number (``reading.step_size``, ``resources``,
   where the Dask scheduler is) rerun nothing;
 - a changed cut reruns exactly the ingest and apply jobs and what follows from their outputs
@@ -29,16 +30,21 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FEATURE_PRESENTATION_KEYS",
+    "PRESENTATION_SECTIONS",
     "SAMPLE_PRESENTATION_KEYS",
     "settings_hash",
     "stage_settings",
     "training_hash",
 ]
 
-# Keys that only change how things are drawn or labelled, never a number. (A sample's
-# `label` is its class, signal/background/data: not presentation.)
-FEATURE_PRESENTATION_KEYS = ("label",)
+# Keys that only change how things are drawn or labelled, never a model or a table. (A
+# sample's `label` is its class, signal/background/data: not presentation.) A feature's
+# histogram `bins`/`range` do change the input-variable and data/MC histograms, so those two
+# rules read them (_histogram_binning); the top-level `processes` section (display label,
+# colour, stack order per process) is read by the plots only.
+FEATURE_PRESENTATION_KEYS = ("label", "bins", "range", "log")
 SAMPLE_PRESENTATION_KEYS: tuple[str, ...] = ()
+PRESENTATION_SECTIONS = ("plotting", "processes")
 # Connection settings of the Dask engine: how to reach a cluster and ride out a lost worker,
 # not what it computes.
 _DASK_CONNECTION = ("address", "timeout", "collective_timeout", "retries")
@@ -61,9 +67,19 @@ def _feature_names(raw: dict[str, Any]) -> list[str]:
     return [f["name"] for f in raw["features"]]
 
 
-def _labels(raw: dict[str, Any]) -> dict[str, str]:
-    """Feature name -> axis label, in the features' order."""
-    return {f["name"]: f.get("label", "") for f in raw["features"]}
+def _presentation(raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Feature name -> its presentation keys (axis label, log axis, ...), in order."""
+    return {
+        f["name"]: {k: f[k] for k in FEATURE_PRESENTATION_KEYS if k in f} for f in raw["features"]
+    }
+
+
+def _histogram_binning(raw: dict[str, Any]) -> dict[str, Any]:
+    """What the input-variable and data/MC histograms are binned with, per feature."""
+    return {
+        "input_bins": raw.get("evaluation", {}).get("input_bins"),
+        "features": {f["name"]: [f.get("bins"), f.get("range")] for f in raw["features"]},
+    }
 
 
 def _mc_samples(config: Config) -> list[str]:
@@ -162,11 +178,13 @@ def _baseline_name(spec: Any) -> str:
 
 
 def _plotting(config: Config) -> dict[str, Any]:
-    """What the plots read besides their data files: style, labels, luminosity text."""
+    """What the plots read besides their data files: style, labels, process display,
+    luminosity text."""
     raw = config.raw
     return {
         "plotting": raw.get("plotting", {}),
-        "labels": _labels(raw),
+        "processes": raw.get("processes", {}),
+        "features": _presentation(raw),
         "luminosity": raw.get("luminosity"),
         "evaluation": raw.get("evaluation", {}),
         "samples": {n: _sample_spec(config, n) for n in config.samples},
@@ -188,7 +206,9 @@ def _recorded(config: Config) -> dict[str, Any]:
 
 def _export(config: Config) -> dict[str, Any]:
     """The export's manifest records the config, but for how it is drawn and the demo."""
-    manifest = {k: v for k, v in _recorded(config).items() if k not in ("plotting", "demo")}
+    manifest = {
+        k: v for k, v in _recorded(config).items() if k not in (*PRESENTATION_SECTIONS, "demo")
+    }
     manifest["features"] = _features(config.raw)
     return manifest
 
@@ -210,18 +230,10 @@ def stage_settings(config: Config) -> dict[str, Any]:
             _baseline_name(s): _baseline(config, s) for s in raw["training"].get("baselines", [])
         },
         "tune_trial": {"train": _train(config), "tune": raw["training"].get("tune")},
-        "tune_select": {  # also draws the trials plot
-            "tune": raw["training"].get("tune"),
-            "folds": raw["training"]["folds"],
-            "plotting": raw.get("plotting", {}),
-        },
+        "tune_select": {"tune": raw["training"].get("tune"), "folds": raw["training"]["folds"]},
         "evaluate": {"evaluation": evaluation, "folds": raw["training"]["folds"]},
-        # input_variables.json and data_mc.json carry the axis labels the plots print
-        "inputs": {
-            "features": _feature_names(raw),
-            "labels": _labels(raw),
-            "bins": evaluation.get("input_bins"),
-        },
+        # the histograms carry no label: labels are drawn from the config by the plots
+        "inputs": {"features": _feature_names(raw), "binning": _histogram_binning(raw)},
         "importance": {
             "features": _feature_names(raw),
             "shap_events": evaluation.get("shap_events"),
@@ -229,12 +241,13 @@ def stage_settings(config: Config) -> dict[str, Any]:
         },
         "data_mc": {
             "features": _feature_names(raw),
-            "labels": _labels(raw),
+            "binning": _histogram_binning(raw),
             "evaluation": evaluation,
             "data": {n: _sample_spec(config, n) for n in config.data_samples},
         },
         "plot": _plotting(config),
         **_extension_stages(config),
+        "summaries": {"tables": 1},  # reformats the ingest, apply and export records only
         "apply": {n: {**_event_reading(config, n), "apply": apply_section} for n in samples},
         "export": _export(config),
         "provenance": _recorded(config),

@@ -12,6 +12,7 @@ of data *and* MC are restricted to ``score <= blind_above`` so that they stay co
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -20,9 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from hepml.evaluate.inputs import feature_edges, histogram_with_flow
+from hepml.evaluate.inputs import Binning, feature_edges, histogram_with_flow
 from hepml.exceptions import DataError
 from hepml.models import load_fold_models, load_fold_outputs
+from hepml.plotdata.histograms import FlowHistogram
+from hepml.plotdata.inputs import DataMC, DataMCVariable, ProcessFlowHistogram
 from hepml.tables.features import check_tables, feature_batches, read_column
 
 __all__ = ["Events", "data_mc_from_files", "data_mc_histograms", "score_edges"]
@@ -74,31 +77,29 @@ def _histograms(
     edges: np.ndarray,
     keep_mc,
     keep_data: np.ndarray,
-) -> dict[str, Any]:
+    region: str,
+) -> DataMCVariable:
     """MC histograms per process and the data histogram of one variable."""
     processes = {}
     for name, ev in mc.items():
         keep = keep_mc(ev)
-        processes[name] = {
-            "label": ev.label,
-            **histogram_with_flow(values[name][keep], ev.weight[keep], edges),
-        }
-    return {
-        "edges": edges.tolist(),
-        "processes": processes,
-        "data": histogram_with_flow(data_values[keep_data], data.weight[keep_data], edges),
-    }
+        processes[name] = ProcessFlowHistogram(
+            ev.label, histogram_with_flow(values[name][keep], ev.weight[keep], edges)
+        )
+    data_histogram = histogram_with_flow(data_values[keep_data], data.weight[keep_data], edges)
+    return DataMCVariable(edges, processes, data_histogram, region)
 
 
 def data_mc_histograms(
     mc: Mapping[str, Events], data: Events, features: Sequence[str], **options: Any
-) -> dict[str, Any]:
+) -> DataMC:
     """data_mc.json: per input variable and for the score, MC per process and data.
 
     ``mc`` maps process name -> :class:`Events`. Binning per feature as for the input
     variables (from all MC and data events). See the module docstring for the blinding.
-    ``options``: ``labels`` (feature -> axis label), ``bins`` (40), ``score_bins`` (40),
-    ``blind_above`` (0.5), ``unblind`` (False).
+    ``options``: ``bins`` (40), ``binning`` (feature -> :class:`~hepml.evaluate.inputs.Binning`,
+    a feature's own bins or range), ``score_bins`` (40), ``blind_above`` (0.5), ``unblind``
+    (False).
     """
     return _data_mc(
         {name: _Scored(ev.weight, ev.score, ev.label) for name, ev in mc.items()},
@@ -109,18 +110,27 @@ def data_mc_histograms(
     )
 
 
+def _edges(
+    mc: Mapping[str, _Scored], data: _Scored, values, data_values, binning: Binning
+) -> np.ndarray:
+    """A feature's bins from the MC (weighted as expected events) and the data together."""
+    everything = np.concatenate([*values.values(), data_values])
+    weight = np.concatenate([*(ev.weight for ev in mc.values()), data.weight])
+    return feature_edges(everything, binning.bins, weight=weight, value_range=binning.range)
+
+
 def _data_mc(
     mc: Mapping[str, _Scored],
     data: _Scored,
     column: Callable[[int], tuple[dict[str, np.ndarray], np.ndarray]],
     features: Sequence[str],
     *,
-    labels: Mapping[str, str] | None = None,
     bins: int = 40,
+    binning: Mapping[str, Binning] | None = None,
     score_bins: int = 40,
     blind_above: float = 0.5,
     unblind: bool = False,
-) -> dict[str, Any]:
+) -> DataMC:
     """:func:`data_mc_histograms` (its options), with feature ``i``'s values per process and
     of the data given by ``column(i)``: in memory, or read from the tables a column at a time."""
     if not mc:
@@ -134,21 +144,18 @@ def _data_mc(
     variables = {}
     for i, name in enumerate(features):
         values, data_values = column(i)
-        everything = np.concatenate([*values.values(), data_values])
-        variables[name] = {
-            "label": (labels or {}).get(name) or name,
-            "region": f"score <= {blind_above:g}" if blind else "all events",
-            **_histograms(
-                mc,
-                data,
-                values,
-                data_values,
-                feature_edges(everything, bins),
-                lambda ev: ev.score <= blind_above if blind else np.ones(ev.score.size, bool),
-                data_kept,
-            ),
-        }
-        del values, data_values, everything
+        own = (binning or {}).get(name) or Binning(bins)
+        variables[name] = _histograms(
+            mc,
+            data,
+            values,
+            data_values,
+            _edges(mc, data, values, data_values, own),
+            lambda ev: ev.score <= blind_above if blind else np.ones(ev.score.size, bool),
+            data_kept,
+            f"score <= {blind_above:g}" if blind else "all events",
+        )
+        del values, data_values
     score = _histograms(
         mc,
         data,
@@ -157,21 +164,21 @@ def _data_mc(
         score_edges(score_bins),
         lambda ev: np.ones(ev.score.size, bool),
         data_kept,
+        "all events",
     )
     if blind:
-        hidden = _blinded_bins(np.asarray(score["edges"]), blind_above)
-        for key in ("sumw", "sumw2"):
-            score["data"][key] = [
-                None if h else v for v, h in zip(score["data"][key], hidden, strict=True)
-            ]
-    return {
-        "version": 1,
-        "blind_above": None if unblind else blind_above,
-        "unblind": unblind,
-        "hidden_data_events": n_hidden,
-        "variables": variables,
-        "score": {"label": "Classifier score", "region": "all events", **score},
-    }
+        hidden = np.array(_blinded_bins(score.edges, blind_above))
+        shown = score.data
+        blinded = FlowHistogram(
+            np.where(hidden, np.nan, shown.sumw),
+            np.where(hidden, np.nan, shown.sumw2),
+            events=shown.events,
+            yield_=shown.yield_,
+            nan_events=shown.nan_events,
+            nan_yield=shown.nan_yield,
+        )
+        score = dataclasses.replace(score, data=blinded)
+    return DataMC(variables, score, None if unblind else blind_above, n_hidden)
 
 
 def _scores(
@@ -238,10 +245,9 @@ def data_mc_from_files(
     data_tables: Mapping[str, str | os.PathLike],
     *,
     processes: Mapping[str, str] | None = None,
-    labels: Mapping[str, str] | None = None,
     batch_rows: int = 100_000,
     **options: Any,
-) -> dict[str, Any]:
+) -> DataMC:
     """data_mc.json from the fold models and the ingest tables of MC and data samples.
 
     Every event is scored by the model of its fold (MC: the model that never saw it), as
@@ -264,14 +270,11 @@ def data_mc_from_files(
     if not data:
         msg = "a data/MC comparison needs at least one data sample"
         raise DataError(msg)
-    return {
-        "data_samples": list(data_tables),
-        **_data_mc(
-            mc,
-            _Scored(data["data"].weight, data["data"].score),
-            lambda i: (mc_column(i), data_column(i)["data"]),
-            features,
-            labels=labels,
-            **options,
-        ),
-    }
+    content = _data_mc(
+        mc,
+        _Scored(data["data"].weight, data["data"].score),
+        lambda i: (mc_column(i), data_column(i)["data"]),
+        features,
+        **options,
+    )
+    return dataclasses.replace(content, data_samples=tuple(data_tables))

@@ -25,9 +25,10 @@ from typing import Any
 import numpy as np
 import xgboost as xgb
 
-from hepml.atomic import write_json
 from hepml.exceptions import DataError
 from hepml.models import load_fold_models, load_fold_outputs
+from hepml.plotdata.base import floats
+from hepml.plotdata.training import ShapSummary
 from hepml.tables.features import check_tables, read_column
 from hepml.tables.text import write_table
 
@@ -158,7 +159,7 @@ def beeswarm_data(
     *,
     n_events: int = 1000,
     seed: int = 0,
-) -> dict[str, Any]:
+) -> ShapSummary:
     """shap.json: SHAP values and colour (feature-value rank) of a seeded sample of events,
     one list per feature in ``ranked`` order (the beeswarm's rows, top first)."""
     shap = np.concatenate([f.shap for f in folds])
@@ -167,14 +168,12 @@ def beeswarm_data(
         pick = np.sort(np.random.default_rng(seed).choice(len(shap), n_events, replace=False))
         shap, X = shap[pick], X[pick]
     columns = [list(features).index(name) for name in ranked]
-    return {
-        "version": 1,
-        "units": "log-odds",
-        "seed": seed,
-        "features": list(ranked),
-        "shap": [shap[:, i].tolist() for i in columns],
-        "colour": [_rank_colour(X[:, i].astype(np.float64)) for i in columns],
-    }
+    return ShapSummary(
+        features=tuple(ranked),
+        shap=tuple(shap[:, i].astype(np.float64) for i in columns),
+        colour=tuple(floats(_rank_colour(X[:, i].astype(np.float64))) for i in columns),
+        seed=seed,
+    )
 
 
 _NOTE = (
@@ -185,7 +184,7 @@ _NOTE = (
 
 
 def write_importance(
-    rows: Sequence[Mapping[str, Any]], beeswarm: Mapping[str, Any], output_dir: str | os.PathLike
+    rows: Sequence[Mapping[str, Any]], beeswarm: ShapSummary, output_dir: str | os.PathLike
 ) -> list[Path]:
     """Write importance.csv/.md/.tex and shap.json into ``output_dir``; return the paths."""
     out = Path(output_dir)
@@ -193,7 +192,7 @@ def write_importance(
     write_table(
         list(rows), paths[0], paths[1], title="Feature ranking", note=_NOTE, latex_path=paths[2]
     )
-    write_json(out / "shap.json", beeswarm)
+    beeswarm.write(out / "shap.json")
     return [*paths, out / "shap.json"]
 
 

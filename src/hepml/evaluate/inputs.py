@@ -2,10 +2,12 @@
 weighted linear correlation matrices of signal and background.
 
 Histograms are filled with ``hist`` (boost-histogram) on one binning per feature, chosen from
-all events (integer-valued features get one bin per integer), and keep the underflow and
-overflow, so that the plots show them. NaN (a missing object, e.g. the third jet of a
-two-jet event) is not put in any bin: it is counted separately and noted on the plot. Pure
-functions on arrays, plus :func:`inputs_from_files` for the ingest tables.
+all events (integer-valued features get one bin per integer, others round bins over the
+robust range of the signal and background shapes, or the feature's configured ``bins`` and
+``range``), and keep the underflow and overflow, so that the plots show them. NaN (a missing
+object, e.g. the third jet of a two-jet event) is not put in any bin: it is counted
+separately and noted on the plot. Pure functions on arrays, plus :func:`inputs_from_files`
+for the ingest tables.
 """
 
 from __future__ import annotations
@@ -14,69 +16,146 @@ import logging
 import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
 
 import hist
 import numpy as np
 
+from hepml.plotdata.histograms import FlowHistogram
+from hepml.plotdata.inputs import Correlations, InputVariable, InputVariables
 from hepml.tables.features import check_tables, feature_batches, read_column
 
 __all__ = [
     "CLASSES",
+    "Binning",
     "correlation_matrices",
     "feature_edges",
     "histogram_with_flow",
     "input_variable_histograms",
     "inputs_from_files",
+    "nice_edges",
     "weighted_correlation",
+    "weighted_quantiles",
 ]
 
 log = logging.getLogger(__name__)
 
 CLASSES = {1: "signal", 0: "background"}
 MAX_INTEGER_BINS = 60  # an integer feature with a wider range gets regular bins instead
-RANGE_QUANTILES = (0.001, 0.999)  # the tails beyond go to the under/overflow bins
+RANGE_QUANTILES = (0.005, 0.995)  # the tails beyond go to the under/overflow bins
+NICE_STEPS = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0)  # bin widths: these x 10^k
 BATCH_ROWS = 100_000  # events per batch of the correlation sums (13 features: ~100 MB)
 
 
-def feature_edges(values: np.ndarray, bins: int) -> np.ndarray:
+@dataclass(frozen=True)
+class Binning:
+    """How one feature is binned: ``bins`` bins, over ``range`` (low, high) when given, else
+    over round numbers around its robust range (see :func:`feature_edges`)."""
+
+    bins: int = 40
+    range: tuple[float, float] | None = None
+
+
+def weighted_quantiles(values: np.ndarray, weights: np.ndarray, q: Sequence[float]) -> np.ndarray:
+    """Quantiles ``q`` of ``values`` weighted with ``weights`` (non-negative), interpolated
+    between the midpoints of the sorted values' weight steps. Equal weights give numpy's
+    ``quantile(method="hazen")``."""
+    order = np.argsort(values, kind="stable")
+    v, w = values[order], weights[order]
+    total = w.sum()
+    if not total > 0:
+        return np.quantile(values, q)
+    cdf = (np.cumsum(w) - 0.5 * w) / total
+    return np.interp(q, cdf, v)
+
+
+def _shape_weights(weight: np.ndarray | None, label: np.ndarray | None, n: int) -> np.ndarray:
+    """|weight|, scaled so that each class sums to one: signal and background count alike,
+    as they do on the plot (both at unit area)."""
+    w = np.ones(n) if weight is None else np.abs(np.asarray(weight, dtype=np.float64))
+    if label is None:
+        return w
+    out = np.zeros(n)
+    for value in np.unique(label):
+        rows = label == value
+        total = w[rows].sum()
+        if total > 0:
+            out[rows] = w[rows] / total
+    return out
+
+
+def nice_edges(low: float, high: float, bins: int) -> np.ndarray:
+    """Equal bins covering [low, high], their number as close to ``bins`` as a round width
+    allows: the width is one of NICE_STEPS times a power of ten and the edges are multiples
+    of it (so the axis and the under/overflow labels read as round numbers)."""
+    raw = (high - low) / bins
+    power = 10.0 ** math.floor(math.log10(raw))
+    best = None
+    for width in (step * scale for scale in (power / 10, power, power * 10) for step in NICE_STEPS):
+        first = math.floor(low / width + 1e-9)
+        last = max(math.ceil(high / width - 1e-9), first + 1)
+        key = (abs(last - first - bins), last - first)  # closest to bins, then fewer
+        if best is None or key < best[0]:
+            best = (key, width, first, last)
+    _, width, first, last = best
+    decimals = max(0, 2 - math.floor(math.log10(width)))
+    return np.round(np.arange(first, last + 1) * width, decimals)
+
+
+def feature_edges(
+    values: np.ndarray,
+    bins: int,
+    *,
+    weight: np.ndarray | None = None,
+    label: np.ndarray | None = None,
+    value_range: tuple[float, float] | None = None,
+) -> np.ndarray:
     """Bin edges for one feature from its finite values (all classes together).
 
-    Integer-valued features spanning at most MAX_INTEGER_BINS values get one bin per integer
-    (edges at half-integers); others ``bins`` equal bins between the 0.1% and 99.9% quantiles.
+    ``value_range`` given: ``bins`` equal bins over it. Otherwise integer-valued features
+    spanning at most MAX_INTEGER_BINS values get one bin per integer (edges at half-integers),
+    others about ``bins`` round bins (:func:`nice_edges`) between the 0.5% and 99.5%
+    quantiles of the values weighted with |weight|, each class (``label``) scaled to the
+    same total: a long tail (m_jj up to 6 TeV) goes to the overflow instead of squeezing the
+    peak into a few bins.
     """
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
+    if value_range is not None:
+        return np.linspace(float(value_range[0]), float(value_range[1]), bins + 1)
+    values = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(values)
+    if not finite.any():
         return np.linspace(0.0, 1.0, bins + 1)
-    low, high = float(finite.min()), float(finite.max())
-    if np.all(finite == np.round(finite)) and high - low < MAX_INTEGER_BINS:
+    v = values[finite]
+    low, high = float(v.min()), float(v.max())
+    if np.all(v == np.round(v)) and high - low < MAX_INTEGER_BINS:
         return np.arange(low - 0.5, high + 1.0, 1.0)
-    low, high = (float(q) for q in np.quantile(finite, RANGE_QUANTILES))
+    w = _shape_weights(weight, label, values.size)[finite]
+    low, high = (float(x) for x in weighted_quantiles(v, w, RANGE_QUANTILES))
     if not high > low:  # (nearly) constant: a unit-width window around the value
         low, high = low - 0.5, high + 0.5
-    return np.linspace(low, high, bins + 1)
+    return nice_edges(low, high, bins)
 
 
 def histogram_with_flow(
     values: np.ndarray, weights: np.ndarray, edges: np.ndarray
-) -> dict[str, Any]:
-    """Weighted histogram with flow bins: ``sumw``/``sumw2`` have len(edges) + 1 entries,
-    underflow first and overflow last; NaN values are counted apart (``nan_events``,
-    ``nan_yield``), never binned. ``events``/``yield`` count everything."""
+) -> FlowHistogram:
+    """Weighted histogram with flow bins (:class:`~hepml.plotdata.histograms.FlowHistogram`):
+    len(edges) + 1 bins, underflow first and overflow last; NaN values are counted apart
+    (``nan_events``, ``nan_yield``), never binned."""
     values = np.asarray(values, dtype=np.float64)
     weights = np.asarray(weights, dtype=np.float64)
     nan = np.isnan(values)
     h = hist.Hist(hist.axis.Variable(edges), storage=hist.storage.Weight())
     h.fill(values[~nan], weight=weights[~nan])
     view = h.view(flow=True)
-    return {
-        "sumw": view.value.tolist(),
-        "sumw2": view.variance.tolist(),
-        "events": int(values.size),
-        "yield": float(weights.sum()),
-        "nan_events": int(nan.sum()),
-        "nan_yield": float(weights[nan].sum()),
-    }
+    return FlowHistogram(
+        np.array(view.value),
+        np.array(view.variance),
+        events=int(values.size),
+        yield_=float(weights.sum()),
+        nan_events=int(nan.sum()),
+        nan_yield=float(weights[nan].sum()),
+    )
 
 
 def input_variable_histograms(
@@ -85,31 +164,36 @@ def input_variable_histograms(
     label: np.ndarray,
     features: Sequence[str],
     *,
-    labels: Mapping[str, str] | None = None,
     bins: int = 40,
-) -> dict[str, Any]:
-    """input_variables.json: per feature its edges, axis label and the signal and background
-    histograms (weighted, with flow and NaN counts)."""
-    out = {
-        name: _feature_histograms(X[:, i], weight, label, (labels or {}).get(name) or name, bins)
-        for i, name in enumerate(features)
-    }
-    return {"version": 1, "features": out}
+    binning: Mapping[str, Binning] | None = None,
+) -> InputVariables:
+    """input_variables.json: per feature its edges and the signal and background histograms
+    (weighted, with flow and NaN counts). ``binning`` gives a feature's own bins or range;
+    the others get ``bins``."""
+    return InputVariables(
+        {
+            name: _feature_histograms(
+                X[:, i], weight, label, (binning or {}).get(name) or Binning(bins)
+            )
+            for i, name in enumerate(features)
+        }
+    )
 
 
 def _feature_histograms(
-    values: np.ndarray, weight: np.ndarray, label: np.ndarray, axis_label: str, bins: int
-) -> dict[str, Any]:
-    """One feature's entry of input_variables.json: edges, label, one histogram per class."""
-    edges = feature_edges(values, bins)
-    return {
-        "label": axis_label,
-        "edges": edges.tolist(),
-        "classes": {
+    values: np.ndarray, weight: np.ndarray, label: np.ndarray, binning: Binning
+) -> InputVariable:
+    """One feature's entry of input_variables.json: edges, one histogram per class."""
+    edges = feature_edges(
+        values, binning.bins, weight=weight, label=label, value_range=binning.range
+    )
+    return InputVariable(
+        edges,
+        {
             cls: histogram_with_flow(values[label == value], weight[label == value], edges)
             for value, cls in CLASSES.items()
         },
-    }
+    )
 
 
 def weighted_correlation(X: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -165,33 +249,27 @@ def _correlation(sums: Mapping[str, np.ndarray]) -> np.ndarray:
     return np.where(good, np.clip(r, -1.0, 1.0), np.nan)
 
 
-def _matrix_json(r: np.ndarray) -> list[list[float | None]]:
-    """A correlation matrix as JSON-ready nested lists (NaN -> null)."""
-    return [[None if math.isnan(v) else v for v in row] for row in r.tolist()]
-
-
 def correlation_matrices(
     X: np.ndarray, weight: np.ndarray, label: np.ndarray, features: Sequence[str]
-) -> dict[str, Any]:
+) -> Correlations:
     """correlations.json: the weighted correlation matrix of signal and of background."""
-    return {
-        "version": 1,
-        "features": list(features),
-        **{
-            cls: _matrix_json(weighted_correlation(X[label == value], weight[label == value]))
+    return Correlations(
+        tuple(features),
+        {
+            cls: weighted_correlation(X[label == value], weight[label == value])
             for value, cls in CLASSES.items()
         },
-    }
+    )
 
 
 def inputs_from_files(
     tables: Mapping[str, str | os.PathLike],
     features: Sequence[str],
     *,
-    labels: Mapping[str, str] | None = None,
     bins: int = 40,
+    binning: Mapping[str, Binning] | None = None,
     batch_rows: int = BATCH_ROWS,
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[InputVariables, Correlations]:
     """(input_variables.json, correlations.json) of the ingest tables (sample -> Parquet).
 
     The same numbers as :func:`input_variable_histograms` and :func:`correlation_matrices` on
@@ -213,8 +291,8 @@ def inputs_from_files(
         n_nan = int(np.isnan(values).sum())
         if n_nan:
             log.info("feature '%s': %d of %d events are NaN (missing)", name, n_nan, len(values))
-        axis_label = (labels or {}).get(name) or name
-        histograms[name] = _feature_histograms(values, weight, label, axis_label, bins)
+        own = (binning or {}).get(name) or Binning(bins)
+        histograms[name] = _feature_histograms(values, weight, label, own)
         for value in CLASSES:
             rows = label == value
             means[value][i] = _weighted_means(values[rows, None], weight[rows])[0]
@@ -228,13 +306,10 @@ def inputs_from_files(
                 {k: sums[value][k] + v for k, v in batch.items()} if value in sums else batch
             )
     correlations = {
-        cls: _matrix_json(_correlation(sums[value]) if value in sums else _empty(len(features)))
+        cls: _correlation(sums[value]) if value in sums else _empty(len(features))
         for value, cls in CLASSES.items()
     }
-    return (
-        {"version": 1, "features": histograms},
-        {"version": 1, "features": features, **correlations},
-    )
+    return InputVariables(histograms), Correlations(tuple(features), correlations)
 
 
 def _empty(n: int) -> np.ndarray:

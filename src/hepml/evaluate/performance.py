@@ -28,7 +28,9 @@ from hepml.evaluate.overtraining import Criteria, OvertrainingCheck, check_model
 from hepml.evaluate.per_process import per_process_performance
 from hepml.evaluate.tables import write_evaluation
 from hepml.exceptions import ConfigError, DataError
-from hepml.tables.scores import TEST, TRAIN, ScoreSource, ScoreTable
+from hepml.plotdata.histograms import Histogram, TrainTest
+from hepml.plotdata.performance import ClassifierRoc, ClassifierScores, ProcessHistogram, RocCurve
+from hepml.tables.scores import TEST, TRAIN, ModelScores, ScoreSource, ScoreTable
 
 if TYPE_CHECKING:
     from hepml.config import Config
@@ -69,8 +71,9 @@ class Evaluation:
     """Everything the evaluation stage computed for one classifier.
 
     AUCs are weighted with the signed physics weights unless named ``unweighted``; ``auc_folds[k]``
-    is model k on its test fold. ``curves`` and ``histograms`` are JSON-ready data for
-    ``hepml.plots.performance``. ``per_process`` holds the rows of
+    is model k on its test fold. ``curves`` and ``histograms`` are the plot data
+    (:mod:`hepml.plotdata.performance`) ``hepml.plots.performance`` draws. ``per_process``
+    holds the rows of
     :func:`hepml.evaluate.per_process.per_process_performance`; ``significance`` the cut scan and
     its optimum (:func:`hepml.evaluate.significance.scan_summary`, plus the background yield per
     process at the optimum), None when not computed.
@@ -82,8 +85,8 @@ class Evaluation:
     auc_folds: tuple[float, ...]
     working_points: tuple[WorkingPointResult, ...]
     overtraining: tuple[OvertrainingCheck, ...]
-    curves: dict[str, Any]
-    histograms: dict[str, Any]
+    curves: ClassifierRoc
+    histograms: ClassifierScores
     ks_threshold: float
     criteria: Criteria = dataclasses.field(default_factory=Criteria)
     per_process: tuple[dict[str, Any], ...] = ()
@@ -160,45 +163,50 @@ def _working_points(
     return tuple(results)
 
 
-def _roc_data(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> dict[str, Any]:
-    """ROC curve as JSON-ready lists, thinned to at most MAX_CURVE_POINTS points (+inf -> null)."""
+def _roc_data(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> RocCurve:
+    """ROC curve thinned to at most MAX_CURVE_POINTS points."""
     background_efficiency, signal_efficiency, thresholds = metrics.roc_curve(
         scores, labels, weights
     )
     n = background_efficiency.size
     keep = np.unique(np.linspace(0, n - 1, min(n, MAX_CURVE_POINTS)).round().astype(int))
-    return {
-        "background_efficiency": background_efficiency[keep].tolist(),
-        "signal_efficiency": signal_efficiency[keep].tolist(),
-        "thresholds": [float(x) if np.isfinite(x) else None for x in thresholds[keep]],
-        "auc": metrics.roc_auc(scores, labels, weights),
-    }
+    return RocCurve(
+        signal_efficiency=signal_efficiency[keep],
+        background_efficiency=background_efficiency[keep],
+        thresholds=thresholds[keep],
+        auc=metrics.roc_auc(scores, labels, weights),
+    )
 
 
-def _histogram(scores: np.ndarray, weights: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Weighted histogram: rows are the sum of weights and of squared weights per bin."""
+def _histogram(scores: np.ndarray, weights: np.ndarray, edges: np.ndarray) -> Histogram:
+    """Weighted histogram: the sum of weights and of squared weights per bin."""
     # np.histogram closes the last bin, so a score of exactly 1.0 is kept (a boost-histogram
     # Regular axis would put it in the overflow).
     sumw, _ = np.histogram(scores, bins=edges, weights=weights)
     sumw2, _ = np.histogram(scores, bins=edges, weights=weights**2)
-    return np.stack([sumw, sumw2])
+    return Histogram(sumw, sumw2)
 
 
-def _as_json(histogram: np.ndarray) -> dict[str, list]:
-    """A :func:`_histogram` result as JSON-ready ``sumw``/``sumw2`` lists."""
-    return {"sumw": histogram[0].tolist(), "sumw2": histogram[1].tolist()}
+def _train_test(model: ModelScores, train: np.ndarray, test: np.ndarray, edges: np.ndarray):
+    """Class -> the model's training and test score histograms of that class."""
+    out = {}
+    for value, name in CLASSES.items():
+        rows = [mask & (model.label == value) for mask in (train, test)]
+        out[name] = TrainTest(*(_histogram(model.score[r], model.weight[r], edges) for r in rows))
+    return out
 
 
 def _per_model(
     source: ScoreSource, edges: np.ndarray, criteria: Criteria
-) -> tuple[tuple[OvertrainingCheck, ...], dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """One pass over the models: overtraining checks, training-score histograms, test rows.
+) -> tuple[tuple[OvertrainingCheck, ...], dict[int, dict[str, TrainTest]], dict[str, np.ndarray]]:
+    """One pass over the models: overtraining checks, each model's train/test histograms,
+    test rows.
 
     Only one model's rows are in memory at a time; the test rows of all models (each event
     once) are returned, concatenated, for everything else.
     """
     checks: list[OvertrainingCheck] = []
-    train_histograms = {name: np.zeros((2, edges.size - 1)) for name in CLASSES.values()}
+    per_fold: dict[int, dict[str, TrainTest]] = {}
     parts = []
     # a fold without signal empties a test fold and the training sets of other models: the
     # test fold is the cause to name, so an empty training class is raised after the loop
@@ -217,11 +225,9 @@ def _per_model(
             )
         except DataError as err:
             empty_training = empty_training or err
-        for value, name in CLASSES.items():
-            rows = train & (model.label == value)
-            train_histograms[name] += _histogram(model.score[rows], model.weight[rows], edges)
+        per_fold[model.model_fold] = _train_test(model, train, test, edges)
         parts.append(model.rows(test))
-        del model, test, train, rows  # the next model is read without this one beside it
+        del model, test, train  # the next model is read without this one beside it
     if empty_training is not None:
         raise empty_training
     test_rows = {c: np.concatenate([part.pop(c) for part in parts]) for c in list(parts[0])}
@@ -229,21 +235,29 @@ def _per_model(
     order = np.argsort(-test_rows["score"], kind="stable")
     for name in test_rows:
         test_rows[name] = test_rows[name][order]
-    return tuple(checks), train_histograms, test_rows
+    return tuple(checks), per_fold, test_rows
+
+
+def _summed(histograms: Sequence[Histogram]) -> Histogram:
+    return Histogram(
+        np.sum([h.sumw for h in histograms], axis=0), np.sum([h.sumw2 for h in histograms], axis=0)
+    )
 
 
 def _histograms(
     t: Mapping[str, np.ndarray],
-    train: Mapping[str, np.ndarray],
+    per_fold: Mapping[int, Mapping[str, TrainTest]],
     names: Sequence[str],
     edges: np.ndarray,
-) -> dict[str, Any]:
-    """Score histograms: per class x (train, test) over all folds, and per sample (test)."""
-    per_class = {}
+) -> ClassifierScores:
+    """Score histograms: per class x (train, test), summed over folds and per fold model;
+    per process (test)."""
+    folds = tuple(per_fold[k] for k in sorted(per_fold))
+    merged = {}
     for value, name in CLASSES.items():
         of_class = t["label"] == value
         test = _histogram(t["score"][of_class], t["weight"][of_class], edges)
-        per_class[name] = {"train": _as_json(train[name]), "test": _as_json(test)}
+        merged[name] = TrainTest(_summed([f[name].train for f in folds]), test)
     processes = {}
     for code in sorted(np.unique(t["sample"]).tolist(), key=lambda c: names[c]):
         rows = t["sample"] == code
@@ -252,8 +266,8 @@ def _histograms(
             msg = f"process '{names[code]}' has both signal and background events; it must be one"
             raise DataError(msg)
         histogram = _histogram(t["score"][rows], t["weight"][rows], edges)
-        processes[names[code]] = {"label": int(labels[0]), **_as_json(histogram)}
-    return {"edges": edges.tolist(), "overtraining": per_class, "processes": processes}
+        processes[names[code]] = ProcessHistogram(int(labels[0]), histogram)
+    return ClassifierScores(edges, merged, folds, processes)
 
 
 def _significance(
@@ -337,30 +351,23 @@ def evaluate(
     score_range = (min(0.0, low), max(1.0, high))
     edges = np.linspace(*score_range, n_bins + 1)
     criteria = Criteria(ks_threshold, ks_distance, auc_gap)
-    overtraining, train_histograms, t = _per_model(source, edges, criteria)
+    overtraining, per_fold, t = _per_model(source, edges, criteria)
     folds = list(range(source.n_folds))
-    fold_rocs = [{"fold": k, **_roc_data(*_rows(t, t["model_fold"] == k))} for k in folds]
+    fold_rocs = [_roc_data(*_rows(t, t["model_fold"] == k)) for k in folds]
     merged = _roc_data(*_rows(t))
-    auc_folds = tuple(roc["auc"] for roc in fold_rocs)
+    auc_folds = tuple(roc.auc for roc in fold_rocs)
     points = _working_points(t, folds, working_points)
     thresholds = {r.point.definition: r.point.threshold for r in points}
-    log.info(
-        "%s: AUC %.4f, per fold %s", classifier, merged["auc"], [f"{a:.4f}" for a in auc_folds]
-    )
+    log.info("%s: AUC %.4f, per fold %s", classifier, merged.auc, [f"{a:.4f}" for a in auc_folds])
     return Evaluation(
         classifier=classifier,
-        auc=merged["auc"],
+        auc=merged.auc,
         auc_unweighted=metrics.roc_auc(t["score"], t["label"]),
         auc_folds=auc_folds,
         working_points=points,
         overtraining=overtraining,
-        curves={
-            "auc": merged["auc"],
-            "auc_std_over_folds": _std(auc_folds),
-            "merged": merged,
-            "folds": fold_rocs,
-        },
-        histograms=_histograms(t, train_histograms, source.names, edges),
+        curves=ClassifierRoc(merged, tuple(fold_rocs), _std(auc_folds)),
+        histograms=_histograms(t, per_fold, source.names, edges),
         ks_threshold=ks_threshold,
         criteria=criteria,
         per_process=tuple(per_process_performance(t, thresholds, names=source.names)),

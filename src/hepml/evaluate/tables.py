@@ -3,7 +3,8 @@ JSON.
 
 Tables hold one row per classifier (times working point, fold, process, ... where that
 applies), so baselines line up under the BDT. The JSON files (``curves.json``,
-``histograms.json``, ``significance.json``) are the data the plots are drawn from.
+``histograms.json``, ``significance.json``) are the plot data (:mod:`hepml.plotdata`) the
+plots are drawn from.
 """
 
 from __future__ import annotations
@@ -14,8 +15,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hepml.atomic import write_json
 from hepml.exceptions import DataError
+from hepml.plotdata.performance import (
+    ClassifierScan,
+    RocCurves,
+    ScoreHistograms,
+    SignificanceScans,
+)
 from hepml.tables.text import write_table
 
 if TYPE_CHECKING:
@@ -231,19 +237,19 @@ def write_evaluation(
             latex_path=paths[2],
         )
         written += paths
-    data = {
-        "curves": {e.classifier: e.curves for e in evaluations},
-        "histograms": {e.classifier: e.histograms for e in evaluations},
-        "significance": {
-            e.classifier: e.significance for e in evaluations if e.significance is not None
-        },
+    # the plot data, one entry per classifier in the evaluation's order
+    plot_data = {
+        "curves": RocCurves({e.classifier: e.curves for e in evaluations}),
+        "histograms": ScoreHistograms({e.classifier: e.histograms for e in evaluations}),
+        "significance": SignificanceScans(
+            {
+                e.classifier: ClassifierScan.from_summary(e.significance)
+                for e in evaluations
+                if e.significance is not None
+            }
+        ),
     }
-    # JSON keys are written sorted: "order" keeps the classifiers' order (the first is the
-    # reference of the ROC ratio and the one whose score plots are drawn)
-    order = [e.classifier for e in evaluations]
-    for stem, classifiers in data.items():
-        content = {"version": 1, "order": order, "classifiers": classifiers}
-        write_json(output_dir / f"{stem}.json", content)
-        written.append(output_dir / f"{stem}.json")
+    for stem, data in plot_data.items():
+        written.append(data.write(output_dir / f"{stem}.json"))
     log.info("wrote %d evaluation files to %s", len(written), output_dir)
     return written

@@ -64,6 +64,7 @@ from hepml.ingest.sample_plan import (
     plan_sample,
 )
 from hepml.outputs import check_outputs
+from hepml.progress import Progress
 
 __all__ = [
     "Cutflow",
@@ -117,18 +118,19 @@ def ingest_sample(
     run = _Run(config, sample, files, BadFiles.of(config, sample))
     norm = normalisation_factor(sample, config.luminosity, run.sum_of_weights(), run.entries())
     total = FileTally.empty(len(run.plan.cuts) + 1)
+    progress = Progress(f"sample '{sample.name}'", run.entries(), "entries", log)
     with atomic_path(output) as tmp:
-        written = run.main_pass(tmp, norm, total)
+        written = run.main_pass(tmp, norm, total, progress)
         result = run.result(total)
         if written != total.rows or result.normalisation != norm:  # a file failed half-way
             dropped = {i for i, f in enumerate(files) if f.path in run.bad.skipped}
             _rewrite(tmp, dropped, result.normalisation / norm)
     log.info(
-        "sample '%s': %d of %d entries selected (%d file(s) skipped)",
-        sample.name,
-        result.cutflow.events[-1],
-        result.entries,
-        len(result.skipped_files),
+        progress.summary(
+            f"{result.cutflow.events[-1]:,} of {result.entries:,} entries selected from "
+            f"{len(files) - len(result.skipped_files)} file(s), "
+            f"{len(result.skipped_files)} skipped"
+        )
     )
     return result
 
@@ -177,13 +179,15 @@ class _Run:
             return float(self.sample.sum_of_weights)
         return math.fsum(self.sums[f.path] for f in self.bad.good(self.files))
 
-    def main_pass(self, tmp: Path, norm: float, total: FileTally) -> int:
+    def main_pass(self, tmp: Path, norm: float, total: FileTally, progress: Progress) -> int:
         """Read every good file into the Parquet file ``tmp``; return the rows written.
 
-        Only files read to their end are added to ``total``.
+        Only files read to their end are added to ``total``. ``progress`` logs the entries
+        read (every few seconds and after each file).
         """
         writer, written = None, 0
         label = 1 if self.sample.is_signal else 0
+        n_files = len(self.files)
         try:
             for index, file in enumerate(self.files):
                 if file.path in self.bad.skipped:
@@ -200,6 +204,7 @@ class _Run:
                         except HepmlError as err:
                             where = f"in '{file.path}', entries {start} to {stop}"
                             raise located(err, where) from err
+                        progress.advance(stop - start)
                         if table is None:
                             continue
                         if writer is None:
@@ -208,6 +213,7 @@ class _Run:
                         written += table.num_rows
                         tally.rows += table.num_rows
                     total.merge(tally)
+                    progress.advance(0, note=f"file {index + 1} of {n_files} read", force=True)
         finally:
             if writer is not None:
                 writer.close()

@@ -1,7 +1,8 @@
 """Check at validation that matplotlib can draw every text of the config that plots show.
 
-A feature ``label`` (or ``plotting.label``) with broken LaTeX, such as ``$\\frac{$``, passes the
-schema and then fails in a plot job, after the whole training. :func:`check_labels` parses each
+A feature ``label`` (or ``plotting.label``, or a process's display ``label``) with broken
+LaTeX, such as ``$\\frac{$``, passes the schema and then fails in a plot job, after the whole
+training; so would a process ``color`` matplotlib does not know. :func:`check_labels` parses each
 text that is mathtext (an even number of unescaped ``$``) with matplotlib's own parser, under
 the experiment's plot style (its fonts decide which symbols exist), and raises a
 :class:`~hepml.exceptions.ConfigError` naming the key and matplotlib's complaint.
@@ -15,12 +16,12 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from hepml.exceptions import ConfigError
+from hepml.exceptions import ConfigError, did_you_mean
 
 if TYPE_CHECKING:
     from hepml.config import Config
 
-__all__ = ["check_labels", "plotted_texts"]
+__all__ = ["check_colours", "check_labels", "plotted_texts"]
 
 
 def plotted_texts(config: Config) -> list[tuple[str, str]]:
@@ -34,11 +35,35 @@ def plotted_texts(config: Config) -> list[tuple[str, str]]:
         value = getattr(config.plotting, key)
         if isinstance(value, str) and value:
             texts.append((f"plotting.{key}", value))
+    configured = config.raw.get("processes", {})
+    texts += [
+        (f"processes.{name}.label", spec["label"])
+        for name, spec in configured.items()
+        if spec.get("label")
+    ]
     return texts
 
 
+def check_colours(config: Config, *, source: str = "config") -> None:
+    """Raise :class:`ConfigError` for a ``processes.<name>.color`` matplotlib does not know."""
+    from matplotlib import colors
+
+    for name, spec in config.raw.get("processes", {}).items():
+        colour = spec.get("color")
+        if colour is not None and not colors.is_color_like(colour):
+            named = [*colors.TABLEAU_COLORS, *colors.CSS4_COLORS]
+            msg = (
+                f"{source}: processes.{name}.color = {colour!r} is not a matplotlib colour; "
+                f"give a name (tab:blue, royalblue), '#rrggbb' or C0..C9."
+                f"{did_you_mean(colour, named)}"
+            )
+            raise ConfigError(msg)
+
+
 def check_labels(config: Config, *, source: str = "config") -> None:
-    """Raise :class:`ConfigError` for the first plotted text matplotlib cannot draw."""
+    """Raise :class:`ConfigError` for the first plotted text matplotlib cannot draw, or for a
+    process colour it does not know."""
+    check_colours(config, source=source)
     texts = plotted_texts(config)
     from matplotlib import cbook
 

@@ -110,7 +110,7 @@ def plot_templates(
     *,
     fitted: Mapping[str, np.ndarray] | None = None,
     systematics: Sequence[str] | None = None,
-    experiment: str | None = "CMS",
+    experiment: str | None = None,
     label: str = "Simulation",
     log_y: bool = True,
 ) -> Figure:

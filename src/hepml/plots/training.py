@@ -1,9 +1,9 @@
 """Plots of the cut optimisation and of the training: significance, cut efficiencies,
 learning curves, feature importance and the SHAP summary (beeswarm).
 
-Each function takes plain arrays/dicts (the content of ``significance.json``,
-``learning_curve.csv``, ``importance.csv``, ``shap.json``) and returns a Figure; nothing
-is recomputed. ``draw_training`` turns the training and evaluation outputs into files.
+Each function takes plot data (:mod:`hepml.plotdata`: ``significance.json``, ``shap.json``) or
+the rows of a table (``learning_curve.csv``, ``importance.csv``) and returns a Figure;
+nothing is recomputed. ``draw_training`` turns the training and evaluation outputs into files.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from hepml.exceptions import DataError
+from hepml.plotdata.performance import ClassifierScan
+from hepml.plotdata.training import ShapSummary
 from hepml.plots.style import CLASS_COLOURS, PlotStyle, save_figure, styled_axes
 
 __all__ = [
@@ -45,11 +47,6 @@ SIGNIFICANCE_LABELS = {
 }
 
 
-def _array(values: Sequence[float | None]) -> np.ndarray:
-    """A float array from JSON values (None -> NaN)."""
-    return np.array([np.nan if v is None else v for v in values], dtype=float)
-
-
 def _mark_optimum(ax: Axes, optimum: Mapping[str, Any] | None, metric: str) -> None:
     """A vertical line at the optimal cut, its yields and significance in the legend."""
     if optimum is None:
@@ -66,69 +63,71 @@ def _mark_optimum(ax: Axes, optimum: Mapping[str, Any] | None, metric: str) -> N
     )
 
 
-def plot_significance(
-    sig_data: Mapping[str, Any], style: PlotStyle, *, ax: Axes | None = None
-) -> Figure:
+def plot_significance(scan: ClassifierScan, style: PlotStyle, *, ax: Axes | None = None) -> Figure:
     """Expected significances after ``score > cut`` against the cut, optimum marked.
 
-    ``sig_data`` is one classifier's entry of significance.json (``scan``, ``optimum``,
-    ``metric``). Cuts leaving fewer than the configured minimum background are drawn faint.
+    ``scan`` is one classifier's significance scan. Cuts leaving fewer than the configured
+    minimum background are drawn faint, and the legend says so only when some are.
     """
-    scan = sig_data["scan"]
-    cut = _array(scan["cut"])
-    enough = _array(scan["background"]) >= sig_data["min_background"]
-    with styled_axes(style, ax) as ax:
+    cut = scan.scan["cut"]
+    enough = scan.scan["background"] >= scan.min_background
+    with styled_axes(style, ax, lumi=True) as ax:
         for metric, label in SIGNIFICANCE_LABELS.items():
-            values = _array(scan[metric])
+            values = scan.scan[metric]
             (line,) = ax.plot(cut, np.where(enough, values, np.nan), label=label)
-            ax.plot(cut, np.where(enough, np.nan, values), color=line.get_color(), alpha=0.3)
-        _mark_optimum(ax, sig_data["optimum"], sig_data["metric"])
+            if not enough.all():
+                ax.plot(cut, np.where(enough, np.nan, values), color=line.get_color(), alpha=0.3)
+        _mark_optimum(ax, scan.optimum, scan.metric)
         ax.set_xlim(cut[0], 1.0 if cut[-1] <= 1 else cut[-1])
         ax.set_ylim(0, ax.get_ylim()[1] * 1.35)
         ax.set_xlabel("Cut on the classifier score (score > cut)")
         ax.set_ylabel("Expected significance")
-        ax.legend(
-            loc="upper left",
-            title=f"faint: B < {sig_data['min_background']:g} expected events",
-            fontsize="small",
-        )
+        faint = f"faint: B < {scan.min_background:g} expected events"
+        ax.legend(loc="upper left", title=None if enough.all() else faint, fontsize="small")
     return ax.figure
 
 
 def plot_cut_efficiencies(
-    sig_data: Mapping[str, Any], style: PlotStyle, *, ax: Axes | None = None
+    scan: ClassifierScan, style: PlotStyle, *, ax: Axes | None = None
 ) -> Figure:
     """TMVA's "cut efficiencies" canvas: efficiencies, purity and significance against the cut.
 
-    Left axis: signal and background efficiency, signal purity S/(S+B) and efficiency x
-    purity; right axis: the optimised significance.
+    Left axis (0 to 1): signal and background efficiency, signal purity S/(S+B) and
+    efficiency x purity; right axis: the optimised significance. The legend sits below the
+    axes, so that both axes' ticks cover their whole range.
     """
-    scan, metric = sig_data["scan"], sig_data["metric"]
-    cut = _array(scan["cut"])
-    eff_s, purity = _array(scan["signal_efficiency"]), _array(scan["purity"])
-    with styled_axes(style, ax) as ax:
+    values, metric = scan.scan, scan.metric
+    cut = values["cut"]
+    eff_s, purity = values["signal_efficiency"], values["purity"]
+    with styled_axes(style, ax, lumi=True) as ax:
         ax.plot(cut, eff_s, color=CLASS_COLOURS["signal"], label="Signal efficiency")
         ax.plot(
             cut,
-            _array(scan["background_efficiency"]),
+            values["background_efficiency"],
             color=CLASS_COLOURS["background"],
             label="Background efficiency",
         )
         ax.plot(cut, purity, color="tab:green", linestyle="--", label="Signal purity")
         ax.plot(cut, eff_s * purity, color="tab:green", linestyle=":", label="Efficiency × purity")
-        ax.set_ylim(0, 1.9)  # headroom for the legend
-        ax.set_yticks(np.linspace(0, 1, 6))
+        ax.set_ylim(0, 1.05)
         ax.set_xlim(cut[0], 1.0 if cut[-1] <= 1 else cut[-1])
         ax.set_xlabel("Cut on the classifier score (score > cut)")
         ax.set_ylabel("Efficiency, purity")
         right = ax.twinx()
-        right.plot(cut, _array(scan[metric]), color="black", label=SIGNIFICANCE_LABELS[metric])
-        _mark_optimum(right, sig_data["optimum"], metric)
-        right.set_ylim(0, np.nanmax([*_array(scan[metric]), 1e-9]) * 1.9)
+        right.plot(cut, values[metric], color="black", label=SIGNIFICANCE_LABELS[metric])
+        _mark_optimum(right, scan.optimum, metric)
+        right.set_ylim(0, np.nanmax([*values[metric], 1e-9]) * 1.05)
         right.set_ylabel(f"Significance ({SIGNIFICANCE_LABELS[metric]})")
         handles = ax.get_legend_handles_labels()
         more = right.get_legend_handles_labels()
-        ax.legend(handles[0] + more[0], handles[1] + more[1], loc="upper left", fontsize="x-small")
+        ax.legend(
+            handles[0] + more[0],
+            handles[1] + more[1],
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.16),
+            ncols=2,
+            fontsize="x-small",
+        )
     return ax.figure
 
 
@@ -197,7 +196,7 @@ def plot_feature_importance(
                 color=colour,
                 label=label,
             )
-        ax.set_yticks(y, features)
+        ax.set_yticks(y, [style.feature_label(f) for f in features])
         ax.tick_params(axis="y", which="minor", left=False, right=False)
         ax.set_ylim(-0.7, len(features) + 1.5)
         ax.set_xlim(0, ax.get_xlim()[1] * 1.05)
@@ -207,21 +206,20 @@ def plot_feature_importance(
 
 
 def plot_shap_beeswarm(
-    shap_data: Mapping[str, Any], style: PlotStyle, *, ax: Axes | None = None
+    shap_data: ShapSummary, style: PlotStyle, *, ax: Axes | None = None
 ) -> Figure:
     """SHAP summary plot: one row per feature (top rank on top), one dot per event at its
     SHAP value (log-odds), coloured by the feature value's rank (blue low, red high; grey
     for a missing value), spread vertically by the local density of dots.
 
-    ``shap_data`` is shap.json: ``features``, ``shap`` and ``colour`` (one list per feature,
-    colour in [0, 1] or None), ``seed``.
+    ``shap_data`` is shap.json's :class:`~hepml.plotdata.training.ShapSummary`; rows are
+    labelled with the style's feature labels.
     """
-    features = shap_data["features"]
-    rng = np.random.default_rng(shap_data.get("seed", 0))
+    features = shap_data.features
+    rng = np.random.default_rng(shap_data.seed)
     with styled_axes(style, ax, figsize=(10, max(6, 0.45 * len(features) + 2))) as ax:
         for row in range(len(features)):
-            values = _array(shap_data["shap"][row])
-            colour = _array(shap_data["colour"][row])
+            values, colour = shap_data.shap[row], shap_data.colour[row]
             y = len(features) - 1 - row + _swarm_offsets(values, rng)
             missing = ~np.isfinite(colour)
             ax.scatter(values[missing], y[missing], s=4, color="grey", rasterized=True)
@@ -236,7 +234,7 @@ def plot_shap_beeswarm(
                 rasterized=True,
             )
         ax.axvline(0, color="grey", linewidth=1)
-        ax.set_yticks(np.arange(len(features))[::-1], features)
+        ax.set_yticks(np.arange(len(features))[::-1], [style.feature_label(f) for f in features])
         ax.tick_params(axis="y", which="minor", left=False, right=False)
         ax.set_ylim(-0.8, len(features) - 0.2)
         ax.set_xlabel("SHAP value (impact on the log-odds of signal)")
@@ -306,7 +304,7 @@ def draw_training(
         raise DataError(msg)
     with (evaluation_dir / "importance.csv").open(newline="", encoding="utf-8") as stream:
         importance = list(csv.DictReader(stream))
-    shap_data = json.loads((evaluation_dir / "shap.json").read_text(encoding="utf-8"))
+    shap_data = ShapSummary.read(evaluation_dir / "shap.json")
     curves, best = _read_learning_curves(curve_paths, metadata_paths)
     draw = {
         "learning_curves": lambda: plot_learning_curves(curves, best, style),

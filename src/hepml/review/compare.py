@@ -259,10 +259,16 @@ def comparison_markdown(
     return "\n".join(lines) + "\n"
 
 
-def write_comparison_csv(comparison: Comparison, path: str | os.PathLike[str]) -> None:
-    """Every compared quantity as CSV (full precision), written atomically."""
+def write_comparison_csv(
+    comparison: Comparison | Sequence[Comparison], path: str | os.PathLike[str]
+) -> None:
+    """Every compared quantity as CSV (full precision), written atomically. Several
+    comparisons (run A against each other run) add a first column ``run_b``."""
+    several = not isinstance(comparison, Comparison)
+    comparisons = list(comparison) if several else [comparison]
     rows = [
         {
+            **({"run_b": str(c.run_b)} if several else {}),
             "table": d.table,
             "row": d.row,
             "quantity": d.quantity,
@@ -272,6 +278,7 @@ def write_comparison_csv(comparison: Comparison, path: str | os.PathLike[str]) -
             "relative_difference": d.relative_difference,
             "changed": d.changed(),
         }
-        for d in comparison.differences
+        for c in comparisons
+        for d in c.differences
     ]
     write_table(rows, path)

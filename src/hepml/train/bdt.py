@@ -35,6 +35,7 @@ from hepml.tables.features import Dataset
 from hepml.tables.text import write_table
 from hepml.train.curves import AucEvery, EarlyStopping, Fit, subsample_rows, weighted_auc
 from hepml.train.device import check_device, effective_device
+from hepml.train.progress import RoundLog
 from hepml.train.weights import training_weights
 
 __all__ = [
@@ -180,7 +181,7 @@ def fit_booster(
         num_boost_round=num_boost_round,
         evals=[(dsample, "train"), (dval, "validation")],
         evals_result=history,
-        callbacks=[every, stopping],
+        callbacks=[every, stopping, RoundLog(num_boost_round, stopping.patience)],
         verbose_eval=False,
     )
     n = len(history["validation"][metric])

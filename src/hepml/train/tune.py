@@ -38,6 +38,7 @@ from hepml.config import Config
 from hepml.config.model import Tuning
 from hepml.exceptions import ConfigError, DataError, FoldMismatch
 from hepml.folds import fold_roles
+from hepml.plotdata.training import Trial, TuneTrials
 from hepml.tables.features import Dataset
 from hepml.tables.text import write_table
 from hepml.train.bdt import fit_booster, n_rounds, xgboost_params
@@ -47,7 +48,6 @@ __all__ = [
     "grid_points",
     "history_needed",
     "n_trials",
-    "plot_trials",
     "run_trial",
     "select",
     "suggest",
@@ -228,70 +228,13 @@ def trial_rows(trials: Sequence[Mapping[str, Any]], chosen: Mapping[str, Any]) -
     return rows
 
 
-def plot_trials(rows: Sequence[Mapping[str, Any]], objective: str) -> Any:
-    """Objective against trial index, and against each searched parameter, per fold.
-
-    Chosen trials are drawn as stars. Returns a matplotlib ``Figure``.
-    """
-    from matplotlib.figure import Figure
-
-    params = [c for c in rows[0] if c not in _ROW_KEYS]
-    n_panels = 1 + len(params)
-    ncols = min(3, n_panels)
-    nrows = math.ceil(n_panels / ncols)
-    fig = Figure(figsize=(4.2 * ncols, 3.6 * nrows), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    folds = sorted({r["fold"] for r in rows})
-    for ax, x_name in zip(axes, ["trial", *params], strict=False):
-        categories: dict[str, int] = {}
-        for k in folds:
-            mine = [r for r in rows if r["fold"] == k]
-            xs = [_position(r[x_name], categories) for r in mine]
-            (dots,) = ax.plot(xs, [r["objective"] for r in mine], "o", ms=4, label=f"model {k}")
-            best = [(x, r["objective"]) for x, r in zip(xs, mine, strict=True) if r["chosen"]]
-            ax.plot(*zip(*best, strict=True), "*", ms=12, color=dots.get_color(), mec="black")
-        if categories:
-            ax.set_xticks(list(categories.values()), list(categories))
-        if x_name != "trial" and all(isinstance(r[x_name], float) for r in rows):
-            values = [r[x_name] for r in rows]
-            if min(values) > 0 and max(values) / min(values) > 20:
-                ax.set_xscale("log")
-        ax.set_xlabel(x_name)
-        ax.set_ylabel(f"validation {objective}")
-    for ax in axes[n_panels:]:
-        ax.set_visible(False)
-    axes[0].legend(fontsize="small", title="star: chosen")
-    return fig
-
-
-_ROW_KEYS = {
-    "fold",
-    "trial",
-    "objective",
-    "best_iteration",
-    "validation_logloss",
-    "validation_auc",
-    "chosen",
-}
-
-
-def _position(value: Any, categories: dict[str, int]) -> float:
-    if isinstance(value, bool | str) or value is None:
-        return categories.setdefault(str(value), len(categories))
-    return float(value)
-
-
 def write_selection(
-    config: Config,
-    trials: Sequence[Mapping[str, Any]],
-    output_dir: str | Path,
-    plot_dir: str | Path,
+    config: Config, trials: Sequence[Mapping[str, Any]], output_dir: str | Path
 ) -> list[Path]:
-    """Write best_params.json, trials.csv/.md and the trials plot (tune_trials.pdf/.png)."""
-    from hepml.atomic import atomic_path
-
+    """Write best_params.json, trials.csv/.md and trials.json (the plot data of the trials
+    plot, which the plots package draws: training never draws)."""
     chosen = select(config, trials)
-    out, plots = Path(output_dir), Path(plot_dir)
+    out = Path(output_dir)
     write_json(out / "best_params.json", chosen)
     rows = trial_rows(trials, chosen)
     gains = ", ".join(
@@ -309,11 +252,20 @@ def write_selection(
     write_table(
         rows, out / "trials.csv", out / "trials.md", title="Hyperparameter trials", note=note
     )
-    fig = plot_trials(rows, chosen["objective"])
+    plot_data = TuneTrials(
+        method=chosen["method"],
+        objective=chosen["objective"],
+        trials=tuple(
+            Trial(
+                fold=t["fold"],
+                trial=t["trial"],
+                params=dict(t.get("point", t["params"])),  # trial 0 too
+                objective=t["objective"],
+                best_iteration=t["best_iteration"],
+                chosen=chosen["folds"][str(t["fold"])]["trial"] == t["trial"],
+            )
+            for t in sorted(trials, key=lambda t: (t["fold"], t["trial"]))
+        ),
+    )
     paths = [out / "best_params.json", out / "trials.csv", out / "trials.md"]
-    for fmt in ("pdf", "png"):
-        path = plots / f"tune_trials.{fmt}"
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=150)
-        paths.append(path)
-    return paths
+    return [*paths, plot_data.write(out / "trials.json")]
