@@ -111,7 +111,12 @@ def config_from_dict(data: dict[str, Any], *, source: str = "config") -> Config:
         luminosity=float(data["luminosity"]),
         seed=int(data["seed"]),
         event_number=(event_number,) if isinstance(event_number, str) else tuple(event_number),
-        reading=ReadingSettings(data["reading"]["step_size"], data["reading"]["on_bad_file"]),
+        reading=ReadingSettings(
+            data["reading"]["step_size"],
+            data["reading"]["on_bad_file"],
+            data["reading"]["files_per_job"],
+            data["reading"]["mb_per_job"],
+        ),
         training=_training_settings(training, source),
         evaluation=_evaluation_settings(evaluation),
         plotting=_plotting_settings(data["plotting"]),
@@ -193,6 +198,8 @@ def _sample(name: str, spec: dict[str, Any], source: str = "config") -> Sample:
         else None,
         aliases={k: str(v) for k, v in spec.get("aliases", {}).items()},
         on_bad_file=spec.get("on_bad_file"),
+        files_per_job=spec.get("files_per_job"),
+        mb_per_job=spec.get("mb_per_job"),
     )
 
 
@@ -355,6 +362,8 @@ def _apply_settings(spec: dict[str, Any], samples: dict[str, Sample], source: st
             process=name,
             aliases={k: str(v) for k, v in sample.get("aliases", {}).items()},
             on_bad_file=sample.get("on_bad_file"),
+            files_per_job=sample.get("files_per_job"),
+            mb_per_job=sample.get("mb_per_job"),
         )
     return ApplySettings(
         samples=extra,

@@ -52,6 +52,8 @@ class Sample:
     sum_of_weights_from: WeightSumSource | None = None  # read from the files instead
     aliases: dict[str, str] = field(default_factory=dict)  # common name -> branch/expression
     on_bad_file: str | None = None  # "error" | "skip"; None: reading.on_bad_file
+    files_per_job: int | None = None  # None: reading.files_per_job
+    mb_per_job: float | None = None  # None: reading.mb_per_job
 
     @property
     def is_signal(self) -> bool:
@@ -188,6 +190,8 @@ class ReadingSettings:
 
     step_size: str | int  # chunk size: "100 MB" or a number of entries
     on_bad_file: str  # "error" | "skip" (a sample's own on_bad_file wins)
+    files_per_job: int = 20  # ingest/apply jobs of at most this many files per sample
+    mb_per_job: float | None = None  # ... and of at most this many MB of local files
 
 
 @dataclass(frozen=True)

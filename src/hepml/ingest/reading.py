@@ -70,11 +70,19 @@ class BadFiles:
     Wrap the work on one file in :meth:`guard`: a :class:`BadFile` raised inside is re-raised
     naming the sample (policy ``error``), or logged as a warning and recorded in ``skipped``
     (file path -> reason; policy ``skip``). Every other error passes through.
+
+    ``phase`` is the pass over the files that runs (0: the checks up front, then the stage's
+    own passes); each skipped file records the phase it failed in (``phases``), so that the
+    parts of a sample split into jobs list their skipped files in the order one job would.
+    ``require_good`` False (a part of a sample) lets every file be skipped: the merge of the
+    parts raises if none is left in the whole sample.
     """
 
-    def __init__(self, sample: str, policy: str) -> None:
-        self.sample, self.policy = sample, policy
+    def __init__(self, sample: str, policy: str, *, require_good: bool = True) -> None:
+        self.sample, self.policy, self.require_good = sample, policy, require_good
         self.skipped: dict[str, str] = {}
+        self.phase = 0
+        self.phases: dict[str, int] = {}
 
     @classmethod
     def of(cls, config: Config, sample: Sample) -> BadFiles:
@@ -91,11 +99,12 @@ class BadFiles:
                 raise BadFile(msg) from err
             log.warning("sample '%s': skipping a bad file: %s", self.sample, err)
             self.skipped[file.path] = str(err)
+            self.phases[file.path] = self.phase
 
     def good(self, files: list[InputFile]) -> list[InputFile]:
         """The files not skipped; :class:`InputFileError` if there is none."""
         good = [f for f in files if f.path not in self.skipped]
-        if not good:
+        if not good and self.require_good:
             reasons = "; ".join(self.skipped.values())
             msg = f"sample '{self.sample}': none of its {len(files)} file(s) can be read: {reasons}"
             raise InputFileError(msg)
