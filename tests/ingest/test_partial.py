@@ -127,7 +127,7 @@ def test_an_error_in_one_part_fails_that_part_only(tmp_path):
     truncated_ntuple(tmp_path / "bkg_4.root", seed=3, keep=0.1)
     cfg = config_from_dict(config)
     ingest_part(cfg, "bkg", tmp_path / "part0.parquet", files=files[:2], first_file=0)
-    with pytest.raises(BadFile, match="bkg_4.root"):
+    with pytest.raises(BadFile, match=r"bkg_4\.root"):
         ingest_part(cfg, "bkg", tmp_path / "part1.parquet", files=files[2:], first_file=2)
     assert not (tmp_path / "part1.parquet").exists()
     assert not part_summary_path(tmp_path / "part1.parquet").exists()
@@ -140,7 +140,7 @@ def test_merge_refuses_missing_foreign_and_stale_parts(tmp_path):
     for k, part in enumerate(split_files(files, 2)):
         parts.append(tmp_path / f"part{k}.parquet")
         ingest_part(cfg, "bkg", parts[-1], files=list(part.files), first_file=part.first)
-    with pytest.raises(DataError, match="starts at file 2 .* end at file -1"):
+    with pytest.raises(DataError, match=r"starts at file 2 .* end at file -1"):
         merge_parts(cfg, "bkg", parts[1:], tmp_path / "out.parquet")
     with pytest.raises(DataError, match="not a part of sample 'sig'"):
         merge_parts(cfg, "sig", parts, tmp_path / "out.parquet")

@@ -28,7 +28,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from hepml.apply.samples import output_paths, sample_to_apply
+from hepml.apply.samples import EMPTY_PART_COLUMNS, output_paths, sample_to_apply
 from hepml.atomic import atomic_directory, atomic_path, write_json
 from hepml.config import Config
 from hepml.exceptions import DataError, InputFileError
@@ -159,6 +159,8 @@ def _concatenate(tables: Sequence[str], output: Path) -> None:
     try:
         for path in tables:
             with pq.ParquetFile(path) as source:
+                if source.schema_arrow.names == list(EMPTY_PART_COLUMNS):
+                    continue  # a part whose every file was skipped before any was read
                 for i in range(source.num_row_groups):
                     table = source.read_row_group(i)
                     if writer is None:

@@ -54,6 +54,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# the Parquet table of a part whose every file was skipped before any was read (no columns
+# of scores known): the merge passes over it
+EMPTY_PART_COLUMNS = {"file": pa.int32(), "entry": pa.int64()}
+
 
 def apply_samples(config: Config) -> list[str]:
     """Names of every sample ``hepml apply`` scores: ``samples`` (MC and data), then the extra."""
@@ -156,9 +160,7 @@ def apply_sample(
             indexed_names=None if part is None else part.indexed_names,
         )
         if parquet is not None and not parquet.stat().st_size:  # a part of skipped files
-            pq.write_table(
-                pa.schema([("file", pa.int32()), ("entry", pa.int64())]).empty_table(), parquet
-            )
+            pq.write_table(pa.schema(EMPTY_PART_COLUMNS).empty_table(), parquet)
     summary = {
         "sample": name,
         "kind": "training" if is_training_sample(config, name) else "data",

@@ -116,6 +116,8 @@ def config_from_dict(data: dict[str, Any], *, source: str = "config") -> Config:
             data["reading"]["on_bad_file"],
             data["reading"]["files_per_job"],
             data["reading"]["mb_per_job"],
+            data["reading"]["retries"],
+            float(data["reading"]["retry_wait"]),
         ),
         training=_training_settings(training, source),
         evaluation=_evaluation_settings(evaluation),

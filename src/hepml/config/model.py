@@ -192,6 +192,8 @@ class ReadingSettings:
     on_bad_file: str  # "error" | "skip" (a sample's own on_bad_file wins)
     files_per_job: int = 20  # ingest/apply jobs of at most this many files per sample
     mb_per_job: float | None = None  # ... and of at most this many MB of local files
+    retries: int = 3  # remote files: attempts after a transient error
+    retry_wait: float = 2.0  # seconds before the first retry, doubled each time
 
 
 @dataclass(frozen=True)

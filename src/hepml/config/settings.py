@@ -81,8 +81,9 @@ JOB_SPLITTING_KEYS = ("files_per_job", "mb_per_job")
 
 
 def _reading(raw: dict[str, Any]) -> dict[str, Any]:
-    # step_size sets the chunking (memory), never a number: not a rerun trigger
-    unused = ("step_size", *JOB_SPLITTING_KEYS)
+    # step_size sets the chunking (memory), never a number: not a rerun trigger; nor are the
+    # retries of remote files
+    unused = ("step_size", *JOB_SPLITTING_KEYS, "retries", "retry_wait")
     return {k: v for k, v in raw.get("reading", {}).items() if k not in unused}
 
 

@@ -35,6 +35,7 @@ from hepml.config import Config, Sample, load_config, read_config_files
 from hepml.config.settings import settings_hash, stage_settings
 from hepml.exceptions import InputFileError
 from hepml.ingest.files import REMOTE_URL, TREE_SUFFIX, resolve_files
+from hepml.ingest.remote import configure_from
 from hepml.workflow.parts import split_files
 from hepml.workflow.resources import JOB_FLAVOURS
 
@@ -111,6 +112,7 @@ def workflow_plan(config_paths: Sequence[str | Path], *, checks: bool = False) -
     stops Snakemake before any job runs.
     """
     config = load_config(list(config_paths))
+    configure_from(config)  # the retries of listing remote globs
     files = sample_file_lists(config)
     if checks:
         source = ", ".join(map(str, config_paths))
