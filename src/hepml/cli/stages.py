@@ -232,7 +232,8 @@ def _cmd_tune_select(args: argparse.Namespace) -> None:
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
     from hepml.config import load_config
-    from hepml.evaluate.performance import evaluate, evaluation_options, write_evaluation
+    from hepml.evaluate.performance import write_evaluation
+    from hepml.evaluate.streaming import evaluate_scores
     from hepml.tables.scores import ScoreFiles
 
     cfg = load_config(args.configs)
@@ -244,7 +245,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
             raise HepmlError(msg)
         # one model's table at a time; the score plot stacks by process
         scores = ScoreFiles(paths, n_folds=cfg.training.folds)
-        evaluations.append(evaluate(scores, classifier=name, **evaluation_options(cfg)))
+        evaluations.append(evaluate_scores(scores, cfg, classifier=name))
     write_evaluation(evaluations, args.output_dir)
 
 

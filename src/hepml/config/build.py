@@ -156,6 +156,8 @@ def _evaluation_settings(evaluation: dict[str, Any]) -> EvaluationSettings:
         min_background=float(significance["min_background"]),
         significance_cuts=int(significance["cuts"]),
         shap_events=int(evaluation["shap_events"]),
+        streaming_above=evaluation["streaming_above"],
+        streaming_bins=int(evaluation["streaming_bins"]),
         input_bins=int(evaluation["input_bins"]),
         blind_above=float(evaluation["blind_above"]),
         unblind=bool(evaluation["unblind"]),

@@ -223,6 +223,8 @@ class EvaluationSettings:
     min_background: float  # expected background events the optimal cut must keep
     significance_cuts: int  # equidistant score cuts scanned
     shap_events: int  # test events per fold model explained with SHAP
+    streaming_above: int | None  # events above which evaluate streams from histograms
+    streaming_bins: int  # fine score bins of the streaming evaluation
     input_bins: int  # bins of the input-variable and data/MC histograms
     blind_above: float  # data hidden above this score unless unblind
     unblind: bool
