@@ -55,8 +55,11 @@ def bench_config(directory: Path, step_size: str) -> dict:
     return cfg
 
 
-def train_models(directory: Path, models: Path, trees: int, depth: int) -> list[Path]:
-    """K fold models on the first file's features, saved as ``hepml train`` saves them."""
+def train_models(
+    directory: Path, models: Path, trees: int, depth: int, config: dict | None = None
+) -> list[Path]:
+    """K fold models on the features of sample ``other`` (the first file of ``bench_config``,
+    or of ``config``), saved as ``hepml train`` saves them."""
     import numpy as np
     import pyarrow.parquet as pq
     import xgboost as xgb
@@ -65,7 +68,7 @@ def train_models(directory: Path, models: Path, trees: int, depth: int) -> list[
     from hepml.config import config_from_dict
     from hepml.ingest.sample import ingest_sample
 
-    cfg = config_from_dict(bench_config(directory, "100 MB"))
+    cfg = config_from_dict(config or bench_config(directory, "100 MB"))
     table_path = models / "other.parquet"
     ingest_sample(cfg, "other", table_path)
     table = pq.read_table(table_path)

@@ -25,7 +25,8 @@ def runs(tmp_path_factory):
 
 
 def _relative(run, pattern):
-    return sorted(p.relative_to(run) for p in run.glob(pattern))
+    """The files (not hepml's .hepml records) matching ``pattern`` under ``run``."""
+    return sorted(p.relative_to(run) for p in run.glob(pattern) if p.is_file())
 
 
 def test_one_job_per_file_really_ran_in_parts(runs):
