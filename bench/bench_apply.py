@@ -67,6 +67,7 @@ def train_models(
     from hepml.atomic import write_json
     from hepml.config import config_from_dict
     from hepml.ingest.sample import ingest_sample
+    from hepml.train.bdt import model_record
 
     cfg = config_from_dict(config or bench_config(directory, "100 MB"))
     table_path = models / "other.parquet"
@@ -87,8 +88,11 @@ def train_models(
         path = models / f"fold{k}" / "model.json"
         path.parent.mkdir(parents=True)
         booster.save_model(path)
-        meta = {"features": cfg.feature_names, "model_fold": k}
-        write_json(path.with_name("metadata.json"), meta | {"config_hash": cfg.training_hash()})
+        meta = {"features": cfg.feature_names, "model_fold": k, "config_hash": cfg.training_hash()}
+        # with the model's SHA-256, as hepml train records it: `hepml apply` verifies it
+        write_json(
+            path.with_name("metadata.json"), model_record(meta, path.name, path.read_bytes())
+        )
         paths.append(path)
     return paths
 

@@ -55,10 +55,10 @@ def _run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
 
 def snakemake(work: Path, *options: str) -> tuple[float, str]:
     """Wall seconds and log of ``snakemake OPTIONS`` on the ingest targets in ``work``."""
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile")]
+    command = [sys.executable, "-m", "snakemake", *TARGETS, "--snakefile", str(ROOT / "Snakefile")]
     command += ["--directory", str(work), "--configfile", str(work / "bench.yaml"), *options]
     start = time.perf_counter()
-    done = _run([*command, *TARGETS])
+    done = _run(command)
     wall = time.perf_counter() - start
     if done.returncode:
         sys.exit(f"snakemake failed in {work}:\n{done.stderr[-4000:]}")
