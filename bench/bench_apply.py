@@ -55,8 +55,11 @@ def bench_config(directory: Path, step_size: str) -> dict:
     return cfg
 
 
-def train_models(directory: Path, models: Path, trees: int, depth: int) -> list[Path]:
-    """K fold models on the first file's features, saved as ``hepml train`` saves them."""
+def train_models(
+    directory: Path, models: Path, trees: int, depth: int, config: dict | None = None
+) -> list[Path]:
+    """K fold models on the features of sample ``other`` (the first file of ``bench_config``,
+    or of ``config``), saved as ``hepml train`` saves them."""
     import numpy as np
     import pyarrow.parquet as pq
     import xgboost as xgb
@@ -64,8 +67,9 @@ def train_models(directory: Path, models: Path, trees: int, depth: int) -> list[
     from hepml.atomic import write_json
     from hepml.config import config_from_dict
     from hepml.ingest.sample import ingest_sample
+    from hepml.train.bdt import model_record
 
-    cfg = config_from_dict(bench_config(directory, "100 MB"))
+    cfg = config_from_dict(config or bench_config(directory, "100 MB"))
     table_path = models / "other.parquet"
     ingest_sample(cfg, "other", table_path)
     table = pq.read_table(table_path)
@@ -84,8 +88,11 @@ def train_models(directory: Path, models: Path, trees: int, depth: int) -> list[
         path = models / f"fold{k}" / "model.json"
         path.parent.mkdir(parents=True)
         booster.save_model(path)
-        meta = {"features": cfg.feature_names, "model_fold": k}
-        write_json(path.with_name("metadata.json"), meta | {"config_hash": cfg.training_hash()})
+        meta = {"features": cfg.feature_names, "model_fold": k, "config_hash": cfg.training_hash()}
+        # with the model's SHA-256, as hepml train records it: `hepml apply` verifies it
+        write_json(
+            path.with_name("metadata.json"), model_record(meta, path.name, path.read_bytes())
+        )
         paths.append(path)
     return paths
 

@@ -19,12 +19,15 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "reference": {},
     "rerun": {},  # the same config again, from scratch
     "fewer_features": {"drop_features": ("mjj", "detajj")},  # the VBF jet-pair features
+    "per_file": {"files_per_job": 1},  # every sample ingested and applied as one job per file
 }
 TRAIN_THREADS = 2
 _RUNS: dict[str, Path | str] = {}  # variant -> work dir, or the error of a failed run
 
 
-def review_config(workdir: Path, *, drop_features: tuple[str, ...] = ()) -> Path:
+def review_config(
+    workdir: Path, *, drop_features: tuple[str, ...] = (), files_per_job: int | None = None
+) -> Path:
     """The tiny demo config: no baselines (fewer jobs), 2 training threads; returns its path."""
     path = write_tiny_config(workdir, events=8_000)
     cfg = yaml.safe_load(path.read_text())
@@ -32,6 +35,8 @@ def review_config(workdir: Path, *, drop_features: tuple[str, ...] = ()) -> Path
         cfg["training"]["baselines"] = []
     cfg["resources"] = {"train": {"threads": TRAIN_THREADS}}
     cfg["features"] = [f for f in cfg["features"] if f["name"] not in drop_features]
+    if files_per_job is not None:
+        cfg["reading"]["files_per_job"] = files_per_job
     path.write_text(yaml.safe_dump(cfg))
     return path
 

@@ -15,7 +15,7 @@ rule apply:
     benchmark:
         "benchmarks/apply/{sample}.tsv"
     wildcard_constraints:
-        sample="|".join(APPLY_SAMPLES),
+        sample=one_of(s for s in APPLY_SAMPLES if s not in SPLIT_SAMPLES),
     conda:
         "../../environment.yml"
     threads: 1

@@ -4,6 +4,7 @@
 # features, the hash of the settings each stage reads, resources); every job is a `hepml`
 # subcommand. No rule logic lives here.
 import json as _json
+import re
 import shlex
 import subprocess as _subprocess
 
@@ -104,6 +105,18 @@ def files_arg(wildcards, input):
     return "--files " + " ".join(
         shlex.quote(f) for f in PLAN["files"][wildcards.sample]
     )
+
+
+# --- jobs per group of files (hepml.workflow.parts; rules in workflow/rules/parts.smk) ---
+# A sample of more than files_per_job files is ingested and applied by one job per part, then
+# merged into the same outputs; the others keep one job (rules ingest and apply).
+PARTS = PLAN["parts"]  # sample -> [{"first", "files", "inputs"}], in file order
+SPLIT_SAMPLES = [s for s in PARTS if len(PARTS[s]) > 1]
+
+
+def one_of(names):
+    """A wildcard constraint matching exactly these names (none: matches nothing)."""
+    return "|".join(re.escape(n) for n in names) or "(?!)"
 
 
 def sample_settings(stage):

@@ -10,6 +10,8 @@ rule ingest:
         "logs/ingest/{sample}.log",
     benchmark:
         "benchmarks/ingest/{sample}.tsv"
+    wildcard_constraints:
+        sample=one_of(s for s in SAMPLES + DATA_SAMPLES if s not in SPLIT_SAMPLES),
     conda:
         "../../environment.yml"
     threads: stage_threads("ingest")

@@ -7,6 +7,7 @@ from hepml._lazy import lazy_exports
 _EXPORTS = {
     "apply_sample": "hepml.apply.samples",
     "apply_samples": "hepml.apply.samples",
+    "merge_parts": "hepml.apply.merge",
     "score_files": "hepml.apply.scoring",
 }
 __all__ = sorted(_EXPORTS)

@@ -27,8 +27,12 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from hepml.apply.scoring import ScoreOptions, plan_files, score_files
 from hepml.atomic import atomic_directory, atomic_path, write_json
@@ -39,6 +43,7 @@ from hepml.models import FoldModels
 from hepml.outputs import check_outputs
 
 __all__ = [
+    "ApplyPart",
     "apply_sample",
     "apply_samples",
     "is_training_sample",
@@ -48,6 +53,10 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# the Parquet table of a part whose every file was skipped before any was read (no columns
+# of scores known): the merge passes over it
+EMPTY_PART_COLUMNS = {"file": pa.int32(), "entry": pa.int64()}
 
 
 def apply_samples(config: Config) -> list[str]:
@@ -83,13 +92,24 @@ def options_for(config: Config, name: str) -> ScoreOptions:
 
 
 def output_paths(config: Config, name: str, output_dir: str | Path) -> dict[str, Path | None]:
-    """Where ``apply_sample`` writes: friend directory, Parquet table, summary JSON."""
+    """Where ``apply_sample`` writes: friend directory, Parquet table, summary JSON (``name``
+    is the sample, or ``partK`` for part K of a sample split into jobs)."""
     out = Path(output_dir)
     return {
         "friends": out / name if config.apply.root else None,
         "parquet": out / f"{name}.parquet" if config.apply.parquet else None,
         "summary": out / f"{name}.json",
     }
+
+
+@dataclass(frozen=True)
+class ApplyPart:
+    """Part ``index`` of a sample split into jobs: its first file's index in the sample, and
+    whether the sample's friend names carry the file index (:mod:`hepml.apply.friends`)."""
+
+    index: int
+    first_file: int = 0
+    indexed_names: bool = False
 
 
 def apply_sample(
@@ -99,17 +119,23 @@ def apply_sample(
     output_dir: str | Path,
     *,
     files: Sequence[str] | None = None,
+    part: ApplyPart | None = None,
 ) -> dict[str, Any]:
     """Score every file of sample ``name`` and write its outputs; return the summary.
 
-    ``files`` (in order) replaces the sample's globs, as for ingest.
+    ``files`` (in order) replaces the sample's globs, as for ingest. With ``part``, the files
+    are one part of the sample: the outputs are ``partK/``, ``partK.parquet`` and
+    ``partK.json`` in ``output_dir``, merged by :func:`hepml.apply.merge.merge_parts`.
     """
     sample = sample_to_apply(config, name)
     options = options_for(config, name)
     bad = BadFiles.of(config, sample)
+    if part is not None:  # another part may hold the sample's good files
+        bad = BadFiles(sample.name, bad.policy, require_good=False)
     # every file checked before anything is written
     files, plan = plan_files(config, sample, bad, files)
-    paths = output_paths(config, name, output_dir)
+    bad.phase = 1
+    paths = output_paths(config, name if part is None else f"part{part.index}", output_dir)
     check_outputs(
         files=[p for key, p in paths.items() if key != "friends" and p is not None],
         directories={paths["friends"]: "apply"} if paths["friends"] is not None else {},
@@ -122,13 +148,24 @@ def apply_sample(
         if paths["parquet"] is not None:
             parquet = stack.enter_context(atomic_path(paths["parquet"]))
         records = score_files(
-            config, files, plan, models, options, friend_dir=friends, parquet=parquet, bad=bad
+            config,
+            files,
+            plan,
+            models,
+            options,
+            friend_dir=friends,
+            parquet=parquet,
+            bad=bad,
+            first_file=0 if part is None else part.first_file,
+            indexed_names=None if part is None else part.indexed_names,
         )
+        if parquet is not None and not parquet.stat().st_size:  # a part of skipped files
+            pq.write_table(pa.schema(EMPTY_PART_COLUMNS).empty_table(), parquet)
     summary = {
         "sample": name,
         "kind": "training" if is_training_sample(config, name) else "data",
         "mode": options.mode,
-        "fold_source": "+".join(plan.id_branches) or "(file, entry)",
+        "fold_source": None if plan is None else "+".join(plan.id_branches) or "(file, entry)",
         "branch": options.branch,
         "friend_tree": options.friend_tree if friends is not None else None,
         "fill": options.fill,
@@ -144,6 +181,11 @@ def apply_sample(
     if models.outputs:  # class and calibrated outputs beside the score (hepml.score_outputs)
         summary["branches"] = [options.branch + suffix for suffix in models.suffixes]
         summary["score"] = models.outputs[0].record()["score"]
+    if part is not None:
+        summary["part"] = {"index": part.index, "first_file": part.first_file}
+        summary["skipped_files"] = [
+            {**record, "phase": bad.phases[record["file"]]} for record in bad.records()
+        ]
     write_json(paths["summary"], summary)
     log.info(
         "sample '%s': %d of %d entries scored (%s mode, %d file(s) skipped)",

@@ -39,12 +39,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import uproot
 
+from hepml.apply.friends import friend_names
 from hepml.config import Config, Sample
 from hepml.exceptions import DataError, HepmlError
 from hepml.folds import fold_of_entry, fold_of_event
 from hepml.ingest.reading import BadFiles, InputFile, guarded, input_files, iterate_file, located
 from hepml.ingest.sample_plan import SamplePlan, check_files, evaluate_chunk
-from hepml.ingest.sources import PARQUET_SUFFIXES
 from hepml.models import MODES, FoldModels, predict_outputs
 
 __all__ = [
@@ -126,6 +126,7 @@ def feature_chunks(
     features,
     step_size,
     bad: BadFiles | None = None,
+    first_file: int = 0,
 ) -> Iterator[Chunk | FileSkipped]:
     """Read every file in chunks; compute the features, selection and fold of each chunk.
 
@@ -135,8 +136,9 @@ def feature_chunks(
     Files in ``bad.skipped`` are passed over. A file that ``bad`` skips while it is read
     yields :class:`FileSkipped` after its good chunks, and reading goes on with the next file
     (caught here: an exception raised through :func:`_prefetched` would end the iteration).
+    File indices count from ``first_file`` (a part of a sample split into jobs).
     """
-    for index, file in enumerate(files):
+    for index, file in enumerate(files, start=first_file):
         if bad is not None and file.path in bad.skipped:
             continue
         with guarded(bad, file):
@@ -203,11 +205,6 @@ def score_chunk(models: FoldModels, chunk: Chunk, mode: str, fill: float) -> np.
     return score_outputs(models, chunk, mode, fill)[""]
 
 
-def _friend_name(source: str) -> str:
-    stem, dot, suffix = source.rpartition(".")
-    return f"{stem}.root" if dot and f".{suffix}" in PARQUET_SUFFIXES else source
-
-
 _END = object()
 _FRIEND_COMPRESSION = uproot.LZ4(1)  # 5x cheaper than ZLIB; any ROOT >= 6.08 reads it
 
@@ -233,10 +230,13 @@ def _iterate_scores(
     models: FoldModels,
     options: ScoreOptions,
     bad: BadFiles | None,
+    first_file: int,
 ) -> Iterator[tuple[int, dict[str, np.ndarray] | None]]:
     """(file index, friend-tree columns of every entry of one chunk), in entry order;
     (file index, None) when that file failed half-way and is skipped."""
-    chunks = feature_chunks(config, plan, files, models.features, options.step_size, bad)
+    chunks = feature_chunks(
+        config, plan, files, models.features, options.step_size, bad, first_file
+    )
     for c in _prefetched(chunks):
         if isinstance(c, FileSkipped):
             yield c.file_index, None
@@ -266,15 +266,6 @@ def _check_finite(X: np.ndarray, features: Sequence[str], where: str) -> None:
         raise DataError(msg)
 
 
-def friend_names(files: Sequence[InputFile]) -> list[str]:
-    """File names of the friend files: the source's name (``.root`` for a Parquet source, as
-    the friend is a ROOT file), prefixed by its index on a clash."""
-    names = [_friend_name(Path(f.path.split("?")[0]).name) for f in files]
-    if len(set(names)) == len(names):
-        return names
-    return [f"{i:04d}_{name}" for i, name in enumerate(names)]
-
-
 def score_files(
     config: Config,
     files: Sequence[InputFile],
@@ -285,6 +276,8 @@ def score_files(
     friend_dir: Path | None,
     parquet: Path | None,
     bad: BadFiles | None = None,
+    first_file: int = 0,
+    indexed_names: bool | None = None,
 ) -> list[dict[str, Any]]:
     """Score every file; write friend trees into ``friend_dir`` and/or one ``parquet`` table.
 
@@ -292,21 +285,25 @@ def score_files(
     makes the outputs atomic (see :func:`hepml.atomic.atomic_directory`). With ``bad`` (as given to
     :func:`plan_files`), a file it skips, up front or half-way, has no friend file (``friend``
     None), no Parquet rows and zero counts; if no file is left, ``InputFileError``.
+    ``first_file`` is the index of ``files[0]`` in its sample (the Parquet ``file`` column,
+    the (file, entry) folds) and ``indexed_names`` whether friend names carry it
+    (:func:`hepml.apply.friends.friend_names`), for a part of a sample split into jobs.
     """
-    names = friend_names(files)
+    names = friend_names([f.path for f in files], first=first_file, indexed=indexed_names)
     records = [
         {"source": str(f), "friend": n, "entries": 0, "selected": 0}
         for f, n in zip(files, names, strict=True)
     ]
     writers = _Writers(friend_dir, parquet, options.friend_tree)
     with writers:
-        for index, columns in _iterate_scores(config, plan, files, models, options, bad):
-            record = records[index]
+        scores = _iterate_scores(config, plan, files, models, options, bad, first_file)
+        for index, columns in scores:
+            record, name = records[index - first_file], names[index - first_file]
             if columns is None:  # failed half-way: withdraw what it wrote
-                writers.withdraw(index, names[index], record["entries"] > 0)
+                writers.withdraw(index, name, record["entries"] > 0)
                 record.update(entries=0, selected=0)
                 continue
-            writers.write(index, names[index], columns, record["entries"])
+            writers.write(index, name, columns, record["entries"])
             record["entries"] += len(columns["fold"])
             record["selected"] += int(columns["passes_selection"].sum())
     if bad is not None:

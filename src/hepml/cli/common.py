@@ -7,7 +7,15 @@ from collections.abc import Sequence
 
 from hepml.exceptions import HepmlError
 
-__all__ = ["add_config", "add_files", "given", "load_tables", "parse_pairs"]
+__all__ = [
+    "add_config",
+    "add_files",
+    "add_part",
+    "check_part_args",
+    "given",
+    "load_tables",
+    "parse_pairs",
+]
 
 
 def add_config(p: argparse.ArgumentParser) -> None:
@@ -30,6 +38,33 @@ def add_files(p: argparse.ArgumentParser) -> None:
         help="the sample's files in order (path or path.root:tree), taken literally instead "
         "of the config's globs; the workflow passes the list it resolved once",
     )
+
+
+def add_part(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--part",
+        action="store_true",
+        help="the --files are one part of the sample (one job of a sample split into jobs, "
+        "reading.files_per_job): write the part's outputs, which the merge command combines",
+    )
+    p.add_argument(
+        "--first-file",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --part: the index of the first of --files in the sample's whole file list "
+        "(the _file column and the (file, entry) folds count from it)",
+    )
+
+
+def check_part_args(args: argparse.Namespace, command: str, *, files: bool) -> None:
+    """--part needs --files (the part's own files) and a --first-file of at least 0."""
+    if files and not args.files:
+        msg = f"hepml {command} --part needs --files: the part's files, as the plan lists them"
+        raise HepmlError(msg)
+    if args.first_file < 0:
+        msg = f"hepml {command}: --first-file must be 0 or more, got {args.first_file}"
+        raise HepmlError(msg)
 
 
 def given(*paths: str | None) -> list[str]:

@@ -8,7 +8,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from hepml.cli.common import add_config, add_files, parse_pairs
+from hepml.cli.common import add_config, add_files, add_part, check_part_args, parse_pairs
 
 __all__ = ["COMMANDS", "add_parsers"]
 
@@ -25,6 +25,26 @@ def add_parsers(sub) -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--category", help="an analysis category (categories.cuts): its config")
     add_files(p)
+    add_part(p)
+    p.add_argument(
+        "--part-index",
+        type=int,
+        default=0,
+        metavar="K",
+        help="with --part: the part's number; it writes partK/, partK.parquet, partK.json",
+    )
+    p.add_argument(
+        "--indexed-names",
+        action="store_true",
+        help="with --part: the sample's friend files carry their file index (the sample has "
+        "two input files of one name; the plan decides it for the whole sample)",
+    )
+
+    p = sub.add_parser("apply-merge", help="the parts of a sample scored as several jobs")
+    add_config(p)
+    p.add_argument("--sample", required=True, help="a training sample or one of apply.samples")
+    p.add_argument("--parts", nargs="+", required=True, help="the parts' summaries (partK.json)")
+    p.add_argument("--output-dir", required=True, help="writes SAMPLE/, SAMPLE.parquet, .json")
 
     p = sub.add_parser("export", help="fold models as XGBoost JSON + ONNX, with a manifest")
     add_config(p)
@@ -68,14 +88,26 @@ def add_parsers(sub) -> None:
 
 
 def _cmd_apply(args: argparse.Namespace) -> None:
-    from hepml.apply.samples import apply_sample, sample_to_apply
+    from hepml.apply.samples import ApplyPart, apply_sample, sample_to_apply
     from hepml.config import load_config
     from hepml.models import check_models, read_training_models
 
     cfg = load_config(args.configs, category=args.category)
     sample_to_apply(cfg, args.sample)  # an unknown sample fails before the models load
+    part = None
+    if args.part:
+        check_part_args(args, "apply", files=True)
+        part = ApplyPart(args.part_index, args.first_file, args.indexed_names)
     models = check_models(cfg, read_training_models(args.models), threads=args.threads)
-    apply_sample(cfg, args.sample, models, args.output_dir, files=args.files)
+    apply_sample(cfg, args.sample, models, args.output_dir, files=args.files, part=part)
+
+
+def _cmd_apply_merge(args: argparse.Namespace) -> None:
+    from hepml.apply.merge import merge_parts
+    from hepml.config import load_config
+
+    cfg = load_config(args.configs)
+    merge_parts(cfg, args.sample, args.parts, args.output_dir)
 
 
 def _cmd_export(args: argparse.Namespace) -> None:
@@ -124,6 +156,7 @@ def _cmd_score(args: argparse.Namespace) -> None:
 
 COMMANDS = {
     "apply": _cmd_apply,
+    "apply-merge": _cmd_apply_merge,
     "export": _cmd_export,
     "score": _cmd_score,
 }

@@ -8,7 +8,14 @@ import argparse
 import logging
 from pathlib import Path
 
-from hepml.cli.common import add_config, add_files, given, load_tables, parse_pairs
+from hepml.cli.common import (
+    add_config,
+    add_files,
+    add_part,
+    given,
+    load_tables,
+    parse_pairs,
+)
 from hepml.exceptions import HepmlError
 
 __all__ = ["COMMANDS", "add_parsers"]
@@ -22,11 +29,22 @@ def add_parsers(sub) -> None:
     add_config(p)
     p.add_argument("--sample", required=True)
     p.add_argument("--output", required=True, help="feature table (.parquet)")
-    p.add_argument("--cutflow", required=True, help="cutflow CSV; a .md twin is written beside it")
+    p.add_argument("--cutflow", help="cutflow CSV; a .md twin is written beside it")
     p.add_argument("--summary", help="summary JSON (sum of weights, negative weights, NaNs)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--category", help="an analysis category (categories.cuts): its config")
     add_files(p)
+    add_part(p)
+
+    p = sub.add_parser("ingest-merge", help="the parts of a sample ingested as several jobs")
+    add_config(p)
+    p.add_argument("--sample", required=True)
+    p.add_argument(
+        "--parts", nargs="+", required=True, help="the parts' tables in file order (PART.parquet)"
+    )
+    p.add_argument("--output", required=True, help="feature table (.parquet)")
+    p.add_argument("--cutflow", required=True, help="cutflow CSV; a .md twin is written beside it")
+    p.add_argument("--summary", help="summary JSON (sum of weights, negative weights, NaNs)")
 
     p = sub.add_parser("train", help="train one fold model: the BDT or a baseline")
     add_config(p)
@@ -75,11 +93,11 @@ def add_parsers(sub) -> None:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> None:
-    from hepml.atomic import write_json
+    from hepml.cli.common import check_part_args
     from hepml.config import load_config
     from hepml.exceptions import ConfigError, did_you_mean
     from hepml.ingest.reading import input_files
-    from hepml.ingest.sample import ingest_sample, summary_of, write_cutflow
+    from hepml.ingest.sample import ingest_sample
     from hepml.outputs import check_outputs
 
     cfg = load_config(args.configs, category=args.category)
@@ -89,15 +107,54 @@ def _cmd_ingest(args: argparse.Namespace) -> None:
         )
         raise ConfigError(msg)
     sample = cfg.samples[args.sample]
+    if args.part:
+        from hepml.ingest.partial import ingest_part
+
+        check_part_args(args, "ingest", files=True)
+        inputs = [f.path for f in input_files(sample, args.files)]
+        check_outputs(files=[args.output], inputs=[*inputs, *args.configs])
+        ingest_part(cfg, args.sample, args.output, files=args.files, first_file=args.first_file)
+        return
+    if not args.cutflow:
+        msg = "hepml ingest needs --cutflow (or --part, for a part of a sample)"
+        raise ConfigError(msg)
     cutflow = Path(args.cutflow)
     check_outputs(
         files=[args.output, cutflow, cutflow.with_suffix(".md"), *given(args.summary)],
         inputs=[*(f.path for f in input_files(sample, args.files)), *args.configs],
     )
     result = ingest_sample(cfg, args.sample, args.output, threads=args.threads, files=args.files)
+    _write_ingest_outputs(result, cutflow, args.summary)
+
+
+def _write_ingest_outputs(result, cutflow: Path, summary: str | None) -> None:
+    from hepml.atomic import write_json
+    from hepml.ingest.sample import summary_of, write_cutflow
+
     write_cutflow(result, cutflow, cutflow.with_suffix(".md"))
-    if args.summary:
-        write_json(args.summary, summary_of(result))
+    if summary:
+        write_json(summary, summary_of(result))
+
+
+def _cmd_ingest_merge(args: argparse.Namespace) -> None:
+    from hepml.config import load_config
+    from hepml.exceptions import ConfigError, did_you_mean
+    from hepml.ingest.partial import merge_parts
+    from hepml.outputs import check_outputs
+
+    cfg = load_config(args.configs)
+    if args.sample not in cfg.samples:
+        msg = (
+            f"no sample '{args.sample}' in {args.configs}.{did_you_mean(args.sample, cfg.samples)}"
+        )
+        raise ConfigError(msg)
+    cutflow = Path(args.cutflow)
+    check_outputs(
+        files=[args.output, cutflow, cutflow.with_suffix(".md"), *given(args.summary)],
+        inputs=[*args.parts, *args.configs],
+    )
+    result = merge_parts(cfg, args.sample, args.parts, args.output)
+    _write_ingest_outputs(result, cutflow, args.summary)
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
@@ -187,7 +244,8 @@ def _cmd_tune_select(args: argparse.Namespace) -> None:
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
     from hepml.config import load_config
-    from hepml.evaluate.performance import evaluate, evaluation_options, write_evaluation
+    from hepml.evaluate.performance import write_evaluation
+    from hepml.evaluate.streaming import evaluate_scores
     from hepml.tables.scores import ScoreFiles
 
     cfg = load_config(args.configs)
@@ -199,7 +257,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
             raise HepmlError(msg)
         # one model's table at a time; the score plot stacks by process
         scores = ScoreFiles(paths, n_folds=cfg.training.folds)
-        evaluations.append(evaluate(scores, classifier=name, **evaluation_options(cfg)))
+        evaluations.append(evaluate_scores(scores, cfg, classifier=name))
     write_evaluation(evaluations, args.output_dir)
 
 
@@ -213,6 +271,7 @@ def _cmd_plot(args: argparse.Namespace) -> None:
 
 COMMANDS = {
     "ingest": _cmd_ingest,
+    "ingest-merge": _cmd_ingest_merge,
     "train": _cmd_train,
     "tune-trial": _cmd_tune_trial,
     "tune-select": _cmd_tune_select,

@@ -122,7 +122,14 @@ def config_from_dict(data: dict[str, Any], *, source: str = "config") -> Config:
         luminosity=float(data["luminosity"]),
         seed=int(data["seed"]),
         event_number=(event_number,) if isinstance(event_number, str) else tuple(event_number),
-        reading=ReadingSettings(data["reading"]["step_size"], data["reading"]["on_bad_file"]),
+        reading=ReadingSettings(
+            data["reading"]["step_size"],
+            data["reading"]["on_bad_file"],
+            data["reading"]["files_per_job"],
+            data["reading"]["mb_per_job"],
+            data["reading"]["retries"],
+            float(data["reading"]["retry_wait"]),
+        ),
         training=dataclasses.replace(
             _training_settings(training, source),
             multiclass=multiclass_settings(training.get("multiclass"), samples, source),
@@ -173,6 +180,8 @@ def _evaluation_settings(evaluation: dict[str, Any]) -> EvaluationSettings:
         min_background=float(significance["min_background"]),
         significance_cuts=int(significance["cuts"]),
         shap_events=int(evaluation["shap_events"]),
+        streaming_above=evaluation["streaming_above"],
+        streaming_bins=int(evaluation["streaming_bins"]),
         input_bins=int(evaluation["input_bins"]),
         blind_above=float(evaluation["blind_above"]),
         unblind=bool(evaluation["unblind"]),
@@ -263,6 +272,8 @@ def _sample(name: str, spec: dict[str, Any], source: str = "config") -> Sample:
         else None,
         aliases={k: str(v) for k, v in spec.get("aliases", {}).items()},
         on_bad_file=spec.get("on_bad_file"),
+        files_per_job=spec.get("files_per_job"),
+        mb_per_job=spec.get("mb_per_job"),
     )
 
 
@@ -430,6 +441,8 @@ def _apply_settings(spec: dict[str, Any], samples: dict[str, Sample], source: st
             process=name,
             aliases={k: str(v) for k, v in sample.get("aliases", {}).items()},
             on_bad_file=sample.get("on_bad_file"),
+            files_per_job=sample.get("files_per_job"),
+            mb_per_job=sample.get("mb_per_job"),
         )
     return ApplySettings(
         samples=extra,

@@ -61,6 +61,8 @@ class Sample:
     sum_of_weights_from: WeightSumSource | None = None  # read from the files instead
     aliases: dict[str, str] = field(default_factory=dict)  # common name -> branch/expression
     on_bad_file: str | None = None  # "error" | "skip"; None: reading.on_bad_file
+    files_per_job: int | None = None  # None: reading.files_per_job
+    mb_per_job: float | None = None  # None: reading.mb_per_job
 
     @property
     def is_signal(self) -> bool:
@@ -221,6 +223,10 @@ class ReadingSettings:
 
     step_size: str | int  # chunk size: "100 MB" or a number of entries
     on_bad_file: str  # "error" | "skip" (a sample's own on_bad_file wins)
+    files_per_job: int = 20  # ingest/apply jobs of at most this many files per sample
+    mb_per_job: float | None = None  # ... and of at most this many MB of local files
+    retries: int = 3  # remote files: attempts after a transient error
+    retry_wait: float = 2.0  # seconds before the first retry, doubled each time
 
 
 @dataclass(frozen=True)
@@ -255,6 +261,8 @@ class EvaluationSettings:
     min_background: float  # expected background events the optimal cut must keep
     significance_cuts: int  # equidistant score cuts scanned
     shap_events: int  # test events per fold model explained with SHAP
+    streaming_above: int | None  # events above which evaluate streams from histograms
+    streaming_bins: int  # fine score bins of the streaming evaluation
     input_bins: int  # bins of the input-variable and data/MC histograms
     blind_above: float  # data hidden above this score unless unblind
     unblind: bool

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FEATURE_PRESENTATION_KEYS",
+    "JOB_SPLITTING_KEYS",
     "PRESENTATION_SECTIONS",
     "SAMPLE_PRESENTATION_KEYS",
     "settings_hash",
@@ -91,15 +92,23 @@ def _processes(config: Config) -> dict[str, list[str]]:
     return {n: [config.samples[n].label, config.samples[n].process] for n in _mc_samples(config)}
 
 
+# How a sample is split into jobs (hepml.workflow.parts): the merged outputs are byte for byte
+# those of one job, so never a rerun trigger (Snakemake follows the parts' files instead)
+JOB_SPLITTING_KEYS = ("files_per_job", "mb_per_job")
+
+
 def _reading(raw: dict[str, Any]) -> dict[str, Any]:
-    # step_size sets the chunking (memory), never a number: not a rerun trigger
-    return {k: v for k, v in raw.get("reading", {}).items() if k != "step_size"}
+    # step_size sets the chunking (memory), never a number: not a rerun trigger; nor are the
+    # retries of remote files
+    unused = ("step_size", *JOB_SPLITTING_KEYS, "retries", "retry_wait")
+    return {k: v for k, v in raw.get("reading", {}).items() if k not in unused}
 
 
 def _sample_spec(config: Config, name: str) -> dict[str, Any]:
     raw = config.raw
     spec = raw["samples"].get(name) or raw["apply"]["samples"][name]
-    return {k: v for k, v in spec.items() if k not in SAMPLE_PRESENTATION_KEYS}
+    unused = (*SAMPLE_PRESENTATION_KEYS, *JOB_SPLITTING_KEYS)
+    return {k: v for k, v in spec.items() if k not in unused}
 
 
 def _event_reading(config: Config, name: str) -> dict[str, Any]:

@@ -24,6 +24,7 @@ __all__ = [
     "confusion_matrix",
     "effective_entries",
     "ks_2samp_weighted",
+    "ks_result",
     "roc_auc",
     "roc_curve",
     "working_point",
@@ -321,7 +322,12 @@ def ks_2samp_weighted(
         msg = f"KS test needs two non-empty samples; got sizes {a_values.size} and {b_values.size}"
         raise DataError(msg)
     statistic = float(_ecdf_distance(a_values, w_a, b_values, w_b).max())
-    n_eff_a, n_eff_b = effective_entries(w_a), effective_entries(w_b)
+    return ks_result(statistic, effective_entries(w_a), effective_entries(w_b))
+
+
+def ks_result(statistic: float, n_eff_a: float, n_eff_b: float) -> KSResult:
+    """The KS test's p-value for ``statistic`` and the samples' effective sizes (see
+    :func:`ks_2samp_weighted`); also for a statistic taken from binned samples."""
     n_eff = n_eff_a * n_eff_b / (n_eff_a + n_eff_b)
     sqrt_n = math.sqrt(n_eff)
     # scipy.special.kolmogorov is kstwobign.sf itself, without scipy.stats' 1-2 s import

@@ -61,7 +61,7 @@ def _row(
     row = {
         "process": name,
         "class": event_class,
-        "events": int(mask.sum()),
+        "events": int(t["count"][mask].sum()) if "count" in t else int(mask.sum()),
         "yield": float(t["weight"][mask].sum()),
         "auc": auc,
         "auc_std_over_folds": float(np.std(auc_folds, ddof=1)) if len(auc_folds) > 1 else math.nan,
@@ -80,7 +80,8 @@ def per_process_performance(
     """Rows of yield, AUC and working-point efficiencies per process, then all backgrounds.
 
     ``t`` holds the test rows only: arrays ``score``, ``label`` (1 signal), ``weight``,
-    ``model_fold`` and ``process`` (names, or codes into ``names`` when given).
+    ``model_fold`` and ``process`` (names, or codes into ``names`` when given), and
+    ``count`` (events per row) when the rows are binned events.
     ``thresholds`` maps a working point's definition (e.g. ``"signal_efficiency=0.5"``) to
     its score threshold (``score > threshold`` passes).
     Signal processes come first, then backgrounds by decreasing yield, then the combined

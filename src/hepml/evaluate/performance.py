@@ -149,7 +149,8 @@ def _working_points(
     folds: list[int],
     definitions: Sequence[Mapping[str, float]],
 ) -> tuple[WorkingPointResult, ...]:
-    """Working points on the merged test rows ``t``; the merged cut re-applied per fold."""
+    """Working points on the merged test rows ``t``; the merged cut re-applied per fold.
+    The raw (Monte Carlo event) counts use ``t["count"]`` when the rows are binned events."""
     results = []
     for definition in definitions:
         point = metrics.working_point(*_rows(t), **definition)
@@ -158,7 +159,7 @@ def _working_points(
             for k in folds
         ]
         spread = {m: _std([getattr(p, m) for p in per_fold]) for m in FOLD_SPREAD_METRICS}
-        raw = metrics.working_point(t["score"], t["label"], None, score=point.threshold)
+        raw = metrics.working_point(t["score"], t["label"], t.get("count"), score=point.threshold)
         results.append(WorkingPointResult(point=point, std_over_folds=spread, raw=raw))
     return tuple(results)
 
@@ -284,7 +285,7 @@ def _significance(
     The optimum also gets the background yield of each process after its cut.
     """
     cuts = np.linspace(*score_range, n_cuts + 1)[:-1]
-    scan = significance.significance_scan(*_rows(t), cuts)
+    scan = significance.significance_scan(*_rows(t), cuts, t.get("count"))
     summary = significance.scan_summary(scan, metric=metric, min_background=min_background)
     if summary["optimum"] is not None:
         background = t["label"] == 0

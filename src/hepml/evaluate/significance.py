@@ -113,11 +113,16 @@ class SignificanceScan:
 
 
 def significance_scan(
-    scores: ArrayLike, labels: ArrayLike, weights: ArrayLike, cuts: ArrayLike
+    scores: ArrayLike,
+    labels: ArrayLike,
+    weights: ArrayLike,
+    cuts: ArrayLike,
+    counts: ArrayLike | None = None,
 ) -> SignificanceScan:
     """Scan ``score > cut`` over ``cuts`` (labels 1 = signal, 0 = background).
 
     Efficiencies are relative to the class totals before the cut, which must be positive.
+    ``counts``: the Monte Carlo events behind each row (binned events); default one each.
     """
     scores = np.asarray(scores, dtype=float).ravel()
     is_signal = np.asarray(labels).ravel() == 1
@@ -134,12 +139,13 @@ def significance_scan(
             raise DataError(msg)
     s = yields_above(scores[is_signal], weights[is_signal], cuts)
     b = yields_above(scores[~is_signal], weights[~is_signal], cuts)
+    events = np.ones(scores.size) if counts is None else np.asarray(counts, dtype=float).ravel()
     return SignificanceScan(
         cut=cuts,
         signal=s,
         background=b,
-        signal_events=yields_above(scores[is_signal], np.ones(is_signal.sum()), cuts),
-        background_events=yields_above(scores[~is_signal], np.ones((~is_signal).sum()), cuts),
+        signal_events=yields_above(scores[is_signal], events[is_signal], cuts),
+        background_events=yields_above(scores[~is_signal], events[~is_signal], cuts),
         signal_efficiency=s / totals["signal"],
         background_efficiency=b / totals["background"],
         purity=_ratio(s, s + b),

@@ -147,7 +147,9 @@ def score_with_export(
     )
     out = Path(output_dir)
     names = [
-        n for n, f in zip(friend_names(inputs), inputs, strict=True) if f.path not in bad.skipped
+        n
+        for n, f in zip(friend_names([f.path for f in inputs]), inputs, strict=True)
+        if f.path not in bad.skipped
     ]
     check_outputs(
         files=[out / n for n in [*names, *(["scores.parquet"] if parquet else [])]],

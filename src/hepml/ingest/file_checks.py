@@ -54,6 +54,9 @@ class FileProblem:
 
 def check_config_files(config: Config) -> list[FileProblem]:
     """Every problem found in the first file of every sample (training and ``apply.samples``)."""
+    from hepml.ingest.remote import configure_from
+
+    configure_from(config)  # the retries of remote files
     problems: list[FileProblem] = []
     for sample in [*config.samples.values(), *config.apply.samples.values()]:
         problems.extend(check_sample_files(config, sample))

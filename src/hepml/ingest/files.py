@@ -87,7 +87,8 @@ class InputFile:
 def resolve_files(sample: str, patterns: tuple[str, ...], tree: str) -> list[InputFile]:
     """Expand ``patterns`` (globs, optionally ``file.root:tree``) into a sorted file list.
 
-    Remote URLs (``root://``, ``https://``) are passed to uproot as they are. Sorting makes
+    Remote URLs (``root://``, ``https://``) are passed to uproot as they are, their globs
+    listed by the server (:mod:`hepml.ingest.remote`). Sorting makes
     the file order, and hence the entry-based fold fallback, independent of the file system.
     A directory, FIFO, socket or device among the files, or one file listed twice (also
     through a symlink or overlapping globs), raises :class:`InputFileError`.
@@ -99,7 +100,9 @@ def resolve_files(sample: str, patterns: tuple[str, ...], tree: str) -> list[Inp
         match = TREE_SUFFIX.match(pattern)
         if match:
             path, tree_name = match["path"], match["tree"]
-        matches = [path] if is_remote(path) else sorted(glob.glob(path, recursive=True))
+        matches = (
+            _remote_matches(path) if is_remote(path) else sorted(glob.glob(path, recursive=True))
+        )
         if not matches:
             raise InputFileError(_no_match_message(sample, path))
         for found in matches:
@@ -113,6 +116,13 @@ def resolve_files(sample: str, patterns: tuple[str, ...], tree: str) -> list[Inp
             origin[key] = (found, pattern)
             files.append(InputFile(found, tree_name))
     return files
+
+
+def _remote_matches(url: str) -> list[str]:
+    """A URL as it is, or the URLs its glob matches (listed by the server: hepml.ingest.remote)."""
+    from hepml.ingest.remote import glob_urls, has_glob
+
+    return glob_urls(url) if has_glob(url) else [url]
 
 
 def _twice_message(sample: str, path: str, pattern: str, first: str, first_pattern: str) -> str:
@@ -161,6 +171,8 @@ def input_files(sample: Sample, entries: Iterable[str] | None = None) -> list[In
 def _no_match_message(sample: str, pattern: str) -> str:
     parent = Path(pattern).parent
     msg = f"sample '{sample}': no file matches '{pattern}'"
+    if is_remote(pattern):
+        return f"{msg} (the server lists no such file)"
     if not parent.is_dir():
         return f"{msg} (the directory '{parent}' does not exist)"
     nearby = [p.name for p in parent.iterdir() if p.suffix in (".root", *PARQUET_SUFFIXES)]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,7 @@ from hepml.ingest.files import (
     InputFile,
     explicit_files,
     input_files,
+    is_remote,
     resolve_files,
 )
 from hepml.ingest.sources import Source, open_source, reason
@@ -70,11 +72,19 @@ class BadFiles:
     Wrap the work on one file in :meth:`guard`: a :class:`BadFile` raised inside is re-raised
     naming the sample (policy ``error``), or logged as a warning and recorded in ``skipped``
     (file path -> reason; policy ``skip``). Every other error passes through.
+
+    ``phase`` is the pass over the files that runs (0: the checks up front, then the stage's
+    own passes); each skipped file records the phase it failed in (``phases``), so that the
+    parts of a sample split into jobs list their skipped files in the order one job would.
+    ``require_good`` False (a part of a sample) lets every file be skipped: the merge of the
+    parts raises if none is left in the whole sample.
     """
 
-    def __init__(self, sample: str, policy: str) -> None:
-        self.sample, self.policy = sample, policy
+    def __init__(self, sample: str, policy: str, *, require_good: bool = True) -> None:
+        self.sample, self.policy, self.require_good = sample, policy, require_good
         self.skipped: dict[str, str] = {}
+        self.phase = 0
+        self.phases: dict[str, int] = {}
 
     @classmethod
     def of(cls, config: Config, sample: Sample) -> BadFiles:
@@ -91,11 +101,12 @@ class BadFiles:
                 raise BadFile(msg) from err
             log.warning("sample '%s': skipping a bad file: %s", self.sample, err)
             self.skipped[file.path] = str(err)
+            self.phases[file.path] = self.phase
 
     def good(self, files: list[InputFile]) -> list[InputFile]:
         """The files not skipped; :class:`InputFileError` if there is none."""
         good = [f for f in files if f.path not in self.skipped]
-        if not good:
+        if not good and self.require_good:
             reasons = "; ".join(self.skipped.values())
             msg = f"sample '{self.sample}': none of its {len(files)} file(s) can be read: {reasons}"
             raise InputFileError(msg)
@@ -166,9 +177,11 @@ def iterate_file(
     naming the file and the entries being read; hepml's own errors (a null integer in a
     Parquet column) and errors raised by the caller's code are not touched.
     """
-    start = 0
-    with open_source(file) as source:
-        chunks = source.iterate(sorted(frozenset(branches)), step_size)
+    start, names = 0, sorted(frozenset(branches))
+    waits = _remote_waits(file)
+    source = open_source(file)
+    try:
+        chunks = source.iterate(names, step_size)
         while True:
             try:
                 arrays, chunk_start, stop = next(chunks)
@@ -178,13 +191,51 @@ def iterate_file(
             except HepmlError:
                 raise
             except Exception as err:
-                msg = (
-                    f"reading '{file.path}' ({source.what}) failed after entry {start} "
-                    f"({reason(err)}); the file is truncated or corrupt"
-                )
-                raise BadFile(msg) from err
+                if waits is None or not _transient(err):
+                    msg = (
+                        f"reading '{file.path}' ({source.what}) failed after entry {start} "
+                        f"({reason(err)}); the file is truncated or corrupt"
+                    )
+                    raise BadFile(msg) from err
+                source.close()
+                source = _reopened(file, err, waits, start)
+                chunks = source.iterate(names, step_size, entry_start=start)
+                continue
             start = stop
             yield arrays, chunk_start, stop
+    finally:
+        source.close()
+
+
+def _remote_waits(file: InputFile) -> list[float] | None:
+    """The waits before each retry of a remote file's reads (None: a local file)."""
+    if not is_remote(file.path):
+        return None
+    from hepml.ingest.remote import policy
+
+    return policy().waits()
+
+
+def _transient(err: BaseException) -> bool:
+    from hepml.ingest.remote import is_transient
+
+    return is_transient(err)
+
+
+def _reopened(file: InputFile, err: BaseException, waits: list[float], start: int) -> Source:
+    """``file`` opened again after the transient ``err``, once the next wait is over; the
+    error naming the URL when no retry is left (``waits`` is consumed)."""
+    from hepml.ingest.remote import gave_up, policy
+
+    if not waits:
+        raise gave_up(file.path, "reading", policy().retries + 1, err) from err
+    wait = waits.pop(0)
+    log.warning(
+        "reading '%s' failed at entry %d (%s); resuming there in %.3g s", file.path, start,
+        reason(err), wait,
+    )  # fmt: skip
+    time.sleep(wait)
+    return open_source(file)
 
 
 def _check_valid(arrays: ak.Array) -> None:

@@ -27,9 +27,7 @@ files, skipped ones included), ``_entry`` (int64, entry number within that file)
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import awkward as ak
@@ -43,12 +41,7 @@ from hepml.config import Config, Sample
 from hepml.exceptions import DataError, HepmlError
 from hepml.folds import fold_of_entry, fold_of_event
 from hepml.ingest.cutflow import Cutflow, FileTally, write_cutflow
-from hepml.ingest.normalisation import (
-    describe_source,
-    normalisation_factor,
-    sum_from_entries,
-    sum_from_file,
-)
+from hepml.ingest.normalisation import normalisation_factor, sum_from_entries, sum_from_file
 from hepml.ingest.reading import (
     BadFiles,
     InputFile,
@@ -56,6 +49,7 @@ from hepml.ingest.reading import (
     iterate_file,
     located,
 )
+from hepml.ingest.result import IngestResult, sample_result, sample_sum_of_weights, summary_of
 from hepml.ingest.sample_plan import (
     SamplePlan,
     check_files,
@@ -73,29 +67,13 @@ __all__ = [
     "evaluate_chunk",
     "ingest_sample",
     "plan_sample",
+    "sample_result",
+    "sample_sum_of_weights",
     "summary_of",
     "write_cutflow",
 ]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class IngestResult:
-    """What ingesting one sample produced, for the summary and the logs."""
-
-    sample: str
-    files: list[str]
-    entries: int
-    sum_of_weights: float
-    normalisation: float
-    cutflow: Cutflow
-    nan_counts: dict[str, int] = field(default_factory=dict)
-    negative_weight_fraction: float = 0.0
-    negative_weight_yield: float = 0.0
-    fold_source: str = ""
-    skipped_files: list[dict[str, str]] = field(default_factory=list)
-    sum_of_weights_source: str = ""
 
 
 def ingest_sample(
@@ -136,15 +114,32 @@ def ingest_sample(
 
 
 class _Run:
-    """One sample's ingest: files checked and planned on construction, then read."""
+    """One sample's ingest (or one part of it): files checked and planned on construction,
+    then read.
+
+    ``first_file`` is the index of ``files[0]`` in the sample's whole file list (a part of a
+    sample split into jobs, :mod:`hepml.ingest.partial`): the ``_file`` column and the
+    (file, entry) folds use the sample's indices. ``tallies`` keeps what each file read to its
+    end contributed, for the parts' merge.
+    """
 
     def __init__(
-        self, config: Config, sample: Sample, files: list[InputFile], bad: BadFiles
+        self,
+        config: Config,
+        sample: Sample,
+        files: list[InputFile],
+        bad: BadFiles,
+        *,
+        first_file: int = 0,
     ) -> None:
         self.config, self.sample, self.files, self.bad = config, sample, files, bad
+        self.first_file = first_file
+        self.tallies: dict[str, FileTally] = {}
         plan, self.n_entries = check_files(config, sample, files, bad, generator=True)
         self.plan: SamplePlan = plan
+        bad.phase = 1
         self.sums = self._sums_of_weights()
+        bad.phase = 2
 
     def entries(self) -> int:
         """Entries of the files not skipped."""
@@ -173,11 +168,8 @@ class _Run:
 
     def sum_of_weights(self) -> float:
         """The sample's sum of generator weights over the files not skipped (NaN: no xsec)."""
-        if self.sample.cross_section is None:
-            return math.nan
-        if self.sample.sum_of_weights is not None:
-            return float(self.sample.sum_of_weights)
-        return math.fsum(self.sums[f.path] for f in self.bad.good(self.files))
+        good = [f.path for f in self.bad.good(self.files)]
+        return sample_sum_of_weights(self.sample, self.sums, good)
 
     def main_pass(self, tmp: Path, norm: float, total: FileTally, progress: Progress) -> int:
         """Read every good file into the Parquet file ``tmp``; return the rows written.
@@ -199,7 +191,14 @@ class _Run:
                     ):
                         try:
                             table = _chunk_table(
-                                self.config, self.plan, chunk, start, index, norm, label, tally
+                                self.config,
+                                self.plan,
+                                chunk,
+                                start,
+                                self.first_file + index,
+                                norm,
+                                label,
+                                tally,
                             )
                         except HepmlError as err:
                             where = f"in '{file.path}', entries {start} to {stop}"
@@ -213,6 +212,7 @@ class _Run:
                         written += table.num_rows
                         tally.rows += table.num_rows
                     total.merge(tally)
+                    self.tallies[file.path] = tally
                     progress.advance(0, note=f"file {index + 1} of {n_files} read", force=True)
         finally:
             if writer is not None:
@@ -221,46 +221,17 @@ class _Run:
 
     def result(self, total: FileTally) -> IngestResult:
         """The sample's result, normalised anew if files were skipped; refuses empty ones."""
-        sample, skipped = self.sample, self.bad.skipped
         self.bad.good(self.files)  # raises if the last good file failed half-way
-        sumw = self.sum_of_weights()  # less than at the start if a file failed half-way
-        norm = normalisation_factor(sample, self.config.luminosity, sumw, self.entries())
-        selected = total.events[-1]
-        steps = ["all", *[c for c, _ in self.plan.cuts]]
-        if selected == 0:
-            counts = ", ".join(f"{s}: {n}" for s, n in zip(steps, total.events, strict=True))
-            msg = f"sample '{sample.name}': the selection keeps no events (cutflow {counts})"
-            raise DataError(msg)
-        cutflow = Cutflow(steps, total.events, [norm * w for w in total.weighted])
-        if not cutflow.weighted[-1] > 0:  # zero, negative or NaN: no expected yield
-            msg = (
-                f"sample '{sample.name}' ({sample.label}): the selected events' weights sum "
-                f"to {cutflow.weighted[-1]:.6g} ({selected} events, "
-                f"{total.negative} with negative weight); a sample needs a positive expected "
-                f"yield, or its events would count against their class in every table and "
-                f"plot. Check the sign of '{sample.weight}', or use more simulated events"
-            )
-            raise DataError(msg)
-        if skipped and sample.sum_of_weights is not None and sample.cross_section:
-            log.warning(
-                "sample '%s': %d file(s) skipped, but sum_of_weights comes from the config "
-                "and still counts their events: the yield is underestimated by their share",
-                sample.name,
-                len(skipped),
-            )
-        return IngestResult(
-            sample.name,
+        return sample_result(
+            self.config,
+            self.sample,
             [str(f) for f in self.files],
-            total.events[0],
-            sumw,
-            norm,
-            cutflow,
-            nan_counts=total.nan_counts,
-            negative_weight_fraction=total.negative / selected,
-            negative_weight_yield=norm * total.negative_weighted,
+            steps=["all", *[c for c, _ in self.plan.cuts]],
+            total=total,
+            sum_of_weights=self.sum_of_weights(),  # less than at the start if a file failed
+            entries=self.entries(),
+            skipped=self.bad.records(),
             fold_source="+".join(self.plan.id_branches) or "(file, entry)",
-            skipped_files=self.bad.records(),
-            sum_of_weights_source=describe_source(sample),
         )
 
 
@@ -362,22 +333,3 @@ def _rewrite(path: Path, drop_files: set[int], scale: float) -> None:
         scratch.replace(path)
     finally:
         scratch.unlink(missing_ok=True)
-
-
-def summary_of(result: IngestResult) -> dict:
-    """A JSON-ready summary of one ingested sample, for reviewers and the report."""
-    return {
-        "sample": result.sample,
-        "files": result.files,
-        "skipped_files": result.skipped_files,
-        "entries": result.entries,
-        "selected": result.cutflow.events[-1],
-        "sum_of_generator_weights": result.sum_of_weights,
-        "sum_of_weights_source": result.sum_of_weights_source,
-        "normalisation": result.normalisation,
-        "weighted_yield": result.cutflow.weighted[-1],
-        "negative_weight_fraction": result.negative_weight_fraction,
-        "negative_weight_yield": result.negative_weight_yield,
-        "nan_counts": result.nan_counts,
-        "fold_source": result.fold_source,
-    }

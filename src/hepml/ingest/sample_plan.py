@@ -52,6 +52,7 @@ from hepml.ingest.reading import (
     located,
     open_source,
 )
+from hepml.ingest.remote import configure_from
 from hepml.ingest.sources import Source
 
 __all__ = [
@@ -400,6 +401,7 @@ def check_files(
     is raised when no file is good; without it any :class:`~hepml.exceptions.BadFile` stops
     the run. Returns the entries of each good file by path.
     """
+    configure_from(config)  # the retries of remote files
     plan = None
     entries: dict[str, int] = {}
     kinds: dict[str, str] = {}  # kind -> the first file of that kind

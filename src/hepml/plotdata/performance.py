@@ -72,6 +72,9 @@ class ClassifierRoc:
     merged: RocCurve
     folds: tuple[RocCurve, ...]
     auc_std_over_folds: float
+    # the streaming evaluation's fine bins and AUC error bound (hepml.evaluate.streaming);
+    # None for the exact evaluation
+    streaming: dict[str, Any] | None = None
 
     @property
     def auc(self) -> float:
@@ -79,12 +82,15 @@ class ClassifierRoc:
         return self.merged.auc
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        content = {
             "auc": json_number(self.auc),
             "auc_std_over_folds": json_number(self.auc_std_over_folds),
             "merged": self.merged.to_json(),
             "folds": [{"fold": k, **c.to_json()} for k, c in enumerate(self.folds)],
         }
+        if self.streaming is not None:
+            content["streaming"] = dict(self.streaming)
+        return content
 
     @classmethod
     def from_json(cls, content: Mapping[str, Any]) -> ClassifierRoc:
@@ -93,6 +99,7 @@ class ClassifierRoc:
             RocCurve.from_json(content["merged"]),
             tuple(RocCurve.from_json(f) for f in folds),
             number(content["auc_std_over_folds"]),
+            content.get("streaming"),
         )
 
 

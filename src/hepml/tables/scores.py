@@ -208,15 +208,46 @@ class ScoreFiles(ScoreSource):
         self._paths = models_in_order(paths, n_folds=n_folds)
 
     def score_range(self) -> tuple[float, float]:
-        import pyarrow.compute as pc
+        ranges = [_column_range(path, "score") for path in self._paths]
+        return float(min(r[0] for r in ranges)), float(max(r[1] for r in ranges))
+
+    def events(self) -> int:
+        """N, the rows of one model's table (every model scores every event)."""
         import pyarrow.parquet as pq
 
-        lows, highs = [], []
-        for path in self._paths:
-            extremes = pc.min_max(pq.read_table(path, columns=["score"]).column(0)).as_py()
-            lows.append(extremes["min"])
-            highs.append(extremes["max"])
-        return float(min(lows)), float(max(highs))
+        return int(pq.ParquetFile(self._paths[0]).metadata.num_rows)
+
+    def batches(self, k: int, rows: int) -> Iterator[ModelScores]:
+        """Model ``k``'s rows in batches of ``rows``, in file order (not sorted by score),
+        checked and coded as in the iteration: for a streaming pass over any number of
+        events (:mod:`hepml.evaluate.streaming`)."""
+        import pyarrow.parquet as pq
+
+        path = self._paths[k]
+        with pq.ParquetFile(path, read_dictionary=["set", "process"]) as table:
+            for batch in table.iter_batches(rows, columns=list(FILE_COLUMNS)):
+                column = {c: _numpy(batch.column(c)) for c in ("score", "label", "weight", "fold")}
+                set_names, set_codes = _dictionary(batch.column("set"))
+                column["set"] = _set_codes(set_names, set_codes, f"score table {path}")
+                column["process"] = self._names.codes(*_dictionary(batch.column("process")))
+                self.names = self._names.names
+                model = ModelScores(
+                    k, column["score"], column["label"], column["weight"], column["fold"],
+                    column["set"], column["process"], column["process"],
+                )  # fmt: skip
+                _check_model(model, f"score table {path}")
+                yield model
+
+    def score_sample(self, k: int, size: int) -> np.ndarray:
+        """About ``size`` scores of model ``k``, every n-th row (for quantiles)."""
+        import pyarrow.parquet as pq
+
+        stride = max(1, self.events() // max(size, 1))
+        parts = []
+        with pq.ParquetFile(self._paths[k]) as table:
+            for batch in table.iter_batches(1 << 20, columns=["score"]):
+                parts.append(_numpy(batch.column(0))[::stride].copy())
+        return np.concatenate(parts) if parts else np.zeros(0)
 
     def __iter__(self) -> Iterator[ModelScores]:
         for k, path in enumerate(self._paths):
@@ -283,14 +314,41 @@ def models_in_order(paths: Sequence[str | Path], *, n_folds: int) -> list[Path]:
 
 
 def _numpy(column: Any) -> np.ndarray:
-    """A numeric Arrow column as one numpy array (no copy for a single chunk)."""
+    """A numeric Arrow column (or array) as one numpy array (no copy for a single chunk)."""
+    if not hasattr(column, "num_chunks"):
+        return column.to_numpy(zero_copy_only=False)
     if column.num_chunks == 1:
         return column.chunk(0).to_numpy(zero_copy_only=False)
     return column.to_numpy()
 
 
+def _column_range(path: Path, name: str) -> tuple[float, float]:
+    """The lowest and highest value of column ``name``: from the row groups' statistics
+    when every one has them, else read in batches (never the whole column at once)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(path) as table:
+        metadata = table.metadata
+        index = table.schema_arrow.get_field_index(name)
+        stats = [
+            metadata.row_group(g).column(index).statistics for g in range(metadata.num_row_groups)
+        ]
+        if stats and all(s is not None and s.has_min_max for s in stats):
+            return float(min(s.min for s in stats)), float(max(s.max for s in stats))
+        low, high = np.inf, -np.inf
+        for batch in table.iter_batches(1 << 20, columns=[name]):
+            extremes = pc.min_max(batch.column(0)).as_py()
+            if extremes["min"] is not None:
+                low, high = min(low, extremes["min"]), max(high, extremes["max"])
+        return float(low), float(high)
+
+
 def _dictionary(column: Any) -> tuple[list[str], np.ndarray]:
-    """The dictionary and the indices of a dictionary-typed Arrow column (one dictionary)."""
+    """The dictionary and the indices of a dictionary-typed Arrow column (one dictionary),
+    or of one dictionary array (a record batch's column)."""
+    if not hasattr(column, "num_chunks"):
+        return column.dictionary.to_pylist(), column.indices.to_numpy(zero_copy_only=False)
     if column.num_chunks == 0:
         return [], np.zeros(0, dtype=np.int32)
     names = column.chunk(0).dictionary.to_pylist()

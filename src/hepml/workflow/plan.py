@@ -7,6 +7,10 @@ nothing else from hepml (they call the ``hepml`` command for every job). The pla
 - the samples by role (training MC, collision data, extra samples to score) and each one's
   **explicit file list**, the globs resolved once here (or matched against the files the demo
   rule will write), so that every job of a run reads the same files in the same order;
+- each sample's **parts**: the ingest and apply jobs it is split into (``files_per_job``,
+  :mod:`hepml.workflow.parts`), each with its files, its first file's index in the sample and
+  its local input files (remote URLs are not Snakemake inputs), and whether the sample's
+  friend-tree names carry the file index (``indexed_friends``);
 - the folds, features, baselines and hyperparameter-search trials that shape the DAG;
 - per rule, the **hash of the settings its stage reads** (:mod:`hepml.config.settings`): the
   rules' only rerun trigger besides their files;
@@ -26,10 +30,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from hepml.apply.friends import names_clash
 from hepml.config import Config, Sample, load_config, read_config_files
 from hepml.config.settings import settings_hash, stage_settings
 from hepml.exceptions import InputFileError
 from hepml.ingest.files import REMOTE_URL, TREE_SUFFIX, resolve_files
+from hepml.ingest.remote import configure_from
+from hepml.workflow.parts import split_files
 from hepml.workflow.resources import JOB_FLAVOURS
 
 __all__ = [
@@ -111,6 +118,7 @@ def workflow_plan(config_paths: Sequence[str | Path], *, checks: bool = False) -
     stops Snakemake before any job runs.
     """
     config = load_config(list(config_paths))
+    configure_from(config)  # the retries of listing remote globs
     files = sample_file_lists(config)
     if checks:
         source = ", ".join(map(str, config_paths))
@@ -127,6 +135,8 @@ def workflow_plan(config_paths: Sequence[str | Path], *, checks: bool = False) -
         },
         "files": files,
         "inputs": {name: _local_paths(entries) for name, entries in files.items()},
+        "parts": {name: _parts(config, name, entries) for name, entries in files.items()},
+        "indexed_friends": {name: names_clash(entries) for name, entries in files.items()},
         "demo_outputs": _demo_outputs(config),
         "folds": config.training.folds,
         "features": config.feature_names,
@@ -174,6 +184,15 @@ def _sample_files(sample: Sample, demo: list[str]) -> list[str]:
         msg = f"sample '{sample.name}': no input files"
         raise InputFileError(msg)
     return unique
+
+
+def _parts(config: Config, name: str, entries: list[str]) -> list[dict[str, Any]]:
+    """The sample's ingest/apply jobs: each one's first file index, files and local inputs."""
+    sample = config.samples.get(name) or config.apply.samples[name]
+    per_job = sample.files_per_job or config.reading.files_per_job
+    mb = sample.mb_per_job or config.reading.mb_per_job
+    parts = split_files(entries, per_job, mb)
+    return [{**p.as_dict(), "inputs": _local_paths(list(p.files))} for p in parts]
 
 
 def _local_paths(entries: list[str]) -> list[str]:

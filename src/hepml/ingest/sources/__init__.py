@@ -117,12 +117,21 @@ def _open_parquet(file: InputFile) -> Source:
 
 
 def _open_root(file: InputFile) -> Source:
+    if is_remote(file.path):
+        from hepml.ingest.remote import with_retries
+
+        return with_retries(lambda: _open_root_once(file), file.path, "opening")
+    return _open_root_once(file)
+
+
+def _open_root_once(file: InputFile) -> Source:
     try:
         handle = uproot.open(file.path)
     except FileNotFoundError as err:
         msg = f"input file '{file.path}' does not exist"
         raise InputFileError(msg) from err
     except Exception as err:
+        _raise_if_remote(err, file)
         msg = (
             f"input file '{file.path}' cannot be read as a ROOT file "
             f"({reason(err)}); is it truncated, corrupt, or not ROOT at all?"
@@ -135,10 +144,25 @@ def _open_root(file: InputFile) -> Source:
         raise
 
 
+def _raise_if_remote(err: Exception, file: InputFile) -> None:
+    """A remote file's transient error passes (it is retried), a missing client package is
+    named; anything else is the file's fault."""
+    if not is_remote(file.path):
+        return
+    from hepml.ingest.remote import is_transient, missing_client
+
+    missing = missing_client(err, file.path)
+    if missing is not None:
+        raise missing from err
+    if is_transient(err):
+        raise err
+
+
 def _root_source(handle: uproot.ReadOnlyDirectory, file: InputFile) -> Source:
     try:
         classes = handle.classnames(cycle=False)
     except Exception as err:
+        _raise_if_remote(err, file)
         msg = f"cannot list the objects of '{file.path}' ({reason(err)}); the file is corrupt"
         raise BadFile(msg) from err
     if file.tree not in classes:
@@ -151,6 +175,7 @@ def _root_source(handle: uproot.ReadOnlyDirectory, file: InputFile) -> Source:
         if isinstance(obj, uproot.behaviors.TTree.TTree):
             return TTreeSource(file, obj)
     except Exception as err:
+        _raise_if_remote(err, file)
         msg = (
             f"cannot read {word} '{file.tree}' from '{file.path}' ({reason(err)}); "
             "the file is truncated or corrupt"

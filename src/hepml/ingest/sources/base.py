@@ -80,9 +80,10 @@ class Source(abc.ABC):
 
     @abc.abstractmethod
     def iterate(
-        self, names: Iterable[str], step_size: str | int
+        self, names: Iterable[str], step_size: str | int, entry_start: int = 0
     ) -> Iterator[tuple[ak.Array, int, int]]:
-        """Yield ``(arrays of names, entry_start, entry_stop)``, entries in file order."""
+        """Yield ``(arrays of names, entry_start, entry_stop)``, entries in file order, from
+        entry ``entry_start`` on (a read of a remote file resumed after an error)."""
 
     @abc.abstractmethod
     def close(self) -> None:

@@ -43,7 +43,10 @@ class ParquetSource(FieldSource):
     def where(self) -> str:
         return f"Parquet file '{self.file.path}'"
 
-    def iterate(self, names, step_size):
+    def iterate(self, names, step_size, entry_start=0):
+        if entry_start:  # only remote reads resume, and Parquet files are read locally
+            msg = "a Parquet file is read from its first row"
+            raise ValueError(msg)
         names = list(names)
         paths = self._leaf_columns([self.columns[n].path for n in names])
         rows = self._rows(step_size, paths)

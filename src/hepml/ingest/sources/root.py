@@ -36,10 +36,11 @@ class TTreeSource(Source):
         dtype, depth = _numbers_of(interpretation)
         return Column(name, branch.typename, dtype, depth)
 
-    def iterate(self, names, step_size):
+    def iterate(self, names, step_size, entry_start=0):
         wanted = frozenset(names)
         chunks = self.tree.iterate(
             filter_name=lambda name: name in wanted,
+            entry_start=entry_start,
             step_size=step_size,
             library="ak",
             report=True,
@@ -82,11 +83,12 @@ class RNTupleSource(FieldSource):
     def what(self) -> str:
         return f"RNTuple '{self.file.tree}'"
 
-    def iterate(self, names, step_size):
+    def iterate(self, names, step_size, entry_start=0):
         names = list(names)
         wanted = {".".join(self.columns[n].path) for n in names}
         chunks = self.ntuple.iterate(
             filter_name=lambda name: name in wanted,
+            entry_start=entry_start,
             step_size=step_size,
             library="ak",
             report=True,
