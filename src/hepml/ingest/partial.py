@@ -42,6 +42,7 @@ from hepml.ingest.reading import BadFiles, input_files
 from hepml.ingest.result import IngestResult, sample_result, sample_sum_of_weights
 from hepml.ingest.sample import _parquet_writer, _rewrite, _Run
 from hepml.outputs import check_outputs
+from hepml.progress import Progress
 
 __all__ = ["PART_FORMAT", "ingest_part", "merge_parts", "part_summary_path"]
 
@@ -81,7 +82,11 @@ def ingest_part(
     steps = None if run.plan is None else ["all", *[c for c, _ in run.plan.cuts]]
     total = FileTally.empty(len(steps or ()))
     with atomic_path(output) as tmp:
-        written = run.main_pass(tmp, 1.0, total) if run.plan is not None else 0
+        written = 0
+        if run.plan is not None:
+            where = f"sample '{sample.name}', files from {first_file}"
+            progress = Progress(where, run.entries(), "entries", log)
+            written = run.main_pass(tmp, 1.0, total, progress)
         if not tmp.stat().st_size:  # no selected event in the part: no writer was opened
             pq.write_table(_empty_table(config), tmp)
         elif written != total.rows:  # a file failed half-way: its rows leave the table
