@@ -28,6 +28,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/apply.smk"
+include: "workflow/rules/systematics.smk"
 include: "workflow/rules/provenance.smk"
 
 

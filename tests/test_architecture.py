@@ -28,6 +28,10 @@ FORBIDDEN = {
     "tables": (STAGES | {"matplotlib", "xgboost"}, "tables are read by the stages"),
     "folds": (STAGES | {"xgboost", "matplotlib"}, "folds are a shared concept"),
     "stats": (STAGES | {"xgboost", "matplotlib"}, "the statistical model works on histograms"),
+    "systematics": (
+        {"train", "evaluate", "plots", "apply", "export", "matplotlib"},
+        "variations are read and scored as ingest and the models do, never drawn",
+    ),
 }
 
 

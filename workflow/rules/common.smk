@@ -138,6 +138,7 @@ def all_outputs():
         + expand("results/apply/{sample}.json", sample=APPLY_SAMPLES)
         + ["results/export"]
         + EVALUATION_OUTPUTS  # workflow/rules/plots.smk
+        + FIT_OUTPUTS  # workflow/rules/systematics.smk
     )
 
 

@@ -156,6 +156,30 @@ REPORT_ITEMS = {
         "scan",
         {"item": "cut efficiencies"},
     ),
+    "results/fit/expected.csv": (
+        "expected.rst",
+        "significance",
+        "fit",
+        {"item": "expected significance and limits"},
+    ),
+    "results/plots/fit_templates.png": (
+        "fit_templates.rst",
+        "significance",
+        "fit",
+        {"item": "templates as fitted"},
+    ),
+    "results/fit/variation_yields.csv": (
+        "variation_yields.rst",
+        "significance",
+        "systematics",
+        {"item": "yield change of each variation"},
+    ),
+    "results/plots/systematics/{stem}.png": (
+        "variation.rst",
+        "significance",
+        "systematics",
+        {"item": "{stem}"},
+    ),
     "results/plots/data_mc/{feature}.png": (
         "data_mc.rst",
         "data vs simulation",

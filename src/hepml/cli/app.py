@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from hepml import __version__
-from hepml.cli import evaluation, project, review, scoring, stages
+from hepml.cli import evaluation, fit, project, review, scoring, stages
 from hepml.cli.common import add_config
 from hepml.exceptions import HepmlError
 
@@ -21,7 +21,7 @@ log = logging.getLogger("hepml")
 
 
 # the subcommand groups, in the order `hepml --help` lists them
-_GROUPS = (project, stages, scoring, review)
+_GROUPS = (project, stages, scoring, fit, review)
 
 
 def _build_parser() -> argparse.ArgumentParser:

@@ -22,6 +22,7 @@ from typing import Any
 import jsonschema
 
 from hepml.config.checks import check_data_samples, check_processes, check_reserved_names
+from hepml.config.fit import fit_settings
 from hepml.config.model import (
     ApplySettings,
     Baseline,
@@ -104,13 +105,14 @@ def config_from_dict(data: dict[str, Any], *, source: str = "config") -> Config:
     event_number = data["event_number"]
     if event_number in (None, "none"):
         event_number = []
+    event_number = (event_number,) if isinstance(event_number, str) else tuple(event_number)
     return Config(
         samples=samples,
         features=features,
         selection=selection,
         luminosity=float(data["luminosity"]),
         seed=int(data["seed"]),
-        event_number=(event_number,) if isinstance(event_number, str) else tuple(event_number),
+        event_number=event_number,
         reading=ReadingSettings(data["reading"]["step_size"], data["reading"]["on_bad_file"]),
         training=_training_settings(training, source),
         evaluation=_evaluation_settings(evaluation),
@@ -119,6 +121,7 @@ def config_from_dict(data: dict[str, Any], *, source: str = "config") -> Config:
         resources=_stage_resources(data["resources"]),
         demo=data.get("demo"),
         raw=data,
+        fit=fit_settings(data, samples, event_number, source),
     )
 
 
