@@ -23,6 +23,7 @@ The output is one Parquet table per sample, one row per (variant, selected event
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -253,25 +254,26 @@ def score_variations(
     variants = sample_variants(config, name)
     sample = config.samples[name]
     nominal_files = input_files(sample, files)
-    others = {v.name: _files_of(config, v, variation_files, nominal_files) for v in variants}
-    inputs = [f.path for fs in others.values() for f in fs]
+    sources = {v.name: _files_of(config, v, variation_files, nominal_files) for v in variants}
+    inputs = [f.path for fs in sources.values() for f in fs]
     check_outputs(files=[output, summary], inputs=[*dict.fromkeys(inputs), *models.paths])
     skipped = {r["file"] for r in ingest_summary.get("skipped_files", [])}
     norm = float(ingest_summary["normalisation"])
     same = [v for v in variants if v.same_events]
     good = [f for f in nominal_files if f.path not in skipped]
-    plans, nominal_entries = _plans(config, same, good)
-    records = {}
+    plans, nominal_entries = _plans(config, same, good)  # every file checked up front
+    passes = [_Pass(same, plans, nominal_files, skipped, norm)]
+    records = {v.name: _record(v, good, norm, "ingest summary") for v in same}
+    for variant in (v for v in variants if not v.same_events):
+        nominal = (nominal_files, nominal_entries, skipped)
+        passes.append(_source_pass(config, variant, sources[variant.name], norm, nominal))
+        records[variant.name] = passes[-1].record
     with atomic_path(output) as tmp:
         writer = _Writer(tmp, [v.name for v in variants])
         try:
-            _read(config, same, plans, nominal_files, skipped, models, norm, writer)
-            records |= {v.name: _record(v, good, norm, "ingest summary") for v in same}
-            for variant in [v for v in variants if not v.same_events]:
-                records[variant.name] = _read_source(
-                    config, variant, others[variant.name], models, writer, norm,
-                    (nominal_files, nominal_entries, skipped),
-                )  # fmt: skip
+            for one in passes:
+                _read(config, one.variants, one.plans, one.files, one.skipped, models, one.norm,
+                      writer)  # fmt: skip
         finally:
             writer.close()
     for variant, record in records.items():
@@ -318,8 +320,20 @@ def _record(variant: Variant, files: Iterable[InputFile], norm: float, source: s
     }
 
 
-def _read_source(config, variant, files, models, writer, nominal_norm, nominal) -> dict:
-    """One variant read from other files or another tree: checked, normalised, scored."""
+@dataclasses.dataclass
+class _Pass:
+    """One reading of a file list: the variants it computes, their plans, the normalisation."""
+
+    variants: list[Variant]
+    plans: dict[str, SamplePlan]
+    files: list[InputFile]
+    skipped: set[str]
+    norm: float
+    record: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def _source_pass(config, variant, files, nominal_norm, nominal) -> _Pass:
+    """A variant read from other files or another tree: checked and normalised (not read)."""
     nominal_files, nominal_entries, skipped = nominal
     other_files = _reads_other_files(config, variant)
     # another tree of the nominal's files: the files ingest skipped stay skipped
@@ -334,5 +348,5 @@ def _read_source(config, variant, files, models, writer, nominal_norm, nominal) 
         source = "the variation's files"
     else:
         norm, source = nominal_norm, "ingest summary"
-    _read(config, [variant], plans, files, passed, models, norm, writer)
-    return _record(variant, good, norm, source)
+    record = _record(variant, good, norm, source)
+    return _Pass([variant], plans, files, passed, norm, record)
