@@ -52,7 +52,13 @@ def test_every_plot_and_table_is_in_the_report(report):
     run, _, results, categories = report
     produced = [
         str(p.relative_to(run))
-        for pattern in ("plots/**/*.png", "evaluation/*.csv", "cutflow/*.csv", "train/*/*.csv")
+        for pattern in (
+            "plots/**/*.png",
+            "evaluation/*.csv",
+            "cutflow/*.csv",
+            "train/*/*.csv",
+            "fit/*.csv",
+        )
         for p in (run / "results").glob(pattern)
     ]
     assert len(produced) > 20

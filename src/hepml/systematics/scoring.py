@@ -43,8 +43,16 @@ from hepml.folds import fold_of_entry, fold_of_event
 from hepml.ingest.expressions.language import as_flat
 from hepml.ingest.files import InputFile, input_files
 from hepml.ingest.normalisation import normalisation_factor, sum_from_entries, sum_from_file
-from hepml.ingest.reading import BadFiles, iterate_file, located
-from hepml.ingest.sample_plan import SamplePlan, check_files, evaluate_chunk, namespace_of
+from hepml.ingest.reading import (
+    BadFiles,
+    check_branch_types,
+    check_branches,
+    check_entries,
+    iterate_file,
+    located,
+    open_source,
+)
+from hepml.ingest.sample_plan import SamplePlan, evaluate_chunk, namespace_of, plan_sample
 from hepml.models import FoldModels, predict
 from hepml.outputs import check_outputs
 from hepml.systematics.variants import NOMINAL, Variant, sample_variants
@@ -178,13 +186,23 @@ def _read(config, variants, plans, files, skipped, models, norm, writer) -> None
 
 
 def _plans(config: Config, variants: Sequence[Variant], files: list[InputFile], generator=False):
-    """Plan (and check every file for) each variant; any bad file stops (policy error)."""
-    plans, entries = {}, {}
-    for variant in variants:
-        bad = BadFiles(variant.sample.name, "error")
-        plans[variant.name], entries = check_files(
-            config, variant.sample, files, bad, generator=generator
-        )
+    """Plan each variant and check every file for the branches of all of them (each file
+    opened once); any bad file stops the run. Returns the plans and each file's entries."""
+    plans: dict[str, SamplePlan] = {}
+    entries: dict[str, int] = {}
+    bad = BadFiles(variants[0].sample.name, "error")
+    for file in files:
+        with bad.guard(file), open_source(file) as source:
+            entries[file.path] = check_entries(source)
+            for variant in variants:
+                if variant.name not in plans:  # from the first file, as ingest plans
+                    plans[variant.name] = plan_sample(config, variant.sample, source)
+                plan = plans[variant.name]
+                branches = plan.branches | plan.generator_branches if generator else plan.branches
+                who = f"sample '{variant.sample.name}' ({variant.name})"
+                needed = dict.fromkeys(branches, who)
+                check_branches(source, needed)
+                check_branch_types(source, needed)
     return plans, entries
 
 
