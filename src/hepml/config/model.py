@@ -10,7 +10,7 @@ luminosity, seed and event number are shared by all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 __all__ = [
@@ -254,6 +254,17 @@ class Variation:
     def reads_other_events(self) -> bool:
         """True when the varied events come from other files or another tree."""
         return bool(self.files) or self.tree is not None
+
+    def applied_to(self, sample: Sample) -> Sample:
+        """``sample`` as this variation reads it: its weight, files and tree replaced where
+        given, the branch replacements put before the sample's own aliases."""
+        return replace(
+            sample,
+            weight=self.weight.get(sample.name, sample.weight),
+            aliases={**self.branches, **sample.aliases},
+            files=self.files.get(sample.name, sample.files),
+            tree=self.tree or sample.tree,
+        )
 
 
 @dataclass(frozen=True)

@@ -50,17 +50,6 @@ def _kind(variation: Variation) -> str:
     return "branches" if variation.branches else "weight"
 
 
-def _varied(sample: Sample, variation: Variation) -> Sample:
-    """``sample`` as ``variation`` reads it (replacements before the sample's own aliases)."""
-    return dataclasses.replace(
-        sample,
-        weight=variation.weight.get(sample.name, sample.weight),
-        aliases={**variation.branches, **sample.aliases},
-        files=variation.files.get(sample.name, sample.files),
-        tree=variation.tree or sample.tree,
-    )
-
-
 def _fit(config: Config):
     if config.fit is None:
         msg = "the config has no fit section: there are no variations to score"
@@ -79,7 +68,7 @@ def sample_variants(config: Config, name: str) -> list[Variant]:
     variants = [Variant(NOMINAL, sample, "nominal")]
     for systematic in fit.of_sample(name):
         for variant, variation in systematic.directions().items():
-            variants.append(Variant(variant, _varied(sample, variation), _kind(variation)))
+            variants.append(Variant(variant, variation.applied_to(sample), _kind(variation)))
     return variants
 
 
