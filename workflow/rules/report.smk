@@ -159,8 +159,8 @@ REPORT_ITEMS = {
     "results/fit/expected.csv": (
         "expected.rst",
         "significance",
-        "fit",
-        {"item": "expected significance and limits"},
+        "scan",  # beside the scan of a cut: the fit of the whole score distribution
+        {"item": "expected significance and limits (fit)"},
     ),
     "results/plots/fit_templates.png": (
         "fit_templates.rst",
