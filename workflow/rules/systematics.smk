@@ -22,20 +22,13 @@ if FIT:
         "results/plots/{plot}.{ext}", plot=["fit_templates", *FIT["plots"]], ext=EXTS
     )
     # everything this file adds to `rule all`
-    FIT_OUTPUTS = (
-        ["results/fit/templates.json"]
-        + expand("results/fit/variation_yields.{ext}", ext=TABLE_EXTS)
-        + FIT_INPUTS
-        + expand("results/fit/expected.{ext}", ext=["json", *TABLE_EXTS])
-        + FIT_PLOTS
-    )
-
-    def variation_files_arg(wildcards, input):
-        """`--variation-files NAME FILE ...` of each variation read from other files."""
-        return " ".join(
-            "--variation-files " + shlex.join([name, *files])
-            for name, files in FIT["variation_files"][wildcards.sample].items()
-        )
+    FIT_OUTPUTS = [
+        "results/fit/templates.json",
+        *expand("results/fit/variation_yields.{ext}", ext=TABLE_EXTS),
+        *FIT_INPUTS,
+        *expand("results/fit/expected.{ext}", ext=["json", *TABLE_EXTS]),
+        *FIT_PLOTS,
+    ]
 
     rule variations:
         input:
@@ -61,7 +54,11 @@ if FIT:
         params:
             settings=sample_settings("variations"),
             files=files_arg,
-            variation_files=variation_files_arg,
+            # `--variation-files NAME FILE ...` of each variation read from other files
+            variation_files=lambda wildcards, input: " ".join(
+                f"--variation-files {shlex.join([name, *files])}"
+                for name, files in FIT["variation_files"][wildcards.sample].items()
+            ),
             configs=config_args,
         shell:
             "hepml variations {params.configs} --sample {wildcards.sample} {params.files}"
