@@ -117,7 +117,7 @@ def test_nominal_templates_hold_the_ingest_yields_and_pileup_equals_numpy(workfl
         assert len(files) == cfg["demo"]["files_per_process"]
         pu = []
         for index, path in enumerate(files):
-            with uproot.open(path.split(":")[0]) as f:
+            with uproot.open(workflow_run / path.split(":")[0]) as f:  # relative to the run
                 branch = f["events"]["puWeightUp"].array(library="np")
             pu.append(branch[ingest["_entry"][ingest["_file"] == index].to_numpy()])
         by_numpy = float(np.sum(ingest["_weight"].to_numpy() * np.concatenate(pu)))
