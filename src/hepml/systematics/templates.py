@@ -150,6 +150,12 @@ def variation_yields(config: Config, templates: Templates) -> list[dict[str, Any
     return rows
 
 
+def _change_percent(varied: float, nominal: float) -> float:
+    """``100 (varied / nominal - 1)``; 0 within the rounding of sums in another order."""
+    change = varied / nominal - 1.0
+    return 0.0 if abs(change) < 1e-12 else 100.0 * change
+
+
 def _row(process, syst, kind, nominal, up, down) -> dict[str, Any]:
     return {
         "process": process,
@@ -158,8 +164,8 @@ def _row(process, syst, kind, nominal, up, down) -> dict[str, Any]:
         "nominal": nominal,
         "up": up,
         "down": down,
-        "up_change_percent": 100.0 * (up / nominal - 1.0),
-        "down_change_percent": 100.0 * (down / nominal - 1.0),
+        "up_change_percent": _change_percent(up, nominal),
+        "down_change_percent": _change_percent(down, nominal),
     }
 
 
