@@ -37,6 +37,10 @@ FORBIDDEN = {
         "plot data are written by the stages that compute and read by the plots",
     ),
     "progress": (STAGES | {"matplotlib", "xgboost"}, "progress lines are a shared helper"),
+    "systematics": (
+        {"train", "evaluate", "plots", "apply", "export", "matplotlib"},
+        "variations are read and scored as ingest and the models do, never drawn",
+    ),
 }
 
 

@@ -89,6 +89,7 @@ def test_background_weights_name_every_background_class(mc_config):
         (lambda c: c["training"].update(tune={"enabled": True}), "training.tune is not available"),
         (lambda c: c["training"].update(baselines=["fisher"]), "'fisher' is a two-class"),
         (lambda c: c["training"].update(baselines=[{"method": "knn"}]), "'knn' is a two-class"),
+        (lambda c: c.update(fit={}), "fit section is not available with training.multiclass"),
     ],
 )
 def test_combinations_multiclass_does_not_support_are_refused(mc_config, edit, message):

@@ -37,6 +37,13 @@ EXPECTED_DTYPES = {
     "MET_pt": np.float32,
     "MET_phi": np.float32,
     "PV_npvs": np.int32,
+    # systematic variations (the nominal branches above are untouched by them)
+    "Jet_pt_jesUp": np.float32,
+    "Jet_pt_jesDown": np.float32,
+    "Jet_mass_jesUp": np.float32,
+    "Jet_mass_jesDown": np.float32,
+    "puWeightUp": np.float32,
+    "puWeightDown": np.float32,
 }
 
 
@@ -165,6 +172,32 @@ def test_counters_match_collections(events):
             assert ak.all(arrays.nJet == ak.num(arrays[f"Jet_{v}"]))
         for v in ("pt", "eta", "phi", "mass", "charge"):
             assert ak.all(arrays.nMuon == ak.num(arrays[f"Muon_{v}"]))
+
+
+def test_jes_variations_shift_the_nominal_jets_by_their_uncertainty(events):
+    """Jet_pt_jesUp/Down and Jet_mass_jesUp/Down: the nominal jets (same count), scaled by
+    1 +- sqrt(0.015^2 + (1.5 GeV / pt)^2), times 1.5 beyond |eta| = 2.5 (recomputed here)."""
+    for arrays in events.values():
+        pt = ak.to_numpy(ak.flatten(arrays.Jet_pt)).astype(np.float64)
+        eta = ak.to_numpy(ak.flatten(arrays.Jet_eta)).astype(np.float64)
+        mass = ak.to_numpy(ak.flatten(arrays.Jet_mass)).astype(np.float64)
+        unc = np.sqrt(0.015**2 + (1.5 / pt) ** 2) * np.where(np.abs(eta) > 2.5, 1.5, 1.0)
+        for direction, sign in (("Up", 1), ("Down", -1)):
+            for name, nominal in (("pt", pt), ("mass", mass)):
+                varied = arrays[f"Jet_{name}_jes{direction}"]
+                assert ak.all(ak.num(varied) == arrays.nJet)
+                flat = ak.to_numpy(ak.flatten(varied)).astype(np.float64)
+                np.testing.assert_allclose(flat, nominal * (1 + sign * unc), rtol=1e-6)
+        assert 0.02 < np.mean(unc) < 0.08
+
+
+def test_pileup_weights_are_linear_in_the_vertices_around_one(events):
+    for arrays in events.values():
+        npv = arrays.PV_npvs.to_numpy().astype(np.float64)
+        up, down = arrays.puWeightUp.to_numpy(), arrays.puWeightDown.to_numpy()
+        np.testing.assert_allclose(up, np.clip(1 + 0.012 * (npv - 31.5), 0.5, 1.5), rtol=1e-6)
+        np.testing.assert_allclose(down, np.clip(1 - 0.012 * (npv - 31.5), 0.5, 1.5), rtol=1e-6)
+        assert abs(np.mean(up) - 1) < 0.05 and abs(np.mean(down) - 1) < 0.05
 
 
 def test_objects_in_acceptance_and_pt_ordered(events):

@@ -115,6 +115,7 @@ def test_every_plot_and_table_is_in_the_report(report):
             "cutflow/*.csv",
             "train/*/*.csv",
             "summaries/*.csv",
+            "fit/*.csv",
         )
         for p in (run / "results").glob(pattern)
     ]

@@ -153,6 +153,7 @@ def all_outputs():
         + ["results/export"]
         + EVALUATION_OUTPUTS  # workflow/rules/plots.smk
         + SUMMARY_OUTPUTS  # workflow/rules/summaries.smk
+        + FIT_OUTPUTS  # workflow/rules/systematics.smk
     )
 
 

@@ -179,6 +179,29 @@ REPORT_ITEMS = {
         "inputs",
         "run records",
         {"record": "exported models and closure test (table)"},
+    "results/fit/expected.csv": (
+        "expected.rst",
+        "significance",
+        "scan",  # beside the scan of a cut: the fit of the whole score distribution
+        {"item": "expected significance and limits (fit)"},
+    ),
+    "results/plots/fit_templates.png": (
+        "fit_templates.rst",
+        "significance",
+        "fit",
+        {"item": "templates as fitted"},
+    ),
+    "results/fit/variation_yields.csv": (
+        "variation_yields.rst",
+        "significance",
+        "systematics",
+        {"item": "yield change of each variation"},
+    ),
+    "results/plots/systematics/{stem}.png": (
+        "variation.rst",
+        "significance",
+        "systematics",
+        {"item": "{stem}"},
     ),
     "results/plots/data_mc/{feature}.png": (
         "data_mc.rst",

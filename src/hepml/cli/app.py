@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 
 from hepml import __version__
-from hepml.cli import evaluation, extended, project, review, scoring, stages
+from hepml.cli import evaluation, extended, fit, project, review, scoring, stages
 from hepml.cli.common import add_config
 from hepml.exceptions import HepmlError
 from hepml.progress import duration
@@ -23,7 +23,7 @@ log = logging.getLogger("hepml")
 
 
 # the subcommand groups, in the order `hepml --help` lists them
-_GROUPS = (project, stages, scoring, review, extended)
+_GROUPS = (project, stages, scoring, fit, review, extended)
 
 
 def _build_parser() -> argparse.ArgumentParser:

@@ -31,6 +31,7 @@ from hepml.config.extensions import (
     check_extensions,
     multiclass_settings,
 )
+from hepml.config.fit import fit_settings
 from hepml.config.model import (
     ApplySettings,
     Baseline,
@@ -115,13 +116,14 @@ def config_from_dict(data: dict[str, Any], *, source: str = "config") -> Config:
     event_number = data["event_number"]
     if event_number in (None, "none"):
         event_number = []
+    event_number = (event_number,) if isinstance(event_number, str) else tuple(event_number)
     return Config(
         samples=samples,
         features=features,
         selection=selection,
         luminosity=float(data["luminosity"]),
         seed=int(data["seed"]),
-        event_number=(event_number,) if isinstance(event_number, str) else tuple(event_number),
+        event_number=event_number,
         reading=ReadingSettings(
             data["reading"]["step_size"],
             data["reading"]["on_bad_file"],
@@ -143,6 +145,7 @@ def config_from_dict(data: dict[str, Any], *, source: str = "config") -> Config:
         raw=data,
         calibration=calibration_settings(data.get("calibration")),
         categories=category_settings(data.get("categories"), [c.name for c in selection], source),
+        fit=fit_settings(data, samples, event_number, source),
     )
 
 

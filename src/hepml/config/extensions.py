@@ -265,6 +265,13 @@ def check_extensions(data: Mapping[str, Any], source: str) -> None:
                 "objective is the binary log-loss); set tune.enabled: false"
             )
             raise ConfigError(msg)
+        if data.get("fit") is not None:
+            msg = (
+                f"{source}: the fit section is not available with training.multiclass (its "
+                "templates are of the binary score); fit one class against the rest with a "
+                "binary training, or remove fit"
+            )
+            raise ConfigError(msg)
         unsupported = [b for b in _baseline_methods(training) if b in ("fisher", "knn")]
         if unsupported:
             msg = (

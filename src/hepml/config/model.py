@@ -10,7 +10,7 @@ luminosity, seed and event number are shared by all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -31,13 +31,16 @@ __all__ = [
     "Dimension",
     "EvaluationSettings",
     "Feature",
+    "FitSettings",
     "PlottingSettings",
     "ProcessDisplay",
     "ReadingSettings",
     "Sample",
     "StageResources",
+    "Systematic",
     "TrainingSettings",
     "Tuning",
+    "Variation",
     "WeightSumSource",
     "WorkingPoint",
 ]
@@ -279,6 +282,75 @@ class PlottingSettings:
 
 
 @dataclass(frozen=True)
+class Variation:
+    """One direction (up or down) of a systematic variation, for the samples it affects.
+
+    ``weight``: sample -> weight expression in place of the sample's weight (only the samples
+    whose weight changes); ``branches``: name -> replacement (an alias put before the sample's
+    own, so ``Jet_pt: Jet_pt_jesUp`` replaces the branch everywhere); ``files``: sample -> other
+    input files (globs); ``tree``: another tree of the files. Empty/None: as the nominal.
+    """
+
+    weight: dict[str, str]
+    branches: dict[str, str]
+    files: dict[str, tuple[str, ...]]
+    tree: str | None
+
+    @property
+    def reads_other_events(self) -> bool:
+        """True when the varied events come from other files or another tree."""
+        return bool(self.files) or self.tree is not None
+
+    def applied_to(self, sample: Sample) -> Sample:
+        """``sample`` as this variation reads it: its weight, files and tree replaced where
+        given, the branch replacements put before the sample's own aliases."""
+        return replace(
+            sample,
+            weight=self.weight.get(sample.name, sample.weight),
+            aliases={**self.branches, **sample.aliases},
+            files=self.files.get(sample.name, sample.files),
+            tree=self.tree or sample.tree,
+        )
+
+
+@dataclass(frozen=True)
+class Systematic:
+    """An up/down pair ``name`` (fit parameter; templates ``<name>Up``/``<name>Down``) on the
+    MC ``samples`` it affects, each sample's variation scored by the nominal's fold model."""
+
+    name: str
+    samples: tuple[str, ...]
+    up: Variation
+    down: Variation
+
+    def directions(self) -> dict[str, Variation]:
+        """``{'<name>Up': up, '<name>Down': down}``."""
+        return {f"{self.name}Up": self.up, f"{self.name}Down": self.down}
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """``fit`` and ``systematics``: the statistics stage (None in a config without ``fit``).
+
+    ``binning`` holds the keys of :class:`hepml.stats.FitBinning`; ``normalisation`` maps a
+    systematic to ``{process: (down, up)}`` factors; ``lumi_uncertainty`` is relative.
+    """
+
+    channel: str
+    binning: dict[str, Any]
+    lumi_uncertainty: float | None
+    poi_bounds: tuple[float, float]
+    expected: tuple[str, ...]  # variants of the expected results
+    cl: float
+    systematics: tuple[Systematic, ...]
+    normalisation: dict[str, dict[str, tuple[float, float]]]
+
+    def of_sample(self, sample: str) -> tuple[Systematic, ...]:
+        """The variations that affect ``sample``."""
+        return tuple(s for s in self.systematics if sample in s.samples)
+
+
+@dataclass(frozen=True)
 class Config:
     """The validated analysis configuration, in sections."""
 
@@ -300,6 +372,7 @@ class Config:
     calibration: CalibrationSettings | None = None  # None: no calibrated outputs
     categories: CategorySettings | None = None  # None: no analysis categories
     category: Category | None = None  # the category this config is of (category_config)
+    fit: FitSettings | None = None  # the statistics stage (``fit`` + ``systematics``)
 
     @property
     def feature_names(self) -> list[str]:

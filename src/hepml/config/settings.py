@@ -214,12 +214,57 @@ def _recorded(config: Config) -> dict[str, Any]:
 
 
 def _export(config: Config) -> dict[str, Any]:
-    """The export's manifest records the config, but for how it is drawn and the demo."""
-    manifest = {
-        k: v for k, v in _recorded(config).items() if k not in (*PRESENTATION_SECTIONS, "demo")
-    }
+    """The export's manifest records the config, but for how it is drawn, the demo and the
+    fit (which the models do not depend on)."""
+    left_out = (*PRESENTATION_SECTIONS, "demo", "systematics", "fit")
+    manifest = {k: v for k, v in _recorded(config).items() if k not in left_out}
     manifest["features"] = _features(config.raw)
     return manifest
+
+
+def _variation_of(variation: Any, sample: str) -> dict[str, Any]:
+    """What one direction of a variation changes for ``sample``."""
+    return {
+        "weight": variation.weight.get(sample),
+        "branches": variation.branches,
+        "files": list(variation.files.get(sample, ())),
+        "tree": variation.tree,
+    }
+
+
+def _fit_stages(config: Config) -> dict[str, Any]:
+    """The settings of the statistics stage's rules (none without a ``fit`` section)."""
+    fit = config.fit
+    if fit is None:
+        return {}
+    raw = config.raw
+    systematics = {s.name: list(s.samples) for s in fit.systematics}
+    return {
+        "variations": {
+            n: {
+                **_event_reading(config, n),
+                "variations": {
+                    s.name: {d: _variation_of(v, n) for d, v in s.directions().items()}
+                    for s in fit.of_sample(n)
+                },
+            }
+            for n in _mc_samples(config)
+        },
+        "fit_templates": {
+            "channel": fit.channel,
+            "binning": fit.binning,
+            "samples": _processes(config),
+            "systematics": systematics,
+            "normalisation": raw.get("systematics", {}).get("normalisation", {}),
+        },
+        "fit_inputs": {
+            "normalisation": raw.get("systematics", {}).get("normalisation", {}),
+            "lumi_uncertainty": fit.lumi_uncertainty,
+            "poi_bounds": list(fit.poi_bounds),
+        },
+        "expected": {"expected": list(fit.expected), "cl": fit.cl, "channel": fit.channel},
+        "plot_fit": {"plotting": raw.get("plotting", {}), "luminosity": raw.get("luminosity")},
+    }
 
 
 def stage_settings(config: Config) -> dict[str, Any]:
@@ -260,6 +305,7 @@ def stage_settings(config: Config) -> dict[str, Any]:
         "apply": {n: {**_event_reading(config, n), "apply": apply_section} for n in samples},
         "export": _export(config),
         "provenance": _recorded(config),
+        **_fit_stages(config),
     }
 
 

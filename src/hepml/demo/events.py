@@ -1,7 +1,9 @@
 """The event generation of the demo ntuples (:mod:`hepml.demo.files`): kinematics, decays, smearing.
 
 Each process is generated with real four-vector kinematics (two-body and leptonic tau decays
-boosted with ``vector``), detector-like smearing, pileup jets and MET resolution.
+boosted with ``vector``), detector-like smearing, pileup jets and MET resolution, plus the
+branches of two systematic variations computed from them without random numbers (jet energy
+scale: ``Jet_pt_jesUp``/``Down``, ``Jet_mass_jesUp``/``Down``; pileup: ``puWeightUp``/``Down``).
 :func:`generate` returns the branches of one file as arrays for uproot's tree writing. Kept
 apart from :mod:`hepml.demo.files`, which Snakefiles import for the file names, so that awkward and
 vector are imported only when events are made. All momenta, energies and masses in GeV,
@@ -146,8 +148,9 @@ def _concat(parts):
     )
 
 
-def _jagged(n, parts, min_pt, max_abs_eta, tag_name, tag_dtype):
-    """Per-event pt-ordered record array of the objects passing pt and |eta| thresholds."""
+def _jagged(n, parts, min_pt, max_abs_eta, tag_name, tag_dtype, *, jes=False):
+    """Per-event pt-ordered record array of the objects passing pt and |eta| thresholds;
+    with ``jes``, also their pt and mass shifted up and down by the jet energy scale."""
     obj = _concat(parts)
     obj = _select(obj, (obj.pt > min_pt) & (np.abs(obj.eta) < max_abs_eta))
     order = np.lexsort((-obj.pt, obj.event))
@@ -159,7 +162,34 @@ def _jagged(n, parts, min_pt, max_abs_eta, tag_name, tag_dtype):
         "mass": obj.mass[order].astype(np.float32),
         tag_name: obj.tag[order].astype(tag_dtype),
     }
+    if jes:
+        fields |= _jes_shifts(fields["pt"], fields["eta"], fields["mass"])
     return ak.zip({k: ak.unflatten(v, counts) for k, v in fields.items()})
+
+
+def _jes_shifts(pt, eta, mass):
+    """Jet pt and mass scaled by 1 +- the jet energy scale uncertainty (NanoAOD's
+    ``Jet_pt_jesTotalUp`` and friends): 1.5% at high pt, 5% at 30 GeV, 1.5 times that in the
+    forward region. Deterministic (no random numbers), so the nominal branches are untouched.
+    The jets stay those of the nominal (same count and order), as in NanoAOD."""
+    uncertainty = np.hypot(0.015, 1.5 / pt) * np.where(np.abs(eta) > 2.5, 1.5, 1.0)
+    shifts = {}
+    for direction, sign in (("Up", 1.0), ("Down", -1.0)):
+        scale = 1.0 + sign * uncertainty
+        shifts[f"pt_jes{direction}"] = (pt * scale).astype(np.float32)
+        shifts[f"mass_jes{direction}"] = (mass * scale).astype(np.float32)
+    return shifts
+
+
+def _pileup_weights(npv):
+    """Relative pileup weights for a pileup profile shifted up / down (NanoAOD's
+    ``puWeightUp``/``puWeightDown`` over a nominal weight of 1): linear in the number of
+    vertices around its mean of 31.5, clipped to [0.5, 1.5]. Deterministic."""
+    shift = 0.012 * (npv - 31.5)
+    return {
+        "puWeightUp": np.clip(1.0 + shift, 0.5, 1.5).astype(np.float32),
+        "puWeightDown": np.clip(1.0 - shift, 0.5, 1.5).astype(np.float32),
+    }
 
 
 def _wrap(phi):
@@ -386,9 +416,10 @@ def generate(process, rng, n, file_index):
         "luminosityBlock": lumi,
         "event": event,
         "genWeight": _gen_weight(rng, n, process.negative_weight_fraction).astype(np.float32),
-        "Jet": _jagged(n, jets, _MIN_PT_JET, _MAX_ABS_ETA_JET, "btag", np.float32),
+        "Jet": _jagged(n, jets, _MIN_PT_JET, _MAX_ABS_ETA_JET, "btag", np.float32, jes=True),
         "Muon": _jagged(n, muons, _MIN_PT_MUON, _MAX_ABS_ETA_MUON, "charge", np.int32),
         "MET_pt": np.hypot(met_x, met_y).astype(np.float32),
         "MET_phi": np.arctan2(met_y, met_x).astype(np.float32),
         "PV_npvs": npv.astype(np.int32),
+        **_pileup_weights(npv),
     }

@@ -134,7 +134,9 @@ def manifest(
         "models": entries,
         "closure": checks,
         "versions": _versions(onnx_modules is not None),
-        "config": config.raw,
+        # the config, less the fit, which the models do not depend on (nor the export's
+        # settings hash: a fit changed later must leave the manifest as it is)
+        "config": {k: v for k, v in config.raw.items() if k not in ("systematics", "fit")},
     }
 
 

@@ -45,21 +45,40 @@ class FileProblem:
     sample: str
     file: str | None
     message: str
+    variation: str | None = None  # a systematic variation of the sample (``jesUp``)
 
     def __str__(self) -> str:
-        where = f"sample '{self.sample}'" + (f", file '{self.file}'" if self.file else "")
+        where = f"sample '{self.sample}'"
+        where += f" (variation '{self.variation}')" if self.variation else ""
+        where += f", file '{self.file}'" if self.file else ""
         message = self.message.removeprefix(f"sample '{self.sample}': ")
         return f"{where}: {message}"
 
 
 def check_config_files(config: Config) -> list[FileProblem]:
-    """Every problem found in the first file of every sample (training and ``apply.samples``)."""
+    """Every problem found in the first file of every sample (training and ``apply.samples``),
+    and of every systematic variation of the samples (``systematics.variations``)."""
     from hepml.ingest.remote import configure_from
 
     configure_from(config)  # the retries of remote files
     problems: list[FileProblem] = []
     for sample in [*config.samples.values(), *config.apply.samples.values()]:
         problems.extend(check_sample_files(config, sample))
+    return problems + _variation_problems(config, {str(p) for p in problems})
+
+
+def _variation_problems(config: Config, known: set[str]) -> list[FileProblem]:
+    """The problems of each variation direction of each sample it affects (its replaced
+    branches, weight, files or tree), less those its nominal has already reported."""
+    problems: list[FileProblem] = []
+    for systematic in config.fit.systematics if config.fit else ():
+        for name, variation in systematic.directions().items():
+            for sample in systematic.samples:
+                varied = variation.applied_to(config.samples[sample])
+                for problem in check_sample_files(config, varied):
+                    if str(problem) not in known:  # once, not again for the nominal's
+                        known.add(str(problem))
+                        problems.append(FileProblem(sample, problem.file, problem.message, name))
     return problems
 
 

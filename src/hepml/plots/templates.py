@@ -98,6 +98,7 @@ def _draw_variations(ax: Axes, templates: Templates, systematics: Sequence[str])
                 color=colour,
                 linestyle=style,
                 label=syst if direction == "Up" else None,
+                baseline=None,  # lines: the axis range follows the ratios, not down to 0
             )
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_ylabel("Var. / nom.")
@@ -142,6 +143,8 @@ def plot_templates(
         _draw_variations(lower, templates, chosen)
         if log_y:
             main.set_yscale("log")
+            low, high = main.get_ylim()
+            main.set_ylim(low, high * (high / low) ** 0.4)  # room for the legend above
         main.tick_params(labelbottom=False)
         lower.set_xlabel(f"Classifier score ({templates.channel})")
         lower.set_xlim(templates.edges[0], templates.edges[-1])

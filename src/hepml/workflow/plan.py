@@ -143,6 +143,7 @@ def workflow_plan(config_paths: Sequence[str | Path], *, checks: bool = False) -
         "baselines": [b.name for b in config.training.baselines],
         "tune": _tune(config),
         "apply": {"root": config.apply.root, "parquet": config.apply.parquet},
+        "fit": _fit(config),
         "settings": _hashes(settings),
         **_extensions(config),
         "resources": {name: asdict(res) for name, res in config.resources.items()},
@@ -218,8 +219,43 @@ def _tune(config: Config) -> dict[str, Any] | None:
     }
 
 
+def _fit(config: Config) -> dict[str, Any] | None:
+    """The statistics stage's DAG (None without a ``fit`` section): the MC samples whose
+    variations are scored, the explicit files of variations read from other files, and the
+    variation plots (``systematics/<process>_<systematic>``)."""
+    if config.fit is None:
+        return None
+    from hepml.systematics.variants import sample_variants
+
+    demo = _demo_outputs(config)
+    samples = [n for n in config.samples if n not in config.data_samples]
+    files: dict[str, dict[str, list[str]]] = {n: {} for n in samples}
+    for name in samples:
+        for variant in sample_variants(config, name):
+            if variant.sample.files != config.samples[name].files:
+                files[name][variant.name] = _sample_files(variant.sample, demo)
+    processes = list(dict.fromkeys(config.samples[n].process for n in samples))
+    affected = {
+        p: sorted(s.name for s in config.fit.systematics
+                  if any(config.samples[n].process == p for n in s.samples))
+        for p in processes
+    }  # fmt: skip
+    return {
+        "channel": config.fit.channel,
+        "samples": samples,
+        "variation_files": files,
+        "variation_inputs": {
+            n: list(
+                dict.fromkeys(p for entries in files[n].values() for p in _local_paths(entries))
+            )
+            for n in samples
+        },
+        "plots": [f"systematics/{p}_{s}" for p in processes for s in affected[p]],
+    }
+
+
 def _hashes(settings: dict[str, Any]) -> dict[str, Any]:
-    per_name = ("ingest", "apply", "train_baseline")
+    per_name = ("ingest", "apply", "train_baseline", "variations")
     return {
         stage: {name: settings_hash(s) for name, s in value.items()}
         if stage in per_name
