@@ -179,6 +179,7 @@ REPORT_ITEMS = {
         "inputs",
         "run records",
         {"record": "exported models and closure test (table)"},
+    ),
     "results/fit/expected.csv": (
         "expected.rst",
         "significance",
