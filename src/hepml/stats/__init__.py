@@ -17,67 +17,42 @@ so that this package does not need matplotlib).
 
 from __future__ import annotations
 
-from hepml.stats.binning import FitBinning, fit_edges, flat_signal_edges, merge_edges
-from hepml.stats.datacard import datacard_text, write_datacard
-from hepml.stats.expected import (
-    VARIANTS,
-    ExpectedResult,
-    FitYields,
-    expected_limits,
-    expected_results,
-    expected_significance,
-    fitted_yields,
-)
-from hepml.stats.fill import Events, fill_templates
-from hepml.stats.histfactory import histfactory_xml, write_histfactory
-from hepml.stats.model import FitModel, NormSystematic
-from hepml.stats.outputs import FitInputs, write_fit_inputs
-from hepml.stats.results import read_results, write_results
-from hepml.stats.shapes import write_shapes
-from hepml.stats.templates import Templates, read_templates, write_templates
-from hepml.stats.workspace import (
-    build_workspace,
-    read_workspace,
-    reduced_workspace,
-    validate_workspace,
-    write_workspace,
-)
+from hepml._lazy import lazy_exports
 
-__all__ = [
-    "VARIANTS",
-    "Events",
-    "ExpectedResult",
-    "FitBinning",
-    "FitInputs",
-    "FitModel",
-    "FitYields",
-    "NormSystematic",
-    "Templates",
-    "build_workspace",
-    "datacard_text",
-    "expected_limits",
-    "expected_results",
-    "expected_significance",
-    "fill_templates",
-    "fit_edges",
-    "fitted_yields",
-    "flat_signal_edges",
-    "histfactory_xml",
-    "merge_edges",
-    "read_results",
-    "read_templates",
-    "read_workspace",
-    "reduced_workspace",
-    "validate_workspace",
-    "write_datacard",
-    "write_fit_inputs",
-    "write_histfactory",
-    "write_results",
-    "write_shapes",
-    "write_templates",
-    "write_workspace",
-]
-
-
-def __dir__() -> list[str]:
-    return __all__
+# imported on first use: the templates and fit inputs do not need pyhf and scipy loaded
+_EXPORTS = {
+    "Events": "hepml.stats.fill",
+    "ExpectedResult": "hepml.stats.expected",
+    "FitBinning": "hepml.stats.binning",
+    "FitInputs": "hepml.stats.outputs",
+    "FitModel": "hepml.stats.model",
+    "FitYields": "hepml.stats.expected",
+    "NormSystematic": "hepml.stats.model",
+    "Templates": "hepml.stats.templates",
+    "VARIANTS": "hepml.stats.expected",
+    "build_workspace": "hepml.stats.workspace",
+    "datacard_text": "hepml.stats.datacard",
+    "expected_limits": "hepml.stats.expected",
+    "expected_results": "hepml.stats.expected",
+    "expected_significance": "hepml.stats.expected",
+    "fill_templates": "hepml.stats.fill",
+    "fit_edges": "hepml.stats.binning",
+    "fitted_yields": "hepml.stats.expected",
+    "flat_signal_edges": "hepml.stats.binning",
+    "histfactory_xml": "hepml.stats.histfactory",
+    "merge_edges": "hepml.stats.binning",
+    "read_results": "hepml.stats.results",
+    "read_templates": "hepml.stats.templates",
+    "read_workspace": "hepml.stats.workspace",
+    "reduced_workspace": "hepml.stats.workspace",
+    "validate_workspace": "hepml.stats.workspace",
+    "write_datacard": "hepml.stats.datacard",
+    "write_fit_inputs": "hepml.stats.outputs",
+    "write_histfactory": "hepml.stats.histfactory",
+    "write_results": "hepml.stats.results",
+    "write_shapes": "hepml.stats.shapes",
+    "write_templates": "hepml.stats.templates",
+    "write_workspace": "hepml.stats.workspace",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
