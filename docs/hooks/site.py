@@ -30,7 +30,7 @@ COPIED = {
     "guide.md": ("README.md", {"docs/": "", "config/README.md": "configuration.md"}),
     "configuration.md": (
         "config/README.md",
-        {"../README.md": "guide.md", "../workflow/schemas/": ""},
+        {"../README.md": "guide.md", "../workflow/schemas/": "", "../docs/": ""},
     ),
     "reliability.md": ("RELIABILITY.md", {"docs/": "", "config/README.md": "configuration.md"}),
 }
@@ -58,6 +58,18 @@ def on_files(files, config, **kwargs):
         files.append(File.generated(config, f"api/{name}.md", content=_package_page(name)))
     files.append(File.generated(config, "api/shared.md", content=_shared_page()))
     return files
+
+
+# the docs/ pages themselves (statistics.md, benchmarks.md) link the guide pages by their
+# paths in the repository, which GitHub shows; on the site those are the copied pages
+DOCS_LINKS = {"../README.md": "guide.md", "../config/README.md": "configuration.md"}
+
+
+def on_page_markdown(markdown, page, config, files, **kwargs):
+    """Links of a docs/ page to the README or config/README.md: to their copies on the site."""
+    if page.file.src_uri in COPIED:
+        return markdown
+    return _rewrite_links(markdown, DOCS_LINKS)
 
 
 def _rewrite_links(text: str, links: dict[str, str]) -> str:
