@@ -114,6 +114,44 @@ PARTS = PLAN["parts"]  # sample -> [{"first", "files", "inputs"}], in file order
 SPLIT_SAMPLES = [s for s in PARTS if len(PARTS[s]) > 1]
 
 
+# The parts of a sample ingested and applied by several jobs (workflow/rules/parts.smk)
+def part_input(wildcards):
+    """The local input files of one part (Snakemake's inputs)."""
+    return PARTS[wildcards.sample][int(wildcards.part)]["inputs"]
+
+
+def part_args(wildcards, input):
+    """`--files ... --first-file N`: the part's files, exactly as the plan lists them."""
+    part = PARTS[wildcards.sample][int(wildcards.part)]
+    files = " ".join(shlex.quote(f) for f in part["files"])
+    return f"--files {files} --first-file {part['first']}"
+
+
+def sample_parts(pattern):
+    """An input function: `pattern` for every part of the job's sample, in file order."""
+
+    def parts(wildcards):
+        count = len(PARTS[wildcards.sample])
+        return expand(pattern, sample=wildcards.sample, part=range(count))
+
+    return parts
+
+
+def apply_part_outputs():
+    """A part's friend directory and Parquet table, as the apply section asks."""
+    outputs = {}
+    if PLAN["apply"]["root"]:
+        outputs["friends"] = directory("results/parts/apply/{sample}/part{part}")
+    if PLAN["apply"]["parquet"]:
+        outputs["table"] = "results/parts/apply/{sample}/part{part}.parquet"
+    return outputs
+
+
+def indexed_names(wildcards):
+    """`--indexed-names` when two files of the sample share a name (decided for the sample)."""
+    return "--indexed-names" if PLAN["indexed_friends"][wildcards.sample] else ""
+
+
 def one_of(names):
     """A wildcard constraint matching exactly these names (none: matches nothing)."""
     return "|".join(re.escape(n) for n in names) or "(?!)"

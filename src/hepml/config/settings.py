@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from hepml.config.model import Config
 
 __all__ = [
+    "DEMO_FORMAT",
     "FEATURE_PRESENTATION_KEYS",
     "JOB_SPLITTING_KEYS",
     "PRESENTATION_SECTIONS",
@@ -267,6 +268,19 @@ def _fit_stages(config: Config) -> dict[str, Any]:
     }
 
 
+# What the demo's files hold, raised whenever hepml.demo's generator writes other branches or
+# events (2: the jet-energy-scale shifted jets and pileup weights of the systematics): part of
+# the make_demo job's settings, so that demo files of an older hepml are written again, not read.
+DEMO_FORMAT = 2
+
+
+def _demo(raw: dict[str, Any]) -> dict[str, Any] | None:
+    """The demo's settings and the format of the files its generator writes."""
+    if raw.get("demo") is None:
+        return None
+    return {"demo": raw["demo"], "format": DEMO_FORMAT}
+
+
 def stage_settings(config: Config) -> dict[str, Any]:
     """Stage (rule) name -> the settings it reads; per-sample stages map sample -> settings.
 
@@ -277,7 +291,7 @@ def stage_settings(config: Config) -> dict[str, Any]:
     apply_section = {k: v for k, v in raw.get("apply", {}).items() if k != "samples"}
     samples = list(config.samples) + list(config.apply.samples)
     return {
-        "make_demo": raw.get("demo"),
+        "make_demo": _demo(raw),
         "ingest": {n: _event_reading(config, n) for n in config.samples},
         "train": _train(config),
         "train_baseline": {

@@ -23,10 +23,18 @@ from pathlib import Path
 import numpy as np
 
 from hepml.atomic import atomic_path
+from hepml.config.settings import DEMO_FORMAT
 from hepml.exceptions import ConfigError
 from hepml.outputs import check_outputs
 
-__all__ = ["DEMO_PROCESSES", "DEMO_TREE", "DemoProcess", "demo_files", "make_demo"]
+__all__ = [
+    "DEMO_FORMAT",
+    "DEMO_PROCESSES",
+    "DEMO_TREE",
+    "DemoProcess",
+    "demo_files",
+    "make_demo",
+]
 
 log = logging.getLogger(__name__)
 

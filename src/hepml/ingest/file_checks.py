@@ -10,15 +10,14 @@ reported, one per expression, not only the first; the checks are those of ingest
 (:func:`hepml.ingest.sample_plan.sample_problems`, :func:`hepml.ingest.sample_plan.chunk_problems`).
 
 The other files are not opened (ingest checks each before reading), except for the 4 bytes that
-tell ROOT from Parquet, so a sample mixing the two is caught here too. Samples whose files do
-not exist yet because the config's ``demo:`` block writes them are passed over with an info
-line.
+tell ROOT from Parquet, so a sample mixing the two is caught here too. Samples whose files the
+config's ``demo:`` block writes are passed over with an info line: the demo job writes them
+(again, when its settings change) before anything reads them.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import glob
 import logging
 import os
 from dataclasses import dataclass
@@ -158,7 +157,9 @@ def _mixed_formats(sample: Sample, files: list[InputFile]) -> list[str]:
 
 
 def _written_by_demo(config: Config, sample: Sample) -> bool:
-    """True if the config's demo writes the sample's files and they do not exist yet."""
+    """True if the config's demo writes the sample's files: the make_demo job writes them
+    (again, when its settings or the generator's format change) before any job reads them, so
+    files left by an older demo are not what will be read."""
     if not config.demo:
         return False
     from hepml.demo.files import demo_files
@@ -174,4 +175,4 @@ def _written_by_demo(config: Config, sample: Sample) -> bool:
     patterns = [os.path.normpath(p.rsplit(".root:", 1)[0] + ".root" if ".root:" in p else p)
                 for p in sample.files]  # fmt: skip
     by_demo = all(any(fnmatch.fnmatchcase(w, p) for w in written) for p in patterns)
-    return by_demo and not any(glob.glob(p) for p in patterns)
+    return by_demo
