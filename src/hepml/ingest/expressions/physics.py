@@ -17,7 +17,6 @@ from typing import Any
 
 import awkward as ak
 import numpy as np
-import vector
 
 from hepml.exceptions import UnknownBranch, did_you_mean
 
@@ -33,7 +32,17 @@ __all__ = [
     "transverse_mass",
 ]
 
-vector.register_awkward()
+
+
+def _vector() -> Any:
+    """scikit-hep ``vector``, imported on first use (it imports sympy: half a second that a
+    job whose expressions use no four-momentum function does not pay)."""
+    import vector
+
+    if not getattr(_vector, "registered", False):
+        vector.register_awkward()
+        _vector.registered = True
+    return vector
 
 # Four-momentum components: the key is what vector.zip understands, the values the spellings
 # accepted after "<collection>_" in branch names (NanoAOD Jet_pt, ATLAS open data lep_E, CMS
@@ -90,14 +99,14 @@ def collection_branches(collection: str, available: Iterable[str]) -> dict[str, 
 def collection_momenta(collection: str, namespace: Mapping[str, Any]) -> Any:
     """Build the jagged ``vector`` Momentum4D array of ``collection`` from ``namespace``."""
     components = collection_branches(collection, namespace.keys())
-    return vector.zip({key: namespace[branch] for key, branch in components.items()})
+    return _vector().zip({key: namespace[branch] for key, branch in components.items()})
 
 
 def _vectors(**components: Any) -> Any:
     """A vector object (all scalars) or a vector awkward array (any array) of ``components``."""
     if any(isinstance(v, ak.Array | np.ndarray) for v in components.values()):
-        return vector.zip(components)
-    return vector.obj(**{key: float(value) for key, value in components.items()})
+        return _vector().zip(components)
+    return _vector().obj(**{key: float(value) for key, value in components.items()})
 
 
 def delta_phi(phi1: Any, phi2: Any, *, fill: float) -> Any:
@@ -167,7 +176,7 @@ def _leading_sum_flat(momenta: Any, n: int) -> tuple[Any, np.ndarray] | None:
         if order is not None:
             index = order[index - first]
         picked = {name: data[index].astype(np.float64) for name, data in fields.items()}
-        obj = vector.array(picked)
+        obj = _vector().array(picked)
         total = obj if total is None else total + obj
     return total, exists
 
