@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import matplotlib.colors
 import matplotlib.patches
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
 from stats_helpers import three_bin_templates
 
+from hepml.config import ProcessDisplay
 from hepml.exceptions import DataError
+from hepml.plots.style import PlotStyle
 from hepml.plots.templates import plot_templates
 
 
@@ -57,3 +60,23 @@ def test_bad_requests_are_named():
         plot_templates(t, systematics=["jse"])
     with pytest.raises(DataError, match=r"fitted yields lack process 'wjets'"):
         plot_templates(t, fitted={"sig": [1, 2, 3], "ttbar": [1, 2, 3]})
+
+
+def test_the_processes_section_names_colours_and_stacks_the_templates():
+    """With the run's style, the fit's stack follows the config's `processes` section."""
+    t = three_bin_templates()
+    processes = {
+        "wjets": ProcessDisplay("wjets", "W+jets", "#5790fc", 1),
+        "ttbar": ProcessDisplay("ttbar", "$t\\bar{t}$", "#f89c20", 2),
+        "sig": ProcessDisplay("sig", "Signal", None, None),
+    }
+    fig = plot_templates(t, display=PlotStyle(processes=processes))
+    main = fig.axes[0]
+    labels = _legend_labels(main)
+    assert {"W+jets", "$t\\bar{t}$", "Signal"} <= set(labels)
+    assert "wjets" not in labels and "ttbar" not in labels
+    fills = {p.get_label(): p for p in main.patches if isinstance(p, matplotlib.patches.StepPatch)}
+    assert matplotlib.colors.to_hex(fills["W+jets"].get_facecolor()) == "#5790fc"
+    # W+jets (order 1) at the bottom: its fill starts at 0, ttbar's on top of it
+    np.testing.assert_allclose(fills["W+jets"].get_data().baseline, 0.0)
+    np.testing.assert_allclose(fills["$t\\bar{t}$"].get_data().baseline, t.sumw["wjets"]["nominal"])

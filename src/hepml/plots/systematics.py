@@ -51,7 +51,12 @@ def plot_variation(templates: Templates, process: str, systematic: str, style: P
     error = np.sqrt(templates.sumw2[process][NOMINAL])
     with styled_panels(style) as (main, lower):
         main.stairs(
-            nominal, edges, color="black", linewidth=1.5, label=f"{process} nominal", baseline=None
+            nominal,
+            edges,
+            color="black",
+            linewidth=1.5,
+            label=f"{style.process_label(process)} nominal",
+            baseline=None,
         )
         hatched_band(main, nominal - error, nominal + error, edges, label="MC stat. unc.")
         hatched_band(lower, _ratio(nominal - error, nominal), _ratio(nominal + error, nominal),
@@ -95,7 +100,11 @@ def draw_fit(
     plot_dir = Path(plot_dir)
     (plot_dir / "systematics").mkdir(parents=True, exist_ok=True)
     fig = plot_templates(
-        templates, fitted=fitted, experiment=style.experiment, label=style.label or ""
+        templates,
+        fitted=fitted,
+        experiment=style.experiment,
+        label=style.label or "",
+        display=style,
     )
     written = save_figure(fig, plot_dir, "fit_templates", style)
     for process in templates.simulated_names:

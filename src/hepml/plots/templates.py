@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib.style
 import mplhep
@@ -19,6 +20,9 @@ from matplotlib.figure import Figure
 
 from hepml.exceptions import DataError, did_you_mean
 from hepml.stats.templates import NOMINAL, Templates
+
+if TYPE_CHECKING:
+    from hepml.plots.style import PlotStyle
 
 __all__ = ["plot_templates"]
 
@@ -41,18 +45,28 @@ def _stat_band(ax: Axes, total: np.ndarray, error: np.ndarray, edges: np.ndarray
 
 
 def _draw_main(
-    ax: Axes, templates: Templates, yields: Mapping[str, np.ndarray], fitted: bool
+    ax: Axes,
+    templates: Templates,
+    yields: Mapping[str, np.ndarray],
+    fitted: bool,
+    display: PlotStyle | None = None,
 ) -> None:
     edges = templates.edges
-    # largest background at the bottom, each one filled between its base and its top
-    backgrounds = sorted(templates.background_names, key=lambda p: -float(yields[p].sum()))
     colours = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
-    base = np.zeros(templates.n_bins)
-    for i, process in enumerate(backgrounds):
-        top = base + yields[process]
-        ax.stairs(
-            top, edges, baseline=base, fill=True, color=colours[i % len(colours)], label=process
+    if display is not None:  # the config's processes section: order, label, colour
+        backgrounds = display.stack_order(
+            {p: float(yields[p].sum()) for p in templates.background_names}
         )
+        names = {p: display.process_label(p) for p in templates.simulated_names}
+        fills = {p: display.process_colour(p, i) for i, p in enumerate(backgrounds)}
+    else:  # largest background at the bottom
+        backgrounds = sorted(templates.background_names, key=lambda p: -float(yields[p].sum()))
+        names = {p: p for p in templates.simulated_names}
+        fills = {p: colours[i % len(colours)] for i, p in enumerate(backgrounds)}
+    base = np.zeros(templates.n_bins)
+    for process in backgrounds:  # each one filled between its base and its top
+        top = base + yields[process]
+        ax.stairs(top, edges, baseline=base, fill=True, color=fills[process], label=names[process])
         base = top
     total = base
     nominal_total, nominal_sumw2 = templates.total("background")
@@ -67,7 +81,7 @@ def _draw_main(
             edges,
             color="black",
             linewidth=2,
-            label=f"{process} (fitted)" if fitted else process,
+            label=f"{names[process]} (fitted)" if fitted else names[process],
         )
     for process in templates.data_names:
         data = templates.sumw[process][NOMINAL]
@@ -114,12 +128,14 @@ def plot_templates(
     experiment: str | None = None,
     label: str = "Simulation",
     log_y: bool = True,
+    display: PlotStyle | None = None,
 ) -> Figure:
     """Figure of ``templates`` (or of the ``fitted`` yields per process, if given).
 
     ``systematics`` selects the variations drawn in the lower panel (default: all of the
     channel's up/down systematics). ``experiment`` picks mplhep's style and label (None:
-    neutral ROOT style, no label).
+    neutral ROOT style, no label). ``display`` (the run's :class:`~hepml.plots.style.PlotStyle`)
+    names, colours and stacks the processes as the config's ``processes`` section says.
     """
     chosen = templates.systematics if systematics is None else list(systematics)
     for syst in chosen:
@@ -139,7 +155,7 @@ def plot_templates(
         fig = Figure()
         main, lower = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1))
         fig.subplots_adjust(hspace=0.07)
-        _draw_main(main, templates, yields, fitted is not None)
+        _draw_main(main, templates, yields, fitted is not None, display)
         _draw_variations(lower, templates, chosen)
         if log_y:
             main.set_yscale("log")

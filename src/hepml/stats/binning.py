@@ -114,7 +114,10 @@ def merge_edges(
         msg = (
             f"even one bin over [{edges[0]:g}, {edges[-1]:g}] has a background of {total_w:g} "
             f"events with relative MC uncertainty {rel:.3g}; the binning needs at least "
-            f"{min_background:g} events and at most {max_rel:g}"
+            f"{min_background:g} events (fit.binning.min_background) and at most {max_rel:g} "
+            "(fit.binning.max_rel_stat_unc). A sample whose weight sits in a few events "
+            "cannot meet a tight limit: raise max_rel_stat_unc, or set it to null (the MC "
+            "statistics are in the fit's staterror either way)"
         )
         raise DataError(msg)
     boundaries = []  # indices into edges of closed bins' lower edges, from the top down
