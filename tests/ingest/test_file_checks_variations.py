@@ -45,3 +45,18 @@ def test_a_missing_replacement_and_a_bad_weight_are_named_once(small_config):
     assert "'Jet_pt_jesUp' is neither a branch" in up
     assert down.startswith("sample 'bkg' (variation 'jesDown'), file '")
     assert "MET_ptt" in down and "Did you mean 'MET_pt'" in down
+
+
+def test_replacing_a_branch_the_file_lacks_is_named(small_config):
+    """A misspelt replaced branch would replace nothing: the variation would equal the
+    nominal, silently. It is reported with the near branch."""
+    config = _with_variations(
+        small_config,
+        {"scale": {"samples": ["bkg"], "up": {"branches": {"MET_ptt": "MET_pt * 1.1"}},
+                   "down": {"branches": {"MET_pt": "MET_pt * 0.9"}}}},
+    )  # fmt: skip
+    lines = [str(p) for p in check_config_files(config_from_dict(config))]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("sample 'bkg' (variation 'scaleUp'), file '")
+    assert "replaces 'MET_ptt', which is not a branch" in lines[0]
+    assert "Did you mean 'MET_pt'" in lines[0]

@@ -20,12 +20,13 @@ from __future__ import annotations
 import fnmatch
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import awkward as ak
 
 from hepml.config import Config, Sample
-from hepml.exceptions import BadFile, HepmlError, InputFileError
+from hepml.exceptions import BadFile, ConfigError, HepmlError, InputFileError, did_you_mean
 from hepml.ingest.reading import InputFile, check_entries, iterate_file, open_source, resolve_files
 from hepml.ingest.sample_plan import chunk_problems, sample_problems
 from hepml.ingest.sources import Source, file_format, is_remote
@@ -74,15 +75,21 @@ def _variation_problems(config: Config, known: set[str]) -> list[FileProblem]:
         for name, variation in systematic.directions().items():
             for sample in systematic.samples:
                 varied = variation.applied_to(config.samples[sample])
-                for problem in check_sample_files(config, varied):
+                for problem in check_sample_files(config, varied, variation.branches):
                     if str(problem) not in known:  # once, not again for the nominal's
                         known.add(str(problem))
                         problems.append(FileProblem(sample, problem.file, problem.message, name))
     return problems
 
 
-def check_sample_files(config: Config, sample: Sample) -> list[FileProblem]:
-    """Every problem of one sample: its file list, then its first file and expressions."""
+def check_sample_files(
+    config: Config, sample: Sample, replaced: Iterable[str] = ()
+) -> list[FileProblem]:
+    """Every problem of one sample: its file list, then its first file and expressions.
+
+    ``replaced``: the branches a systematic variation replaces, each of which must be a branch
+    of the file (a misspelt one would replace nothing, and the variation equal the nominal).
+    """
     if _written_by_demo(config, sample):
         log.info("sample '%s': its files are written by the demo; not checked", sample.name)
         return []
@@ -95,9 +102,24 @@ def check_sample_files(config: Config, sample: Sample) -> list[FileProblem]:
     try:
         with open_source(first) as source:
             found = _source_problems(config, sample, source)
+            found += _replaced_problems(sample, source, replaced)
     except HepmlError as err:
         found = [err]
     return problems + [FileProblem(sample.name, first.path, str(err)) for err in found]
+
+
+def _replaced_problems(sample: Sample, source: Source, replaced: Iterable[str]) -> list[HepmlError]:
+    """A problem for each replaced branch that is not a branch of ``source``."""
+    problems: list[HepmlError] = []
+    for name in replaced:
+        if name not in source.names:
+            hint = did_you_mean(name, sorted(source.names))
+            msg = (
+                f"sample '{sample.name}': the variation replaces '{name}', which is not a "
+                f"{source.item} of the {source.where}: it would replace nothing.{hint}"
+            )
+            problems.append(ConfigError(msg))
+    return problems
 
 
 def _source_problems(config: Config, sample: Sample, source: Source) -> list[HepmlError]:
