@@ -94,6 +94,9 @@ def prepare(args: argparse.Namespace, scratch: Path) -> Path:
     base = scratch / "base"
     base.mkdir()
     config = run_config(data, other, 1, "100 MB")
+    # the one-node cluster has os.cpu_count() CPUs: training's default of 4 threads would be
+    # refused (hepml slurm-limits) although only ingest runs here
+    config.setdefault("resources", {})["train"] = {"threads": min(4, os.cpu_count() or 1)}
     (base / "bench.yaml").write_text(yaml.safe_dump(config))
     return base
 

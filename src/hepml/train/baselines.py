@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -228,6 +228,35 @@ def _weighted(
     return sets
 
 
+def baseline_metadata(
+    config: Config,
+    baseline: Baseline,
+    pipeline: Any,
+    k: int,
+    features: Sequence[str],
+    masks: Mapping[str, np.ndarray],
+) -> dict[str, Any]:
+    """The ``metadata.json`` of baseline model ``k``: what it is, what it trained on, with
+    which versions (the multiclass baselines add their outputs)."""
+    import sklearn
+
+    return {
+        "classifier": baseline.name,
+        "method": baseline.method,
+        "steps": [name for name, _ in pipeline.steps],
+        "transforms": list(transforms_of(baseline)),
+        "params": baseline.params,
+        "model_fold": k,
+        "folds": config.training.folds,
+        "roles": fold_roles(k, config.training.folds),
+        "features": list(features),
+        "config_hash": config.training_hash(),
+        "baseline_hash": baseline_hash(config, baseline),
+        "sklearn_version": sklearn.__version__,
+        "events": {s: int(m.sum()) for s, m in masks.items()},
+    }
+
+
 def baseline_hash(config: Config, baseline: Baseline) -> str:
     """Hash of the BDT-independent settings and of this baseline's definition."""
     blob = json.dumps(
@@ -252,7 +281,6 @@ def train_baseline(
         from hepml.train.multiclass_baselines import train_multiclass_baseline
 
         return train_multiclass_baseline(config, data, baseline, k, threads=threads)
-    import sklearn
     from threadpoolctl import threadpool_limits
 
     check_baseline(baseline, f"training.baselines: '{baseline.name}'")
@@ -275,21 +303,7 @@ def train_baseline(
         )
         score = predict_scores(pipeline, data.X)
     log.info("%s model %d trained on %d events", baseline.name, k, len(train[0]))
-    meta = {
-        "classifier": baseline.name,
-        "method": baseline.method,
-        "steps": [name for name, _ in pipeline.steps],
-        "transforms": list(transforms_of(baseline)),
-        "params": baseline.params,
-        "model_fold": k,
-        "folds": config.training.folds,
-        "roles": roles,
-        "features": data.features,
-        "config_hash": config.training_hash(),
-        "baseline_hash": baseline_hash(config, baseline),
-        "sklearn_version": sklearn.__version__,
-        "events": {s: int(m.sum()) for s, m in masks.items()},
-    }
+    meta = baseline_metadata(config, baseline, pipeline, k, data.features, masks)
     return BaselineModel(pipeline, roles, score_table(score, data, masks, k), meta)
 
 

@@ -18,17 +18,16 @@ import logging
 import numpy as np
 
 from hepml.config import Baseline, Config
-from hepml.folds import SETS, fold_roles, set_masks
+from hepml.folds import fold_roles, set_masks
 from hepml.tables.features import Dataset
 from hepml.train.baselines import (
     _PREDICT_CHUNK,
     BaselineModel,
     _fit,
     _weighted,
-    baseline_hash,
+    baseline_metadata,
     build_pipeline,
     check_baseline,
-    transforms_of,
 )
 from hepml.train.bdt import score_table
 from hepml.train.multiclass import _check_sets, class_dataset, multiclass_outputs
@@ -51,7 +50,6 @@ def train_multiclass_baseline(
     config: Config, data: Dataset, baseline: Baseline, k: int, *, threads: int = 1
 ) -> BaselineModel:
     """Train ``baseline`` as multiclass model ``k`` and score every event."""
-    import sklearn
     from threadpoolctl import threadpool_limits
 
     check_baseline(baseline, f"training.baselines: '{baseline.name}'")
@@ -72,20 +70,7 @@ def train_multiclass_baseline(
     scores["class"] = classes.label
     scores |= {f"score{suffix}": values for suffix, values in columns.items()}
     log.info("%s model %d trained on %d events (multiclass)", baseline.name, k, len(train[0]))
-    meta = {
-        "classifier": baseline.name,
-        "method": baseline.method,
-        "steps": [name for name, _ in pipeline.steps],
-        "transforms": list(transforms_of(baseline)),
-        "params": baseline.params,
-        "model_fold": k,
-        "folds": config.training.folds,
-        "roles": roles,
-        "features": data.features,
-        "config_hash": config.training_hash(),
-        "baseline_hash": baseline_hash(config, baseline),
-        "sklearn_version": sklearn.__version__,
-        "events": {s: int(masks[s].sum()) for s in SETS},
+    meta = baseline_metadata(config, baseline, pipeline, k, data.features, masks) | {
         "outputs": outputs.record(),
     }
     return BaselineModel(pipeline, roles, scores, meta)

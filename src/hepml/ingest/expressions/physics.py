@@ -33,7 +33,6 @@ __all__ = [
 ]
 
 
-
 def _vector() -> Any:
     """scikit-hep ``vector``, imported on first use (it imports sympy: half a second that a
     job whose expressions use no four-momentum function does not pay)."""
@@ -43,6 +42,7 @@ def _vector() -> Any:
         vector.register_awkward()
         _vector.registered = True
     return vector
+
 
 # Four-momentum components: the key is what vector.zip understands, the values the spellings
 # accepted after "<collection>_" in branch names (NanoAOD Jet_pt, ATLAS open data lep_E, CMS
