@@ -121,7 +121,9 @@ def stage_resources(name):
         return _fitted(stage, "mem_mb", mem, attempt)
 
     def runtime(wildcards, input, attempt):
-        minutes = _scaled(res["runtime"], res["runtime_per_gb"], _input_mb(input), attempt)
+        minutes = _scaled(
+            res["runtime"], res["runtime_per_gb"], _input_mb(input), attempt
+        )
         return _fitted(stage, "runtime", minutes, attempt)
 
     def htcondor_mem(wildcards, input, attempt):
