@@ -40,6 +40,7 @@ __all__ = [
     "OvertrainingCheck",
     "WorkingPointResult",
     "evaluate",
+    "evaluation_of",
     "evaluation_options",
     "write_evaluation",
 ]
@@ -353,28 +354,66 @@ def evaluate(
     edges = np.linspace(*score_range, n_bins + 1)
     criteria = Criteria(ks_threshold, ks_distance, auc_gap)
     overtraining, per_fold, t = _per_model(source, edges, criteria)
-    folds = list(range(source.n_folds))
+    result = evaluation_of(
+        t,
+        source.names,
+        source.n_folds,
+        score_range,
+        classifier=classifier,
+        working_points=working_points,
+        overtraining=overtraining,
+        histograms=_histograms(t, per_fold, source.names, edges),
+        criteria=criteria,
+        significance_metric=significance_metric,
+        min_background=min_background,
+        n_cuts=n_cuts,
+    )
+    per_fold_auc = [f"{a:.4f}" for a in result.auc_folds]
+    log.info("%s: AUC %.4f, per fold %s", classifier, result.auc, per_fold_auc)
+    return result
+
+
+def evaluation_of(
+    t: Mapping[str, np.ndarray],
+    names: Sequence[str],
+    n_folds: int,
+    score_range: tuple[float, float],
+    *,
+    classifier: str,
+    working_points: Sequence[Mapping[str, float]],
+    overtraining: Sequence[OvertrainingCheck],
+    histograms: ClassifierScores,
+    criteria: Criteria,
+    significance_metric: str,
+    min_background: float,
+    n_cuts: int,
+    streaming: dict[str, Any] | None = None,
+) -> Evaluation:
+    """The :class:`Evaluation` from the out-of-fold test rows ``t`` (decreasing score; with a
+    ``count`` column when each row stands for binned events), the overtraining checks and the
+    score histograms: ROC curves, AUCs, working points, per-process rows, significance scan.
+    The exact path and the streaming one (:mod:`hepml.evaluate.streaming`) both end here."""
+    folds = list(range(n_folds))
     fold_rocs = [_roc_data(*_rows(t, t["model_fold"] == k)) for k in folds]
     merged = _roc_data(*_rows(t))
     auc_folds = tuple(roc.auc for roc in fold_rocs)
     points = _working_points(t, folds, working_points)
     thresholds = {r.point.definition: r.point.threshold for r in points}
-    log.info("%s: AUC %.4f, per fold %s", classifier, merged.auc, [f"{a:.4f}" for a in auc_folds])
     return Evaluation(
         classifier=classifier,
         auc=merged.auc,
-        auc_unweighted=metrics.roc_auc(t["score"], t["label"]),
+        auc_unweighted=metrics.roc_auc(t["score"], t["label"], t.get("count")),
         auc_folds=auc_folds,
         working_points=points,
-        overtraining=overtraining,
-        curves=ClassifierRoc(merged, tuple(fold_rocs), _std(auc_folds)),
-        histograms=_histograms(t, per_fold, source.names, edges),
-        ks_threshold=ks_threshold,
+        overtraining=tuple(overtraining),
+        curves=ClassifierRoc(merged, tuple(fold_rocs), _std(auc_folds), streaming=streaming),
+        histograms=histograms,
+        ks_threshold=criteria.ks_threshold,
         criteria=criteria,
-        per_process=tuple(per_process_performance(t, thresholds, names=source.names)),
+        per_process=tuple(per_process_performance(t, thresholds, names=names)),
         significance=_significance(
             t,
-            source.names,
+            names,
             score_range,
             metric=significance_metric,
             min_background=min_background,

@@ -35,20 +35,16 @@ import numpy as np
 
 from hepml.evaluate import metrics
 from hepml.evaluate.overtraining import Criteria, OvertrainingCheck, expected_ks_distance
-from hepml.evaluate.per_process import per_process_performance
 from hepml.evaluate.performance import (
     CLASSES,
     Evaluation,
     _check_working_points,
-    _roc_data,
     _rows,
-    _significance,
-    _std,
-    _working_points,
+    evaluation_of,
 )
 from hepml.exceptions import DataError
 from hepml.plotdata.histograms import Histogram, TrainTest
-from hepml.plotdata.performance import ClassifierRoc, ClassifierScores, ProcessHistogram
+from hepml.plotdata.performance import ClassifierScores, ProcessHistogram
 from hepml.tables.scores import TEST, TRAIN, ScoreFiles
 
 __all__ = ["BATCH_ROWS", "evaluate_scores", "evaluate_streaming", "fine_edges"]
@@ -254,43 +250,28 @@ def evaluate_streaming(
     folds = list(range(source.n_folds))
     criteria = Criteria(ks_threshold, ks_distance, auc_gap)
     overtraining = [c for k in folds for c in _overtraining(counts, t, edges, k, criteria)]
-    fold_rocs = [_roc_data(*_rows(t, t["model_fold"] == k)) for k in folds]
-    merged = _roc_data(*_rows(t))
     bound = _auc_error_bound(t, counts.n_bins, edges)
+    result = evaluation_of(
+        t,
+        source.names,
+        source.n_folds,
+        score_range,
+        classifier=classifier,
+        working_points=working_points,
+        overtraining=overtraining,
+        histograms=_histograms(counts, source.names, coarse, source.n_folds),
+        criteria=criteria,
+        significance_metric=significance_metric,
+        min_background=min_background,
+        n_cuts=n_cuts,
+        streaming={"bins": int(edges.size + 1), "auc_error_bound": bound},
+    )
     (log.warning if bound > AUC_TOLERANCE else log.info)(
         "%s: streaming evaluation over %d bins: AUC %.6f within %.2g of the exact one%s",
-        classifier, edges.size + 1, merged.auc, bound,
+        classifier, edges.size + 1, result.auc, bound,
         "; raise evaluation.streaming_bins" if bound > AUC_TOLERANCE else "",
     )  # fmt: skip
-    auc_folds = tuple(roc.auc for roc in fold_rocs)
-    points = _working_points(t, folds, working_points)
-    thresholds = {r.point.definition: r.point.threshold for r in points}
-    return Evaluation(
-        classifier=classifier,
-        auc=merged.auc,
-        auc_unweighted=metrics.roc_auc(t["score"], t["label"], t["count"]),
-        auc_folds=auc_folds,
-        working_points=points,
-        overtraining=tuple(overtraining),
-        curves=ClassifierRoc(
-            merged,
-            tuple(fold_rocs),
-            _std(auc_folds),
-            streaming={"bins": int(edges.size + 1), "auc_error_bound": bound},
-        ),
-        histograms=_histograms(counts, source.names, coarse, source.n_folds),
-        ks_threshold=ks_threshold,
-        criteria=criteria,
-        per_process=tuple(per_process_performance(t, thresholds, names=source.names)),
-        significance=_significance(
-            t,
-            source.names,
-            score_range,
-            metric=significance_metric,
-            min_background=min_background,
-            n_cuts=n_cuts,
-        ),
-    )
+    return result
 
 
 def evaluate_scores(source: ScoreFiles, config, classifier: str = "xgboost") -> Evaluation:
