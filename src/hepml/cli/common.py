@@ -11,6 +11,7 @@ __all__ = [
     "add_config",
     "add_files",
     "add_part",
+    "add_scores",
     "check_part_args",
     "given",
     "load_tables",
@@ -27,6 +28,20 @@ def add_config(p: argparse.ArgumentParser) -> None:
         metavar="YAML",
         help="analysis config; repeat to merge several, later ones win"
         " (default: config/config.yaml)",
+    )
+
+
+def add_scores(p: argparse.ArgumentParser) -> None:
+    """``--scores`` (the BDT's score table of every fold) and the repeatable ``--baseline NAME
+    PATH...``: what the evaluations of several classifiers read."""
+    p.add_argument("--scores", nargs="+", required=True, help="scores.parquet of every fold")
+    p.add_argument(
+        "--baseline",
+        nargs="+",
+        action="append",
+        default=[],
+        metavar="NAME PATH",
+        help="a baseline's name, then the scores.parquet of each of its folds; repeatable",
     )
 
 

@@ -16,7 +16,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from hepml.cli.common import add_config
+from hepml.cli.common import add_config, add_scores
 from hepml.exceptions import HepmlError
 
 __all__ = ["COMMANDS", "add_parsers"]
@@ -28,15 +28,7 @@ def add_parsers(sub) -> None:
     """Add the subcommands to the ``hepml`` subparsers ``sub``."""
     p = sub.add_parser("evaluate-multiclass", help="multiclass AUCs, confusion, overtraining")
     add_config(p)
-    p.add_argument("--scores", nargs="+", required=True, help="scores.parquet of every fold")
-    p.add_argument(
-        "--baseline",
-        nargs="+",
-        action="append",
-        default=[],
-        metavar="NAME PATH",
-        help="a baseline's name, then the scores.parquet of each of its folds; repeatable",
-    )
+    add_scores(p)
     p.add_argument("--output-dir", required=True)
 
     p = sub.add_parser("evaluate-calibration", help="Brier scores, reliability, rarity")

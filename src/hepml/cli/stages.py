@@ -12,6 +12,7 @@ from hepml.cli.common import (
     add_config,
     add_files,
     add_part,
+    add_scores,
     given,
     load_tables,
     parse_pairs,
@@ -60,15 +61,7 @@ def add_parsers(sub) -> None:
 
     p = sub.add_parser("evaluate", help="metrics, working points and overtraining tables")
     add_config(p)
-    p.add_argument("--scores", nargs="+", required=True, help="scores.parquet of every fold")
-    p.add_argument(
-        "--baseline",
-        nargs="+",
-        action="append",
-        default=[],
-        metavar="NAME PATH",
-        help="a baseline's name, then the scores.parquet of each of its folds; repeatable",
-    )
+    add_scores(p)
     p.add_argument("--output-dir", required=True)
 
     p = sub.add_parser("plot", help="draw the evaluation plots (PDF + PNG)")
