@@ -1,6 +1,7 @@
 """The K cross-validation folds: which fold each event is in, and what each fold is for.
 
-One home for the concept: the assignment (:func:`fold_of_event`, :func:`fold_of_entry`), the
+One home for the concept: the assignment (:func:`fold_of_event`, :func:`fold_of_entry`, and
+:func:`folds_and_events`, which picks between them as ingest records each event), the
 roles of the folds for model k (:func:`fold_roles`: test fold k, validation fold (k+1) mod K,
 the rest for training) and the event masks of each set (:func:`set_masks`,
 :func:`fold_masks`). Training, tuning, the baselines, the Dask engine and provenance all use
@@ -20,7 +21,7 @@ pitfall).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -40,6 +41,7 @@ __all__ = [
     "fold_of_entry",
     "fold_of_event",
     "fold_roles",
+    "folds_and_events",
     "set_masks",
     "splitmix64",
 ]
@@ -154,3 +156,31 @@ def check_set_classes(k: int, counts: Mapping[str, tuple[int, int]]) -> None:
                 "each needs both. Use fewer folds or more events."
             )
             raise DataError(msg)
+
+
+def folds_and_events(
+    ids: Sequence[np.ndarray],
+    names: Sequence[str],
+    file_index: int,
+    entry: np.ndarray,
+    n_folds: int,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fold and event number (uint64) of some entries of one file, as ingest records them.
+
+    ``ids`` are the values of the event-number branches ``names`` (config ``event_number``)
+    of those entries: the fold is :func:`fold_of_event` of them and the event number the last
+    one. Without event-number branches (``names`` empty) the fold is :func:`fold_of_entry` of
+    (``file_index``, ``entry``) and the event number the entry. Ingest and the scoring of
+    systematic variations, which must put each event in ingest's fold, both call this.
+    """
+    if not names:
+        return fold_of_entry(file_index, entry, n_folds, seed), entry.astype(np.uint64)
+    try:
+        fold = fold_of_event(ids, n_folds, seed)
+    except ValueError as err:
+        msg = f"event_number {list(names)}: {err}"
+        raise DataError(msg) from err
+    last = ids[-1]
+    event = last.astype(np.int64).view(np.uint64) if last.dtype.kind in "if" else last
+    return fold, event.astype(np.uint64, copy=False)

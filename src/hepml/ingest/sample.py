@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 from hepml.atomic import atomic_path
 from hepml.config import Config, Sample
 from hepml.exceptions import DataError, HepmlError
-from hepml.folds import fold_of_entry, fold_of_event
+from hepml.folds import folds_and_events
 from hepml.ingest.cutflow import Cutflow, FileTally, write_cutflow
 from hepml.ingest.normalisation import normalisation_factor, sum_from_entries, sum_from_file
 from hepml.ingest.reading import (
@@ -260,7 +260,10 @@ def _chunk_table(
         msg = f"{plan.weight.where} is NaN or infinite for {n_bad} selected event(s)"
         raise DataError(msg)
     entry = start + rows.astype(np.int64)
-    fold, event = _folds(config, plan, chunk, rows, file_id, entry)
+    ids = [ak.to_numpy(chunk[b])[rows] for b in plan.id_branches]
+    fold, event = folds_and_events(
+        ids, plan.id_branches, file_id, entry, config.training.folds, config.seed
+    )
     columns = selected | {
         "_weight": weight,
         "_label": np.full(len(weight), label, dtype=np.int8),
@@ -287,23 +290,6 @@ def _arrow_table(columns: dict[str, np.ndarray]) -> pa.Table:
         else:
             arrays.append(pa.array(values))
     return pa.Table.from_arrays(arrays, names=list(columns))
-
-
-def _folds(config, plan, chunk, rows: np.ndarray, file_id: int, entry: np.ndarray):
-    """Fold and event number of the selected events (from (file, entry) without ids)."""
-    if not plan.id_branches:
-        return fold_of_entry(file_id, entry, config.training.folds, config.seed), entry.astype(
-            np.uint64
-        )
-    ids = [ak.to_numpy(chunk[b])[rows] for b in plan.id_branches]
-    try:
-        fold = fold_of_event(ids, config.training.folds, config.seed)
-    except ValueError as err:
-        msg = f"event_number {list(plan.id_branches)}: {err}"
-        raise DataError(msg) from err
-    last = ids[-1]
-    event = last.astype(np.int64).view(np.uint64) if last.dtype.kind in "if" else last
-    return fold, event.astype(np.uint64, copy=False)
 
 
 def _parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:

@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 from hepml.atomic import atomic_path, write_json
 from hepml.config import Config, Sample
 from hepml.exceptions import DataError, HepmlError, InputFileError
-from hepml.folds import fold_of_entry, fold_of_event
+from hepml.folds import folds_and_events
 from hepml.ingest.expressions.language import as_flat
 from hepml.ingest.files import InputFile, input_files
 from hepml.ingest.normalisation import normalisation_factor, sum_from_entries, sum_from_file
@@ -99,23 +99,6 @@ class _Writer:
             self.writer.close()
 
 
-def _folds(config: Config, plan: SamplePlan, chunk, index: int, start: int):
-    """Fold and event number of every entry of the chunk, as ingest assigns them."""
-    entries = np.arange(start, start + len(chunk), dtype=np.int64)
-    if not plan.id_branches:
-        fold = fold_of_entry(index, entries, config.training.folds, config.seed)
-        return fold, entries.astype(np.uint64)
-    ids = [ak.to_numpy(chunk[b]) for b in plan.id_branches]
-    try:
-        fold = fold_of_event(ids, config.training.folds, config.seed)
-    except ValueError as err:
-        msg = f"event_number {list(plan.id_branches)}: {err}"
-        raise DataError(msg) from err
-    last = ids[-1]
-    event = last.astype(np.int64).view(np.uint64) if last.dtype.kind in "if" else last
-    return fold, event.astype(np.uint64, copy=False)
-
-
 def _scores(models: FoldModels, features: dict, rows: np.ndarray, fold: np.ndarray, where: str):
     """Score of each selected row by the model of its (nominal) fold."""
     X = np.empty((len(rows), len(models.features)), dtype=np.float32)
@@ -152,7 +135,13 @@ def _columns(score, weight, fold, rows, index: int, start: int, event) -> dict[s
 
 def _score_chunk(config, variants, plans, models, chunk, index, start, norm, writer) -> None:
     """Every variant of one chunk into ``writer`` (the first variant gives the folds)."""
-    fold, event = _folds(config, plans[variants[0].name], chunk, index, start)
+    # every entry's fold and event number, as ingest assigns them
+    id_branches = plans[variants[0].name].id_branches
+    ids = [ak.to_numpy(chunk[b]) for b in id_branches]
+    entries = np.arange(start, start + len(chunk), dtype=np.int64)
+    fold, event = folds_and_events(
+        ids, id_branches, index, entries, config.training.folds, config.seed
+    )
     base = None  # the first variant's (features, rows, scores), which weight variants share
     for variant in variants:
         plan = plans[variant.name]
