@@ -32,6 +32,7 @@ from hepml.apply.samples import EMPTY_PART_COLUMNS, output_paths, sample_to_appl
 from hepml.atomic import atomic_directory, atomic_path, write_json
 from hepml.config import Config
 from hepml.exceptions import DataError, InputFileError
+from hepml.ingest.partial import check_part_order
 from hepml.outputs import check_outputs
 
 __all__ = ["merge_parts"]
@@ -54,12 +55,7 @@ def _read_parts(name: str, summaries: Sequence[str | Path]) -> list[dict[str, An
         if record.get("sample") != name or part is None:
             msg = f"'{path}' is not the summary of a part of sample '{name}'"
             raise DataError(msg)
-        if part["first_file"] != next_file:
-            msg = (
-                f"part '{path}' starts at file {part['first_file']} of sample '{name}', but the "
-                f"parts before it end at file {next_file - 1}: give every part, in order"
-            )
-            raise DataError(msg)
+        check_part_order(f"part '{path}'", name, part["first_file"], next_file)
         for key in _SAME_IN_EVERY_PART:
             if records and record[key] != records[0][key]:
                 msg = (

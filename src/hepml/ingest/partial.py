@@ -44,7 +44,7 @@ from hepml.ingest.sample import _parquet_writer, _rewrite, _Run
 from hepml.outputs import check_outputs
 from hepml.progress import Progress
 
-__all__ = ["PART_FORMAT", "ingest_part", "merge_parts", "part_summary_path"]
+__all__ = ["PART_FORMAT", "check_part_order", "ingest_part", "merge_parts", "part_summary_path"]
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +141,17 @@ def _empty_table(config: Config) -> pa.Table:
     return pa.schema(types).empty_table()
 
 
+def check_part_order(where: str, sample: str, first_file: int, next_file: int) -> None:
+    """A part must start at the file where the parts before it end (``next_file``): the parts
+    of a sample, given in order, cover its files contiguously from index 0."""
+    if first_file != next_file:
+        msg = (
+            f"{where} starts at file {first_file} of sample '{sample}', but the "
+            f"parts before it end at file {next_file - 1}: give every part, in order"
+        )
+        raise DataError(msg)
+
+
 def _read_parts(config: Config, sample: str, parts: Sequence[str | Path]) -> list[dict]:
     """The part summaries, checked: this sample and config, contiguous files from index 0."""
     records, expected = [], _sample_settings(config, sample)
@@ -165,12 +176,7 @@ def _read_parts(config: Config, sample: str, parts: Sequence[str | Path]) -> lis
                 "config's (a changed selection, feature or sample?): rerun its job"
             )
             raise DataError(msg)
-        if record["first_file"] != next_file:
-            msg = (
-                f"{where} starts at file {record['first_file']} of sample '{sample}', but the "
-                f"parts before it end at file {next_file - 1}: give every part, in order"
-            )
-            raise DataError(msg)
+        check_part_order(where, sample, record["first_file"], next_file)
         next_file += len(record["files"])
         records.append(record)
     if not records:
