@@ -39,6 +39,7 @@ from hepml.evaluate.performance import (
     CLASSES,
     Evaluation,
     _check_working_points,
+    _histogram,
     _rows,
     evaluation_of,
 )
@@ -117,11 +118,10 @@ class _Counts:
 
 
 def _coarse(scores: np.ndarray, weights: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """(2, bins): the weighted histogram and that of the squared weights, as the exact
-    evaluation's (np.histogram closes the last bin)."""
-    sumw, _ = np.histogram(scores, bins=edges, weights=weights)
-    sumw2, _ = np.histogram(scores, bins=edges, weights=weights**2)
-    return np.stack([sumw, sumw2])
+    """(2, bins): the exact evaluation's histogram (:func:`_histogram`) as one array, so that
+    the batches' counts add up."""
+    histogram = _histogram(scores, weights, edges)
+    return np.stack([histogram.sumw, histogram.sumw2])
 
 
 def _binned_rows(counts: _Counts, edges: np.ndarray, names: Sequence[str]) -> dict[str, Any]:
