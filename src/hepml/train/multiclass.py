@@ -192,7 +192,7 @@ def _params(config: Config, k: int, threads: int, overrides: Mapping[str, Any] |
     params.update(
         objective="multi:softprob",
         num_class=len(config.training.multiclass.classes),
-        eval_metric=["auc", "mlogloss"],  # the last one drives early stopping
+        eval_metric="mlogloss",  # drives early stopping (fit_booster's metric)
     )
     return params
 
