@@ -34,6 +34,7 @@ from hepml.config import Config
 from hepml.exceptions import DataError, InputFileError
 from hepml.ingest.partial import check_part_order
 from hepml.outputs import check_outputs
+from hepml.tables.parquet_splice import SpliceRefused, column_names, splice
 
 __all__ = ["merge_parts"]
 
@@ -148,15 +149,25 @@ def _link_friends(record: dict[str, Any], directory: Path) -> None:
 
 
 def _concatenate(tables: Sequence[str], output: Path) -> None:
-    """The row groups of ``tables``, in order, as one Parquet file (the writer one job uses)."""
+    """The row groups of ``tables``, in order, as one Parquet file: their bytes copied
+    (:func:`hepml.tables.parquet_splice.splice`), or where that cannot give the bytes of
+    the writer one job uses, decoded and written again."""
+    kept = [path for path in tables if column_names(path) != list(EMPTY_PART_COLUMNS)]
+    try:
+        splice(kept, output, skip_empty=False)
+    except SpliceRefused as why:
+        log.info("merging the parts by decoding them: %s", why)
+        _decode_and_encode(kept, output)
+
+
+def _decode_and_encode(tables: Sequence[str], output: Path) -> None:
+    """:func:`_concatenate` the slow way: every row group decoded and written again."""
     from hepml.apply.scoring import _parquet_writer
 
     writer = None
     try:
         for path in tables:
             with pq.ParquetFile(path) as source:
-                if source.schema_arrow.names == list(EMPTY_PART_COLUMNS):
-                    continue  # a part whose every file was skipped before any was read
                 for i in range(source.num_row_groups):
                     table = source.read_row_group(i)
                     if writer is None:
