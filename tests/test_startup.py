@@ -65,3 +65,29 @@ def test_what_the_snakefile_imports_is_light():
 def test_stages_that_do_not_train_or_plot_skip_those_libraries(modules, allowed):
     loaded = imported_after(f"import {', '.join(modules)}")
     assert loaded <= allowed, f"{modules} import {sorted(loaded - allowed)}"
+
+
+def test_a_scoring_job_loads_xgboost_without_scikit_learn():
+    """`hepml apply` (once per part of a sample split into jobs) imports XGBoost with
+    scikit-learn hidden: the boosters score as before, and scikit-learn stays importable."""
+    loaded = imported_after(
+        """
+        from hepml.scoring_imports import import_xgboost_for_scoring
+        import_xgboost_for_scoring()
+        import numpy as np, xgboost as xgb
+        import hepml.apply.samples, hepml.models
+        rng = np.random.default_rng(1)
+        x = rng.normal(size=(200, 3))
+        booster = xgb.train({"objective": "binary:logistic"}, xgb.DMatrix(x, label=x[:, 0] > 0), 5)
+        scores = booster.inplace_predict(x)
+        assert ((scores > 0.5) == (x[:, 0] > 0)).mean() > 0.9
+        """
+    )
+    assert "xgboost" in loaded and not loaded & {"sklearn", "scipy.stats"}
+    assert "sklearn" in imported_after(
+        """
+        from hepml.scoring_imports import import_xgboost_for_scoring
+        import_xgboost_for_scoring()
+        import sklearn.isotonic
+        """
+    )

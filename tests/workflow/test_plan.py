@@ -162,3 +162,31 @@ def _demo_config():
     from conftest import ROOT
 
     return ROOT / "config" / "config.yaml"
+
+
+def test_checks_cache_skips_the_checks_only_while_nothing_they_read_changed(
+    small_config, tmp_path, monkeypatch
+):
+    import os
+
+    import hepml.workflow.plan as plan_module
+
+    calls = []
+    real = plan_module.check_first_files
+    monkeypatch.setattr(plan_module, "check_first_files", lambda *a: calls.append(1) or real(*a))
+    config, cache = write(tmp_path / "c.yaml", small_config), tmp_path / "cache" / "checks.json"
+    for _ in range(2):
+        workflow_plan([config], checks=True, checks_cache=cache)
+    assert len(calls) == 1 and cache.exists()  # the second start skipped them
+    first = tmp_path / "bkg_0.root"
+    stat = first.stat()
+    os.utime(first, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # the file rewritten
+    workflow_plan([config], checks=True, checks_cache=cache)
+    assert len(calls) == 2
+    # a misspelt branch: found, and the failed checks are not recorded as passed
+    small_config["features"][0]["expr"] = "MET_ptt"
+    config = write(tmp_path / "c.yaml", small_config)
+    for _ in range(2):
+        with pytest.raises(InputFileError, match=r"MET_ptt.*Did you mean 'MET_pt'"):
+            workflow_plan([config], checks=True, checks_cache=cache)
+    assert len(calls) == 4

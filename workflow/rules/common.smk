@@ -39,7 +39,8 @@ def _plan():
     """`hepml plan` of the config files, read once (its errors name the key at fault)."""
     command = ["hepml", "plan"] + [a for f in CONFIGFILES for a in ("--config", f)]
     if workflow.exec_mode == _ExecMode.DEFAULT:  # once, not again in every cluster job
-        command.append("--checks")
+        # skipped when they passed for the same configs and files (a few seconds per start)
+        command += ["--checks", "--checks-cache", ".snakemake/hepml/plan-checks.json"]
     try:
         done = _subprocess.run(command, capture_output=True, text=True, check=False)
     except FileNotFoundError as err:

@@ -74,6 +74,9 @@ def _fit_config(args: argparse.Namespace):
 
 
 def _cmd_variations(args: argparse.Namespace) -> None:
+    from hepml.scoring_imports import import_xgboost_for_scoring
+
+    import_xgboost_for_scoring()  # before anything imports it: 1.5 s less per job
     from hepml.models import check_models, read_training_models
     from hepml.systematics.scoring import score_variations
     from hepml.systematics.variants import sample_variants

@@ -54,6 +54,12 @@ def add_parsers(sub) -> None:
         help="also check what validate --check-files checks: labels, files shared between "
         "samples, the first file of every sample",
     )
+    p.add_argument(
+        "--checks-cache",
+        metavar="JSON",
+        help="with --checks: skip them when this file says they passed for the same config "
+        "texts and input files (names, sizes, modification times); written when they pass",
+    )
 
     p = sub.add_parser("make-demo", help="write the built-in demo ntuples")
     add_config(p)
@@ -111,7 +117,8 @@ def _cmd_plan(args: argparse.Namespace) -> None:
     from hepml.atomic import write_text
     from hepml.workflow.plan import workflow_plan
 
-    text = json.dumps(workflow_plan(args.configs, checks=args.checks), sort_keys=True) + "\n"
+    plan = workflow_plan(args.configs, checks=args.checks, checks_cache=args.checks_cache)
+    text = json.dumps(plan, sort_keys=True) + "\n"
     if args.output:
         write_text(args.output, text)
     else:

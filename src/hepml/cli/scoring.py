@@ -88,6 +88,9 @@ def add_parsers(sub) -> None:
 
 
 def _cmd_apply(args: argparse.Namespace) -> None:
+    from hepml.scoring_imports import import_xgboost_for_scoring
+
+    import_xgboost_for_scoring()  # before anything imports it: 1.5 s less per job
     from hepml.apply.samples import ApplyPart, apply_sample, sample_to_apply
     from hepml.config import load_config
     from hepml.models import check_models, read_training_models

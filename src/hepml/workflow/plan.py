@@ -24,13 +24,17 @@ name plans the same.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from hepml import __version__
 from hepml.apply.friends import names_clash
+from hepml.atomic import write_json
 from hepml.config import Config, Sample, load_config, read_config_files
 from hepml.config.settings import settings_hash, stage_settings
 from hepml.exceptions import InputFileError
@@ -43,6 +47,7 @@ __all__ = [
     "FORMAT_VERSION",
     "check_config",
     "check_first_files",
+    "checks_key",
     "entries_fold_warning",
     "sample_file_lists",
     "workflow_plan",
@@ -82,10 +87,12 @@ def check_config(config: Config, source: str, files: dict[str, list[str]] | None
     (not in every cluster job). ``files``: :func:`sample_file_lists`, if already known."""
     from hepml.ingest.shared_files import find_shared_files
     from hepml.plots.labels import check_labels
-    from hepml.train.baselines import check_baselines
 
     check_labels(config, source=source)
-    check_baselines(config, source)
+    if any(b.params for b in config.training.baselines):  # scikit-learn and XGBoost: 4 s
+        from hepml.train.baselines import check_baselines
+
+        check_baselines(config, source)
     files = sample_file_lists(config) if files is None else files
     # the samples that are counted (training MC, data); apply.samples are only scored, and
     # may well be files of a training sample scored another way (data_model: mean)
@@ -110,20 +117,32 @@ def check_first_files(config: Config, source: str) -> None:
         raise InputFileError(msg)
 
 
-def workflow_plan(config_paths: Sequence[str | Path], *, checks: bool = False) -> dict[str, Any]:
+def workflow_plan(
+    config_paths: Sequence[str | Path],
+    *,
+    checks: bool = False,
+    checks_cache: str | Path | None = None,
+) -> dict[str, Any]:
     """The plan of the configuration made of ``config_paths`` (merged in order), as JSON data.
 
     ``checks`` adds what ``hepml validate --check-files`` checks: :func:`check_config` (labels,
     files shared between samples) and :func:`check_first_files`, so that a misspelt branch
-    stops Snakemake before any job runs.
+    stops Snakemake before any job runs. ``checks_cache``: a JSON file recording the
+    :func:`checks_key` of the last checks that passed; the checks are skipped when the key is
+    the same (two to four seconds at every Snakemake start), and the file is rewritten when
+    they pass.
     """
     config = load_config(list(config_paths))
     configure_from(config)  # the retries of listing remote globs
     files = sample_file_lists(config)
     if checks:
-        source = ", ".join(map(str, config_paths))
-        check_config(config, source, files)
-        check_first_files(config, source)
+        key = checks_key(config, config_paths, files) if checks_cache is not None else None
+        if key is None or _cached_key(checks_cache) != key:
+            source = ", ".join(map(str, config_paths))
+            check_config(config, source, files)
+            check_first_files(config, source)
+            if key is not None:
+                write_json(checks_cache, {"format": FORMAT_VERSION, "key": key})
     settings = stage_settings(config)
     return {
         "format": FORMAT_VERSION,
@@ -150,6 +169,48 @@ def workflow_plan(config_paths: Sequence[str | Path], *, checks: bool = False) -
         "job_flavours": [list(f) for f in JOB_FLAVOURS],
         "warnings": [w for w in (entries_fold_warning(config),) if w],
     }
+
+
+def checks_key(
+    config: Config, config_paths: Sequence[str | Path], files: dict[str, list[str]]
+) -> str | None:
+    """What the plan's checks depend on, hashed: hepml's version, the config files' texts,
+    every sample's file list and the size and modification time of each of its files (the
+    checks open the first ones and compare the others). None, never cached, when a sample
+    has a remote file (not ``stat``-ed here) or a systematic variation reads other files."""
+    if config.fit is not None and any(
+        variation.files for s in config.fit.systematics for variation in s.directions().values()
+    ):
+        return None
+    stats = {}
+    for name, entries in files.items():
+        stats[name] = []
+        for entry in entries:
+            match = TREE_SUFFIX.match(entry)
+            path = match["path"] if match else entry
+            if REMOTE_URL.match(path):
+                return None
+            try:
+                stat = Path(path).stat()
+                stats[name].append([stat.st_size, stat.st_mtime_ns])
+            except OSError:  # a demo file not written yet: checked when it exists
+                stats[name].append(None)
+    data = {
+        "hepml": __version__,
+        "configs": read_config_files(list(config_paths)),
+        "files": files,
+        "stats": stats,
+    }
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def _cached_key(path: str | Path) -> str | None:
+    """The key :func:`workflow_plan` recorded in ``path`` (None if none can be read)."""
+    try:
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record.get("key") if isinstance(record, dict) else None
 
 
 def _demo_outputs(config: Config) -> list[str]:

@@ -3,12 +3,11 @@
 ``expressions.py`` parses and interprets expressions; this module holds what a call *does*:
 one :class:`FunctionSpec` per allowed function name (its signature, for error messages, and its
 implementation), the named constants, per-event reductions along the object axis (``axis=1``)
-and object picking (``Jet_pt[0]``). The four-momentum helpers, built on scikit-hep ``vector``,
-are in ``expression_physics.py``.
+and object picking (``Jet_pt[0]``). The four-momentum helpers are in ``physics.py``.
 
 Implementations are called as ``impl(*args, fill=fill)``. Arguments are numpy scalars, numpy
 arrays (flat, one value per event) or awkward arrays (flat or jagged); a collection argument
-arrives as a ``vector`` ``Momentum4D`` awkward array. ``fill`` replaces results that do not
+arrives as :func:`~hepml.ingest.expressions.physics.collection_momenta` makes it. ``fill`` replaces results that do not
 exist for an event (the maximum of an empty list, the third jet of a two-jet event).
 Implementations raise plain exceptions; the interpreter adds which expression and piece failed.
 """

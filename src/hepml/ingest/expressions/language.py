@@ -51,8 +51,8 @@ Objects within an event (jagged arrays, along the object axis)
     ``Jet_pt[0]`` leading (first stored) jet, ``Jet_pt[-1]`` last one, the fill value when the
     event has too few; ``Jet_pt[Jet_pt > 30]`` keeps the jets passing a mask, e.g.
     ``sum(Jet_pt[(Jet_pt > 30) & (abs(Jet_eta) < 2.5)])``.
-Physics (scikit-hep ``vector``)
-    ``delta_phi(phi1, phi2)`` in [-pi, pi]; ``delta_r(eta1, phi1, eta2, phi2)``;
+Physics
+    ``delta_phi(phi1, phi2)`` in [-pi, pi); ``delta_r(eta1, phi1, eta2, phi2)``;
     ``mt(pt1, phi1, pt2, phi2)`` = sqrt(2 pt1 pt2 (1 - cos dphi)), e.g.
     ``mt(Muon_pt[0], Muon_phi[0], MET_pt, MET_phi)``.
 Collections (the first argument is a collection *name*: ``Jet`` stands for ``Jet_pt``,

@@ -1,10 +1,16 @@
-"""Four-momentum functions of the expression language, on scikit-hep ``vector``.
+"""Four-momentum functions of the expression language: numpy formulas, scikit-hep ``vector``
+for the rare layouts.
 
 A collection name (``Jet``) stands for the branches ``Jet_pt``, ``Jet_eta``, ``Jet_phi``,
 ``Jet_mass`` (or ``Jet_E``), or Cartesian ``Jet_px/Px``, ``Jet_py``, ``Jet_pz``, ``Jet_E``
-(:func:`collection_branches`); the interpreter turns it into a jagged ``vector`` Momentum4D
-array (:func:`collection_momenta`) before calling a function here. Momenta and masses are in
-the units of the branches (GeV in NanoAOD).
+(:func:`collection_branches`); the interpreter hands a function here what
+:func:`collection_momenta` makes of it. Branches as read from a file (one offsets array, flat
+numbers) become :class:`FlatMomenta`, on which the leading-object sums are numpy arithmetic on
+the flat buffers in float64 (summed in Cartesian components, the mass taken as vector takes it:
+``copysign(sqrt(|m2|), m2)``); any other layout becomes a jagged ``vector`` Momentum4D array
+(vector is imported then, not before: with sympy it costs a job half a second). The angles
+(``delta_phi``, ``delta_r``, ``mt``) are the textbook formulas on any array. Momenta and masses
+are in the units of the branches (GeV in NanoAOD).
 
 Implementations are called as ``impl(*args, fill=fill)`` like those of
 ``expression_functions.py``; ``fill`` replaces results that do not exist for an event.
@@ -13,6 +19,7 @@ Implementations are called as ``impl(*args, fill=fill)`` like those of
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import awkward as ak
@@ -21,6 +28,7 @@ import numpy as np
 from hepml.exceptions import UnknownBranch, did_you_mean
 
 __all__ = [
+    "FlatMomenta",
     "collection_branches",
     "collection_momenta",
     "delta_phi",
@@ -96,87 +104,141 @@ def collection_branches(collection: str, available: Iterable[str]) -> dict[str, 
     raise UnknownBranch(msg)
 
 
+@dataclass(frozen=True)
+class FlatMomenta:
+    """A collection read from branches: one offsets array and a flat numpy buffer per
+    component (``_SYSTEMS`` names), ``offsets[0] == 0``. ``branches``: the original arrays,
+    for the functions that hand the collection to ``vector``."""
+
+    offsets: np.ndarray
+    fields: dict[str, np.ndarray]
+    branches: dict[str, Any]
+
+    def vectors(self) -> Any:
+        return _vector().zip(self.branches)
+
+
 def collection_momenta(collection: str, namespace: Mapping[str, Any]) -> Any:
-    """Build the jagged ``vector`` Momentum4D array of ``collection`` from ``namespace``."""
+    """The four-momenta of ``collection`` from ``namespace``: :class:`FlatMomenta` when its
+    branches are plain lists of numbers, else a jagged ``vector`` Momentum4D array. Raises
+    ``ValueError`` when the branches count different numbers of objects in an event."""
     components = collection_branches(collection, namespace.keys())
-    return _vector().zip({key: namespace[branch] for key, branch in components.items()})
+    branches = {key: namespace[branch] for key, branch in components.items()}
+    flat = _flat_momenta(branches)
+    return flat if flat is not None else _vector().zip(branches)
 
 
-def _vectors(**components: Any) -> Any:
-    """A vector object (all scalars) or a vector awkward array (any array) of ``components``."""
-    if any(isinstance(v, ak.Array | np.ndarray) for v in components.values()):
-        return _vector().zip(components)
-    return _vector().obj(**{key: float(value) for key, value in components.items()})
+def _flat_momenta(branches: dict[str, Any]) -> FlatMomenta | None:
+    """:class:`FlatMomenta` of ``branches`` if each is a ListOffsetArray of numbers."""
+    offsets, fields = None, {}
+    for key, values in branches.items():
+        layout = getattr(values, "layout", None)
+        if not (
+            isinstance(layout, ak.contents.ListOffsetArray)
+            and isinstance(layout.content, ak.contents.NumpyArray)
+            and layout.content.data.ndim == 1
+        ):
+            return None
+        own = np.asarray(layout.offsets)
+        first, last = int(own[0]), int(own[-1])
+        own = own - first
+        if offsets is None:
+            offsets = own
+        elif len(own) != len(offsets) or not np.array_equal(own, offsets):
+            msg = "the branches count different numbers of objects"
+            raise ValueError(msg)
+        fields[key] = np.asarray(layout.content.data)[first:last]
+    return FlatMomenta(offsets, fields, branches)
 
 
 def delta_phi(phi1: Any, phi2: Any, *, fill: float) -> Any:
-    return _vectors(rho=1.0, phi=phi1).deltaphi(_vectors(rho=1.0, phi=phi2))
+    """phi1 - phi2 wrapped into [-pi, pi)."""
+    return (phi1 - phi2 + np.pi) % (2 * np.pi) - np.pi
 
 
 def delta_r(eta1: Any, phi1: Any, eta2: Any, phi2: Any, *, fill: float) -> Any:
-    first = _vectors(pt=1.0, eta=eta1, phi=phi1)
-    return first.deltaR(_vectors(pt=1.0, eta=eta2, phi=phi2))
+    """sqrt(deta^2 + dphi^2)."""
+    return ((eta1 - eta2) ** 2 + delta_phi(phi1, phi2, fill=fill) ** 2) ** 0.5
 
 
 def transverse_mass(pt1: Any, phi1: Any, pt2: Any, phi2: Any, *, fill: float) -> Any:
-    # vector has no two-body transverse mass; this is the textbook massless formula
-    # mT = sqrt(2 pt1 pt2 (1 - cos dphi)), with the angle from vector
+    """The textbook massless two-body mT = sqrt(2 pt1 pt2 (1 - cos dphi))."""
     dphi = delta_phi(phi1, phi2, fill=fill)
     return np.sqrt(np.maximum(2.0 * pt1 * pt2 * (1.0 - np.cos(dphi)), 0.0))
 
 
 def _leading_sum(momenta: Any, n: int) -> tuple[Any, Any]:
     """Four-momentum sum of the ``n`` highest-pT objects of every event, and which events
-    have ``n`` objects (the sum is meaningless elsewhere)."""
-    fast = _leading_sum_flat(momenta, n)
-    if fast is not None:
-        return fast
-    # general layouts (e.g. collections filtered by an alias): awkward's sort and sum
+    have ``n`` objects (the sum is meaningless elsewhere): a :class:`_Cartesian` for
+    :class:`FlatMomenta`, a vector array for other layouts (awkward's sort and sum)."""
+    if isinstance(momenta, FlatMomenta):
+        return _leading_sum_flat(momenta, n)
     by_pt = momenta[ak.argsort(momenta.pt, axis=1, ascending=False)]
     return ak.sum(by_pt[:, :n], axis=1), ak.num(momenta, axis=1) >= n
 
 
-# vector.zip stores its inputs under generic names; vector.array wants momentum names
-_MOMENTUM_NAMES = {"rho": "pt", "tau": "mass", "x": "px", "y": "py", "z": "pz", "t": "E"}
+@dataclass
+class _Cartesian:
+    """Summed four-momenta (float64 numpy arrays, one entry per event that has them)."""
+
+    px: np.ndarray
+    py: np.ndarray
+    pz: np.ndarray
+    E: np.ndarray
+
+    def __add__(self, other: _Cartesian) -> _Cartesian:
+        return _Cartesian(
+            self.px + other.px, self.py + other.py, self.pz + other.pz, self.E + other.E
+        )
+
+    def __getitem__(self, index: Any) -> _Cartesian:
+        return _Cartesian(self.px[index], self.py[index], self.pz[index], self.E[index])
+
+    @property
+    def pt(self) -> np.ndarray:
+        return np.hypot(self.px, self.py)
+
+    @property
+    def mass(self) -> np.ndarray:
+        squared = self.E**2 - (self.px**2 + self.py**2 + self.pz**2)
+        return np.copysign(np.sqrt(np.abs(squared)), squared)  # as vector: spacelike < 0
 
 
-def _leading_sum_flat(momenta: Any, n: int) -> tuple[Any, np.ndarray] | None:
-    """:func:`_leading_sum` on the flat buffers of a collection read from branches.
+def _cartesian(fields: dict[str, np.ndarray], index: np.ndarray) -> _Cartesian:
+    """The objects at ``index`` of the flat buffers, as float64 Cartesian four-momenta."""
+    picked = {name: data[index].astype(np.float64) for name, data in fields.items()}
+    if "px" in picked:
+        px, py, pz = picked["px"], picked["py"], picked["pz"]
+    else:
+        pt, phi = picked["pt"], picked["phi"]
+        px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(picked["eta"])
+    if "E" in picked:
+        energy = picked["E"]
+    else:
+        mass = picked["mass"]
+        energy = np.sqrt(px**2 + py**2 + pz**2 + mass**2)
+    return _Cartesian(px, py, pz, energy)
 
-    The n leading objects are gathered as flat numpy arrays (sorting by pT only when the
-    objects are not stored in decreasing pT already, as they are in NanoAOD) and added with
-    vector's numpy backend, in float64. None when the layout is not a plain list of records.
-    """
-    layout = momenta.layout
-    if not (
-        isinstance(layout, ak.contents.ListOffsetArray)
-        and isinstance(layout.content, ak.contents.RecordArray)
-        and all(isinstance(c, ak.contents.NumpyArray) for c in layout.content.contents)
-    ):
-        return None
-    fields = {
-        _MOMENTUM_NAMES.get(name, name): np.asarray(content.data)
-        for name, content in zip(layout.content.fields, layout.content.contents, strict=True)
-    }
-    offsets = np.asarray(layout.offsets)
+
+def _leading_sum_flat(momenta: FlatMomenta, n: int) -> tuple[_Cartesian, np.ndarray]:
+    """:func:`_leading_sum` on flat buffers: the n leading objects gathered by index (sorted
+    by pT only when the objects are not stored in decreasing pT already, as they are in
+    NanoAOD) and added in float64 Cartesian components."""
+    offsets, fields = momenta.offsets, momenta.fields
     counts = np.diff(offsets)
-    first, last = int(offsets[0]), int(offsets[-1])
-    pt = fields["pt"][first:last] if "pt" in fields else None
-    if pt is None:
-        pt = np.hypot(fields["px"][first:last], fields["py"][first:last])
+    pt = fields["pt"] if "pt" in fields else np.hypot(fields["px"], fields["py"])
     event = np.repeat(np.arange(len(counts)), counts)
     same_event = event[1:] == event[:-1]
     order = None
     if np.any(same_event & (pt[1:] > pt[:-1])):  # not stored by decreasing pT
-        order = np.lexsort((-pt, event)) + first
+        order = np.lexsort((-pt, event))
     exists = counts >= n
     total = None
     for k in range(n):
         index = offsets[:-1][exists] + k
         if order is not None:
-            index = order[index - first]
-        picked = {name: data[index].astype(np.float64) for name, data in fields.items()}
-        obj = _vector().array(picked)
+            index = order[index]
+        obj = _cartesian(fields, index)
         total = obj if total is None else total + obj
     return total, exists
 
@@ -198,23 +260,28 @@ def _fill_where(exists: Any, values: Any, fill: float) -> Any:
     return ak.where(exists, values, fill)
 
 
+def _as_vectors(momenta: Any) -> Any:
+    return momenta.vectors() if isinstance(momenta, FlatMomenta) else momenta
+
+
 def m_pair(first: Any, second: Any, *, fill: float) -> Any:
-    fast = _leading_sum_flat(first, 1), _leading_sum_flat(second, 1)
-    if None in fast:
-        exists = (ak.num(first, axis=1) > 0) & (ak.num(second, axis=1) > 0)
-        pair = _leading_sum(first, 1)[0] + _leading_sum(second, 1)[0]
-        return ak.where(exists, pair.mass, fill)
-    (one, has_one), (two, has_two) = fast
-    exists = has_one & has_two
-    return _fill_where(exists, (one[exists[has_one]] + two[exists[has_two]]).mass, fill)
+    if isinstance(first, FlatMomenta) and isinstance(second, FlatMomenta):
+        (one, has_one), (two, has_two) = _leading_sum_flat(first, 1), _leading_sum_flat(second, 1)
+        exists = has_one & has_two
+        return _fill_where(exists, (one[exists[has_one]] + two[exists[has_two]]).mass, fill)
+    first, second = _as_vectors(first), _as_vectors(second)
+    exists = (ak.num(first, axis=1) > 0) & (ak.num(second, axis=1) > 0)
+    pair = _leading_sum(first, 1)[0] + _leading_sum(second, 1)[0]
+    return ak.where(exists, pair.mass, fill)
 
 
 def m_all(momenta: Any, *, fill: float) -> Any:
+    momenta = _as_vectors(momenta)
     return ak.where(ak.num(momenta, axis=1) > 0, ak.sum(momenta, axis=1).mass, fill)
 
 
 def momentum_component(quantity: str) -> Callable[..., Any]:
     def component(momenta: Any, *, fill: float) -> Any:
-        return getattr(momenta, quantity)
+        return getattr(_as_vectors(momenta), quantity)
 
     return component
