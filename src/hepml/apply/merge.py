@@ -32,7 +32,7 @@ from hepml.apply.samples import EMPTY_PART_COLUMNS, output_paths, sample_to_appl
 from hepml.atomic import atomic_directory, atomic_path, write_json
 from hepml.config import Config
 from hepml.exceptions import DataError, InputFileError
-from hepml.ingest.partial import check_part_order
+from hepml.ingest.files import check_part_order
 from hepml.outputs import check_outputs
 from hepml.tables.parquet_splice import SpliceRefused, column_names, splice
 

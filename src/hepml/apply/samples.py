@@ -29,18 +29,19 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from hepml.apply.scoring import ScoreOptions, plan_files, score_files
 from hepml.atomic import atomic_directory, atomic_path, write_json
 from hepml.config import Config, Sample
 from hepml.exceptions import ConfigError, did_you_mean
-from hepml.ingest.reading import BadFiles
-from hepml.models import FoldModels
 from hepml.outputs import check_outputs
+
+if TYPE_CHECKING:  # the merge of parts reads this module: no uproot, awkward or XGBoost
+    from hepml.apply.scoring import ScoreOptions
+    from hepml.models import FoldModels
 
 __all__ = [
     "ApplyPart",
@@ -81,6 +82,8 @@ def is_training_sample(config: Config, name: str) -> bool:
 
 
 def options_for(config: Config, name: str) -> ScoreOptions:
+    from hepml.apply.scoring import ScoreOptions
+
     """Training (MC) samples: always the fold model; data and extra samples: ``data_model``."""
     return ScoreOptions(
         mode="fold" if is_training_sample(config, name) else config.apply.data_model,
@@ -127,6 +130,9 @@ def apply_sample(
     are one part of the sample: the outputs are ``partK/``, ``partK.parquet`` and
     ``partK.json`` in ``output_dir``, merged by :func:`hepml.apply.merge.merge_parts`.
     """
+    from hepml.apply.scoring import plan_files, score_files
+    from hepml.ingest.reading import BadFiles
+
     sample = sample_to_apply(config, name)
     options = options_for(config, name)
     bad = BadFiles.of(config, sample)

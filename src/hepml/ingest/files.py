@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hepml.exceptions import InputFileError, did_you_mean
+from hepml.exceptions import DataError, InputFileError, did_you_mean
 
 if TYPE_CHECKING:
     from hepml.config import Sample
@@ -25,6 +25,7 @@ __all__ = [
     "REMOTE_URL",
     "TREE_SUFFIX",
     "InputFile",
+    "check_part_order",
     "explicit_files",
     "input_files",
     "is_remote",
@@ -179,3 +180,14 @@ def _no_match_message(sample: str, pattern: str) -> str:
     hint = did_you_mean(Path(pattern).name, nearby)
     listing = f" Input files in '{parent}': {', '.join(sorted(nearby)[:10])}." if nearby else ""
     return f"{msg}.{hint}{listing}"
+
+
+def check_part_order(where: str, sample: str, first_file: int, next_file: int) -> None:
+    """A part must start at the file where the parts before it end (``next_file``): the parts
+    of a sample, given in order, cover its files contiguously from index 0."""
+    if first_file != next_file:
+        msg = (
+            f"{where} starts at file {first_file} of sample '{sample}', but the "
+            f"parts before it end at file {next_file - 1}: give every part, in order"
+        )
+        raise DataError(msg)

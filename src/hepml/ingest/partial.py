@@ -39,6 +39,7 @@ from hepml.config import Config
 from hepml.config.settings import settings_hash, stage_settings
 from hepml.exceptions import DataError, InputFileError
 from hepml.ingest.cutflow import FileTally
+from hepml.ingest.files import check_part_order
 from hepml.ingest.reading import BadFiles, input_files
 from hepml.ingest.result import IngestResult, sample_result, sample_sum_of_weights
 from hepml.ingest.sample import _parquet_writer, _rewrite, _Run
@@ -141,17 +142,6 @@ def _empty_table(config: Config) -> pa.Table:
     types += [("_weight", pa.float64()), ("_label", pa.int8()), ("_fold", pa.int8())]
     types += [("_event", pa.uint64()), ("_file", pa.int32()), ("_entry", pa.int64())]
     return pa.schema(types).empty_table()
-
-
-def check_part_order(where: str, sample: str, first_file: int, next_file: int) -> None:
-    """A part must start at the file where the parts before it end (``next_file``): the parts
-    of a sample, given in order, cover its files contiguously from index 0."""
-    if first_file != next_file:
-        msg = (
-            f"{where} starts at file {first_file} of sample '{sample}', but the "
-            f"parts before it end at file {next_file - 1}: give every part, in order"
-        )
-        raise DataError(msg)
 
 
 def _read_parts(config: Config, sample: str, parts: Sequence[str | Path]) -> list[dict]:

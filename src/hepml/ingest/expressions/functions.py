@@ -7,8 +7,9 @@ and object picking (``Jet_pt[0]``). The four-momentum helpers are in ``physics.p
 
 Implementations are called as ``impl(*args, fill=fill)``. Arguments are numpy scalars, numpy
 arrays (flat, one value per event) or awkward arrays (flat or jagged); a collection argument
-arrives as :func:`~hepml.ingest.expressions.physics.collection_momenta` makes it. ``fill`` replaces results that do not
-exist for an event (the maximum of an empty list, the third jet of a two-jet event).
+arrives as :func:`~hepml.ingest.expressions.physics.collection_momenta` makes it. ``fill``
+replaces results that do not exist for an event (the maximum of an empty list, the third jet
+of a two-jet event).
 Implementations raise plain exceptions; the interpreter adds which expression and piece failed.
 """
 
