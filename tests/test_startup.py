@@ -92,3 +92,26 @@ def test_a_scoring_job_loads_xgboost_without_scikit_learn():
         import sklearn.isotonic
         """
     )
+
+
+def test_four_momentum_functions_on_branches_need_no_vector():
+    """Collections read from files (NanoAOD pt/eta/phi/mass, the CMS tutorial's Px/Py/Pz/E)
+    are summed and converted with numpy: scikit-hep vector (and the sympy it imports, half a
+    second of every ingest and apply job) is imported only for other layouts."""
+    loaded = imported_after(
+        """
+        import awkward as ak
+        from hepml.ingest.expressions.language import parse_expression
+        nano = {f"Jet_{c}": ak.Array([[50.0, 30.0, 20.0], [40.0], []]) for c in ("pt", "mass")}
+        nano |= {f"Jet_{c}": ak.Array([[0.1, -1.0, 2.0], [0.3], []]) for c in ("eta", "phi")}
+        cms = {f"Mu_{c}": ak.Array([[30.0, -10.0], [5.0], []]) for c in ("Px", "Py", "Pz")}
+        cms["Mu_E"] = ak.Array([[60.0, 40.0], [9.0], []])
+        for text, names in [
+            ("m_lead(Jet, 2) + pt_lead(Jet, 3) + m_pair(Jet, Jet)", nano),
+            ("delta_r(Jet_eta[0], Jet_phi[0], Jet_eta[1], Jet_phi[1])", nano),
+            ("pt(Mu)[0] + eta(Mu)[0] + phi(Mu)[0] + mass(Mu)[0] + m_lead(Mu, 2)", cms),
+        ]:
+            parse_expression(text, where="test").evaluate(names, fill=-1.0)
+        """
+    )
+    assert "vector" not in loaded

@@ -282,6 +282,34 @@ def m_all(momenta: Any, *, fill: float) -> Any:
 
 def momentum_component(quantity: str) -> Callable[..., Any]:
     def component(momenta: Any, *, fill: float) -> Any:
-        return getattr(_as_vectors(momenta), quantity)
+        if isinstance(momenta, FlatMomenta):
+            return _flat_component(momenta, quantity)
+        return getattr(momenta, quantity)
 
     return component
+
+
+def _flat_component(momenta: FlatMomenta, quantity: str) -> Any:
+    """``pt(Jet)``, ``eta``, ``phi`` or ``mass`` of every object, as a jagged array with the
+    collection's lists: the branch itself where the collection stores it, else computed from
+    the float64 Cartesian components (``Jet_Px`` ...) as vector computes it."""
+    fields = momenta.fields
+    if quantity in fields:
+        for key, values in momenta.branches.items():
+            if key == quantity:
+                return values
+    everything = np.arange(len(next(iter(fields.values()))))
+    cartesian = _cartesian(fields, everything)
+    if quantity == "pt":
+        values = cartesian.pt
+    elif quantity == "phi":
+        values = np.arctan2(cartesian.py, cartesian.px)
+    elif quantity == "eta":
+        with np.errstate(divide="ignore", invalid="ignore"):  # along the beam: +-inf, as vector
+            values = np.arcsinh(cartesian.pz / cartesian.pt)
+    else:
+        values = cartesian.mass
+    layout = ak.contents.ListOffsetArray(
+        ak.index.Index64(momenta.offsets.astype(np.int64)), ak.contents.NumpyArray(values)
+    )
+    return ak.Array(layout)
