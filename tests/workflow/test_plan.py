@@ -190,3 +190,11 @@ def test_checks_cache_skips_the_checks_only_while_nothing_they_read_changed(
         with pytest.raises(InputFileError, match=r"MET_ptt.*Did you mean 'MET_pt'"):
             workflow_plan([config], checks=True, checks_cache=cache)
     assert len(calls) == 4
+
+
+def test_a_checks_cache_hepml_did_not_write_is_left_alone(small_config, tmp_path, caplog):
+    config, cache = write(tmp_path / "c.yaml", small_config), tmp_path / "checks.json"
+    cache.write_text("not hepml's\n")
+    plan = workflow_plan([config], checks=True, checks_cache=cache)
+    assert plan["folds"] == 3  # planned and checked all the same
+    assert cache.read_text() == "not hepml's\n" and "not recorded" in caplog.text

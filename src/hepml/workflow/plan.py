@@ -37,7 +37,7 @@ from hepml.apply.friends import names_clash
 from hepml.atomic import write_json
 from hepml.config import Config, Sample, load_config, read_config_files
 from hepml.config.settings import settings_hash, stage_settings
-from hepml.exceptions import InputFileError
+from hepml.exceptions import HepmlError, InputFileError
 from hepml.ingest.files import REMOTE_URL, TREE_SUFFIX, resolve_files
 from hepml.ingest.remote import configure_from
 from hepml.workflow.parts import split_files
@@ -142,7 +142,7 @@ def workflow_plan(
             check_config(config, source, files)
             check_first_files(config, source)
             if key is not None:
-                write_json(checks_cache, {"format": FORMAT_VERSION, "key": key})
+                _record_checks(checks_cache, key)
     settings = stage_settings(config)
     return {
         "format": FORMAT_VERSION,
@@ -202,6 +202,15 @@ def checks_key(
         "stats": stats,
     }
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def _record_checks(path: str | Path, key: str) -> None:
+    """Record ``key`` in ``path``; a cache that cannot be written (a file hepml did not write
+    there, a read-only directory) only means the checks run again next time."""
+    try:
+        write_json(path, {"format": FORMAT_VERSION, "key": key})
+    except (HepmlError, OSError) as err:
+        log.warning("the plan's checks passed but are not recorded (%s): they run again", err)
 
 
 def _cached_key(path: str | Path) -> str | None:
