@@ -100,6 +100,12 @@ def test_time_left_runs_from_the_soonest_early_stop_to_the_last_round():
     assert log.rounds_left(480) == (0, 19)
     assert log.rounds_left(499) == (0, 0)
     assert RoundLog(500, None, clock=Clock()).rounds_left(10) == (489, 489)
+    # training.min_rounds: early stopping counts round 200 as the best at least
+    floor = RoundLog(500, 30, min_rounds=200, clock=Clock())
+    floor.best = (100, 0.3)
+    assert floor.rounds_left(110) == (229 - 110, 389)
+    floor.best = (250, 0.2)
+    assert floor.rounds_left(260) == (20, 239)
     line = log.line(110, ("logloss", 0.31), elapsed=55.5)  # 111 rounds: 2 rounds/s
     assert line == (
         "round 111 of at most 500: validation logloss 0.31000 (best 0.30000 at round 101), "

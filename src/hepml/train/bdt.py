@@ -175,13 +175,14 @@ def fit_booster(
         config.training.early_stopping_rounds, min_rounds=config.training.min_rounds, metric=metric
     )
     history: dict[str, Any] = {}
+    rounds = RoundLog(num_boost_round, stopping.patience, min_rounds=stopping.min_rounds)
     booster = xgb.train(
         {**params, "eval_metric": metric},
         dtrain,
         num_boost_round=num_boost_round,
         evals=[(dsample, "train"), (dval, "validation")],
         evals_result=history,
-        callbacks=[every, stopping, RoundLog(num_boost_round, stopping.patience)],
+        callbacks=[every, stopping, rounds],
         verbose_eval=False,
     )
     n = len(history["validation"][metric])

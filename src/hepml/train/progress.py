@@ -32,12 +32,14 @@ class RoundLog(xgb.callback.TrainingCallback):
         max_rounds: int,
         early_stopping_rounds: int | None,
         *,
+        min_rounds: int = 1,
         every: float = EVERY_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         logger: logging.Logger = log,
     ) -> None:
         super().__init__()
         self.max_rounds, self.patience = max_rounds, early_stopping_rounds
+        self.min_rounds = max(min_rounds, 1)
         self.every, self.clock, self.log = every, clock, logger
         self.start = self._last = clock()
         self.best: tuple[int, float] | None = None
@@ -57,11 +59,14 @@ class RoundLog(xgb.callback.TrainingCallback):
     def rounds_left(self, epoch: int) -> tuple[int, int]:
         """(fewest, most) rounds that may follow round ``epoch`` (0-based): early stopping
         ends training ``early_stopping_rounds`` past the best round unless the loss improves
-        again, ``max_rounds`` ends it anyway."""
+        again, never before ``min_rounds`` (until which the latest round counts as the best,
+        as :class:`~hepml.train.curves.EarlyStopping` counts it); ``max_rounds`` ends it anyway."""
         most = max(self.max_rounds - epoch - 1, 0)
         if self.patience is None or self.best is None:
             return most, most
-        return max(min(most, self.patience - (epoch - self.best[0])), 0), most
+        best = max(self.best[0], self.min_rounds - 1)  # round min_rounds is best at least
+        stop = best + self.patience  # the soonest round it can stop after
+        return max(min(most, stop - epoch), 0), most
 
     def after_iteration(self, model: Any, epoch: int, evals_log: dict) -> bool:
         self.rounds = epoch + 1
