@@ -754,3 +754,16 @@ def test_text_is_not_a_number():
     names = ak.Array(["a", "bb"])
     with pytest.raises(ExpressionError, match=r"feature 'f' gives values of type string"):
         as_flat(names, where=WHERE)
+
+
+@pytest.mark.parametrize("eta", [[[0.1], [0.2]], [[0.1], [0.2, 0.3]]])  # fewer; same total
+@pytest.mark.parametrize("text", ["m_lead(J, 2)", "pt(J)", "m_all(J)", "m_pair(J, J)"])
+def test_collection_branches_with_other_object_counts_are_refused(text, eta):
+    names = {
+        "J_pt": ak.Array([[1.0, 2.0], [3.0]]),
+        "J_eta": ak.Array(eta),
+        "J_phi": ak.Array([[0.0, 1.0], [1.0]]),
+        "J_mass": ak.Array([[0.1, 0.1], [0.2]]),
+    }
+    with pytest.raises(ExpressionError, match="same number of objects in every event"):
+        run(text, names, fill=-1.0)
