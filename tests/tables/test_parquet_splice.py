@@ -277,17 +277,27 @@ def test_column_names_and_footer_come_from_the_footer_alone(parts):
 # ---------------------------------------------------------------- the merges fall back
 
 
+def _decoded(parts, output, norm):
+    """The ingest merge the old way: every row group decoded, normalised and written."""
+    from hepml.ingest.partial import _normalised
+    from hepml.ingest.sample import _parquet_writer
+    from hepml.tables.merge import decode_and_encode
+
+    weights = Replacement("_weight", lambda t: _normalised(t, norm), _parquet_writer)
+    return decode_and_encode(parts, output, _parquet_writer, replace=weights)
+
+
 def test_the_ingest_merge_of_parts_with_a_page_index_decodes_them(tmp_path, caplog):
-    from hepml.ingest.partial import _decode_and_encode, _write_merged
+    from hepml.ingest.partial import _write_merged
 
     parts = [
         _write(tmp_path / f"part{i}.parquet", tables, write_page_index=True)
         for i, tables in enumerate(PARTS)
     ]
-    with caplog.at_level(logging.INFO, logger="hepml.ingest.partial"):
+    with caplog.at_level(logging.INFO, logger="hepml.tables.merge"):
         rows = _write_merged(parts, tmp_path / "merged.parquet", 0.25)
     assert "by decoding" in caplog.text and "page index" in caplog.text
-    assert rows == _decode_and_encode(parts, tmp_path / "old.parquet", 0.25)
+    assert rows == _decoded(parts, tmp_path / "old.parquet", 0.25)
     assert (tmp_path / "merged.parquet").read_bytes() == (tmp_path / "old.parquet").read_bytes()
     weights = pq.read_table(tmp_path / "merged.parquet")["_weight"].to_numpy()
     expected = np.concatenate([0.25 * t["_weight"].to_numpy() for ts in PARTS for t in ts])
@@ -295,10 +305,10 @@ def test_the_ingest_merge_of_parts_with_a_page_index_decodes_them(tmp_path, capl
 
 
 def test_the_ingest_merge_splices_to_the_bytes_of_decoding(tmp_path, parts, caplog):
-    from hepml.ingest.partial import _decode_and_encode, _write_merged
+    from hepml.ingest.partial import _write_merged
 
-    with caplog.at_level(logging.INFO, logger="hepml.ingest.partial"):
+    with caplog.at_level(logging.INFO, logger="hepml.tables.merge"):
         rows = _write_merged(parts, tmp_path / "merged.parquet", 1 / 3)
     assert "by decoding" not in caplog.text
-    assert rows == _decode_and_encode(parts, tmp_path / "old.parquet", 1 / 3)
+    assert rows == _decoded(parts, tmp_path / "old.parquet", 1 / 3)
     assert (tmp_path / "merged.parquet").read_bytes() == (tmp_path / "old.parquet").read_bytes()

@@ -26,15 +26,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from hepml.apply.samples import EMPTY_PART_COLUMNS, output_paths, sample_to_apply
 from hepml.atomic import atomic_directory, atomic_path, write_json
 from hepml.config import Config
 from hepml.exceptions import DataError, InputFileError
 from hepml.ingest.files import check_part_order
 from hepml.outputs import check_outputs
-from hepml.tables.parquet_splice import SpliceRefused, column_names, splice
+from hepml.tables.merge import merge_tables
+from hepml.tables.parquet_splice import column_names
 
 __all__ = ["merge_parts"]
 
@@ -149,30 +148,10 @@ def _link_friends(record: dict[str, Any], directory: Path) -> None:
 
 
 def _concatenate(tables: Sequence[str], output: Path) -> None:
-    """The row groups of ``tables``, in order, as one Parquet file: their bytes copied
-    (:func:`hepml.tables.parquet_splice.splice`), or where that cannot give the bytes of
-    the writer one job uses, decoded and written again."""
-    kept = [path for path in tables if column_names(path) != list(EMPTY_PART_COLUMNS)]
-    try:
-        splice(kept, output, skip_empty=False)
-    except SpliceRefused as why:
-        log.info("merging the parts by decoding them: %s", why)
-        _decode_and_encode(kept, output)
-
-
-def _decode_and_encode(tables: Sequence[str], output: Path) -> None:
-    """:func:`_concatenate` the slow way: every row group decoded and written again."""
+    """The row groups of ``tables``, in order, as one Parquet file: their bytes copied, or
+    where that cannot give the bytes of the writer one job uses, decoded and written again
+    (:func:`hepml.tables.parquet_splice.merge_tables`)."""
     from hepml.apply.scoring import _parquet_writer
 
-    writer = None
-    try:
-        for path in tables:
-            with pq.ParquetFile(path) as source:
-                for i in range(source.num_row_groups):
-                    table = source.read_row_group(i)
-                    if writer is None:
-                        writer = _parquet_writer(output, table.schema)
-                    writer.write_table(table)
-    finally:
-        if writer is not None:
-            writer.close()
+    kept = [path for path in tables if column_names(path) != list(EMPTY_PART_COLUMNS)]
+    merge_tables(kept, output, _parquet_writer, skip_empty=False)

@@ -45,7 +45,8 @@ from hepml.ingest.result import IngestResult, sample_result, sample_sum_of_weigh
 from hepml.ingest.sample import _parquet_writer, _rewrite, _Run
 from hepml.outputs import check_outputs
 from hepml.progress import Progress
-from hepml.tables.parquet_splice import Replacement, SpliceRefused, splice
+from hepml.tables.merge import merge_tables
+from hepml.tables.parquet_splice import Replacement
 
 __all__ = ["PART_FORMAT", "check_part_order", "ingest_part", "merge_parts", "part_summary_path"]
 
@@ -248,38 +249,14 @@ def merge_parts(
 def _write_merged(parts: Sequence[str | Path], output: str | Path, norm: float) -> int:
     """Every row group of the parts with rows, in order, ``_weight`` times ``norm``; the rows
     written. The row groups' bytes are copied and only ``_weight`` encoded anew
-    (:func:`hepml.tables.parquet_splice.splice`); where that cannot give the bytes a writer
-    gives, every row group is decoded and encoded again."""
+    (:func:`hepml.tables.parquet_splice.merge_tables`, which decodes and encodes every row
+    group where that cannot give the bytes a writer gives)."""
     weights = Replacement("_weight", functools.partial(_normalised, norm=norm), _parquet_writer)
     with atomic_path(output) as tmp:
-        try:
-            return splice(parts, tmp, replace=weights)
-        except SpliceRefused as why:
-            log.info("merging the parts by decoding them: %s", why)
-            return _decode_and_encode(parts, tmp, norm)
-
-
-def _decode_and_encode(parts: Sequence[str | Path], output: Path, norm: float) -> int:
-    """:func:`_write_merged` the slow way: every row group decoded, normalised, written."""
-    written, writer = 0, None
-    try:
-        for part in parts:
-            with pq.ParquetFile(part) as source:
-                for i in range(source.num_row_groups):
-                    table = source.read_row_group(i)
-                    if not table.num_rows:
-                        continue
-                    table = _normalised(table, norm)
-                    if writer is None:
-                        writer = _parquet_writer(output, table.schema)
-                    writer.write_table(table)
-                    written += table.num_rows
-    finally:
-        if writer is not None:
-            writer.close()
-    if writer is None:  # pragma: no cover - sample_result refuses a sample without events
-        msg = "no rows to merge"
-        raise DataError(msg)
+        written = merge_tables(parts, tmp, _parquet_writer, replace=weights)
+        if not written:  # pragma: no cover - sample_result refuses a sample without events
+            msg = "no rows to merge"
+            raise DataError(msg)
     return written
 
 

@@ -10,6 +10,7 @@ _EXPORTS = {
     "Dataset": "hepml.tables.features",
     "ScoreFiles": "hepml.tables.scores",
     "load_dataset": "hepml.tables.features",
+    "merge_tables": "hepml.tables.merge",
     "read_scores": "hepml.tables.features",
     "write_table": "hepml.tables.text",
 }

@@ -13,7 +13,8 @@ settings into memory, its chunk and metadata take the old one's place.
 Where the bytes could differ from the writer's (a page index, bloom filters, encryption,
 chunks out of order, parts with another schema, writer or compression), :class:`SpliceRefused`
 comes before anything is written (a re-encoded column's checks as its row group is written:
-callers write to a temporary file, :mod:`hepml.atomic`) and the caller decodes as before.
+callers write to a temporary file, :mod:`hepml.atomic`); :func:`hepml.tables.merge.merge_tables`
+then decodes every row group and writes it again, the same bytes, slower.
 No footer records dictionary or statistics settings: hepml's parts share one writer. Field
 ids: Apache parquet-format ``parquet.thrift`` (FileMetaData, RowGroup, ColumnChunk,
 ColumnMetaData).
@@ -67,9 +68,10 @@ class SpliceRefused(Exception):
 
 @dataclass(frozen=True)
 class Replacement:
-    """One column re-encoded in every row group: ``values`` takes the row group's column
-    (a one-column table) and returns its new values; ``writer(sink, schema)`` opens a
-    ``pq.ParquetWriter`` with the output's settings (compression, dictionary, statistics)."""
+    """One column re-encoded in every row group: ``values`` takes a table holding the column
+    (the column alone when spliced, the whole row group when decoded) and returns it with the
+    column's new values; ``writer(sink, schema)`` opens a ``pq.ParquetWriter`` with the
+    output's settings (compression, dictionary, statistics)."""
 
     column: str
     values: Callable[[pa.Table], pa.Table]
