@@ -184,17 +184,10 @@ def checks_key(
         return None
     stats = {}
     for name, entries in files.items():
-        stats[name] = []
-        for entry in entries:
-            match = TREE_SUFFIX.match(entry)
-            path = match["path"] if match else entry
-            if REMOTE_URL.match(path):
-                return None
-            try:
-                stat = Path(path).stat()
-                stats[name].append([stat.st_size, stat.st_mtime_ns])
-            except OSError:  # a demo file not written yet: checked when it exists
-                stats[name].append(None)
+        local = _local_paths(entries)
+        if len(local) != len(entries):  # a remote file
+            return None
+        stats[name] = [_size_and_time(path) for path in local]
     data = {
         "hepml": __version__,
         "configs": read_config_files(list(config_paths)),
@@ -202,6 +195,16 @@ def checks_key(
         "stats": stats,
     }
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def _size_and_time(path: str) -> list[int] | None:
+    """A file's size and modification time (None for a demo file not written yet: it is
+    checked when it exists)."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return None
+    return [stat.st_size, stat.st_mtime_ns]
 
 
 def _record_checks(path: str | Path, key: str) -> None:
