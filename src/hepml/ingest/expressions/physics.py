@@ -204,8 +204,9 @@ class _Cartesian:
         return np.copysign(np.sqrt(np.abs(squared)), squared)  # as vector: spacelike < 0
 
 
-def _cartesian(fields: dict[str, np.ndarray], index: np.ndarray) -> _Cartesian:
-    """The objects at ``index`` of the flat buffers, as float64 Cartesian four-momenta."""
+def _cartesian(fields: dict[str, np.ndarray], index: np.ndarray | slice) -> _Cartesian:
+    """The objects at ``index`` of the flat buffers (all: ``slice(None)``), as float64
+    Cartesian four-momenta."""
     picked = {name: data[index].astype(np.float64) for name, data in fields.items()}
     if "px" in picked:
         px, py, pz = picked["px"], picked["py"], picked["pz"]
@@ -293,13 +294,9 @@ def _flat_component(momenta: FlatMomenta, quantity: str) -> Any:
     """``pt(Jet)``, ``eta``, ``phi`` or ``mass`` of every object, as a jagged array with the
     collection's lists: the branch itself where the collection stores it, else computed from
     the float64 Cartesian components (``Jet_Px`` ...) as vector computes it."""
-    fields = momenta.fields
-    if quantity in fields:
-        for key, values in momenta.branches.items():
-            if key == quantity:
-                return values
-    everything = np.arange(len(next(iter(fields.values()))))
-    cartesian = _cartesian(fields, everything)
+    if quantity in momenta.branches:
+        return momenta.branches[quantity]
+    cartesian = _cartesian(momenta.fields, slice(None))
     if quantity == "pt":
         values = cartesian.pt
     elif quantity == "phi":
